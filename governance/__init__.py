@@ -1,0 +1,1 @@
+"""Committee voting: Committees, proposals, ballots by member library, results and minutes."""

@@ -1,0 +1,43 @@
+from django.utils.translation import gettext_lazy as _
+
+from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
+from portal.plugins import PluginMeta, PluginPermission, PortalPluginConfig
+
+
+class GovernanceConfig(PortalPluginConfig):
+    name = "governance"
+    label = "governance"
+    verbose_name = _("Committee voting")
+    meta = PluginMeta(
+        name=_("Committee voting"),
+        version="1.0.0",
+        compatibility="concord>=1.0,<2",
+        description=_("Committees, proposals, ballots by member library, results and minutes."),
+        permissions=(
+            PluginPermission(
+                "view_proposals",
+                _("See proposals and results"),
+                (
+                    CONSORTIUM_ADMIN,
+                    DIRECTOR,
+                    STAFF,
+                ),
+            ),
+            PluginPermission(
+                "cast_ballot",
+                _("Vote for the library"),
+                (DIRECTOR,),
+            ),
+            PluginPermission(
+                "name_proxy",
+                _("Name a proxy or alternate for the library"),
+                (DIRECTOR,),
+            ),
+            PluginPermission(
+                "manage_committees",
+                _("Run committees, proposals and meetings"),
+                (CONSORTIUM_ADMIN,),
+            ),
+        ),
+        dashboard_panel="governance.panels.dashboard_panel",
+    )

@@ -1,0 +1,1 @@
+"""Shared policies: The consortium's shared policies: versioned, adopted, acknowledged by staff."""

@@ -1,0 +1,60 @@
+from django.utils.translation import gettext_lazy as _
+
+from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR, STAFF, TRAINER
+from portal.plugins import PluginMeta, PluginPermission, PortalPluginConfig
+
+
+class PoliciesConfig(PortalPluginConfig):
+    name = "knowledge_base.policies"
+    label = "policies"
+    verbose_name = _("Shared policies")
+    meta = PluginMeta(
+        name=_("Shared policies"),
+        version="1.0.0",
+        compatibility="concord>=1.0,<2",
+        description=_(
+            "The consortium's shared policies: versioned, adopted, acknowledged by staff."
+        ),
+        permissions=(
+            PluginPermission(
+                "view_policies",
+                _("Read shared policies"),
+                (
+                    CONSORTIUM_ADMIN,
+                    DIRECTOR,
+                    STAFF,
+                    COMMUNICATIONS,
+                    TRAINER,
+                ),
+            ),
+            PluginPermission(
+                "acknowledge_policy",
+                _("Acknowledge a policy"),
+                (
+                    DIRECTOR,
+                    STAFF,
+                    COMMUNICATIONS,
+                    TRAINER,
+                ),
+            ),
+            PluginPermission(
+                "add_local_procedure",
+                _("Attach the library's local procedure to a policy"),
+                (DIRECTOR,),
+            ),
+            PluginPermission(
+                "view_acknowledgements",
+                _("See who has acknowledged policies"),
+                (
+                    CONSORTIUM_ADMIN,
+                    DIRECTOR,
+                ),
+            ),
+            PluginPermission(
+                "manage_policies",
+                _("Edit and publish shared policies"),
+                (CONSORTIUM_ADMIN,),
+            ),
+        ),
+        dashboard_panel="knowledge_base.policies.panels.dashboard_panel",
+    )

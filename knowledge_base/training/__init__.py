@@ -1,0 +1,1 @@
+"""Training courses: Shared courses for member staff: lessons, quizzes, certificates, reports."""

@@ -1,0 +1,55 @@
+from django.utils.translation import gettext_lazy as _
+
+from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR, STAFF, TRAINER
+from portal.plugins import PluginMeta, PluginPermission, PortalPluginConfig
+
+
+class TrainingConfig(PortalPluginConfig):
+    name = "knowledge_base.training"
+    label = "training"
+    verbose_name = _("Training courses")
+    meta = PluginMeta(
+        name=_("Training courses"),
+        version="1.0.0",
+        compatibility="concord>=1.0,<2",
+        description=_("Shared courses for member staff: lessons, quizzes, certificates, reports."),
+        permissions=(
+            PluginPermission(
+                "take_courses",
+                _("Take training courses"),
+                (
+                    DIRECTOR,
+                    STAFF,
+                    COMMUNICATIONS,
+                    TRAINER,
+                ),
+            ),
+            PluginPermission(
+                "assign_courses",
+                _("Assign courses to the library's staff"),
+                (
+                    CONSORTIUM_ADMIN,
+                    DIRECTOR,
+                    TRAINER,
+                ),
+            ),
+            PluginPermission(
+                "view_training_report",
+                _("See the library's training completion"),
+                (
+                    CONSORTIUM_ADMIN,
+                    DIRECTOR,
+                    TRAINER,
+                ),
+            ),
+            PluginPermission(
+                "manage_courses",
+                _("Write and publish courses"),
+                (
+                    CONSORTIUM_ADMIN,
+                    TRAINER,
+                ),
+            ),
+        ),
+        dashboard_panel="knowledge_base.training.panels.dashboard_panel",
+    )

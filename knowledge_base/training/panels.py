@@ -1,0 +1,13 @@
+from django.utils.translation import gettext_lazy as _
+
+from portal.home.panels import DashboardPanel
+
+
+def dashboard_panel(request, libraries):
+    """The module's panel on the dashboard of someone who may use it."""
+    return DashboardPanel(
+        title=_("Your training"),
+        template_name="training/panel.html",
+        context={"libraries": libraries},
+        permission="training.take_courses",
+    )

@@ -1,0 +1,1 @@
+"""Announcements: News from the consortium office and directors to member staff."""

@@ -1,0 +1,43 @@
+from django.utils.translation import gettext_lazy as _
+
+from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR, STAFF, TRAINER
+from portal.plugins import PluginMeta, PluginPermission, PortalPluginConfig
+
+
+class AnnouncementsConfig(PortalPluginConfig):
+    name = "plugins.announcements"
+    label = "announcements"
+    verbose_name = _("Announcements")
+    meta = PluginMeta(
+        name=_("Announcements"),
+        version="1.0.0",
+        compatibility="concord>=1.0,<2",
+        description=_("News from the consortium office and directors to member staff."),
+        permissions=(
+            PluginPermission(
+                "view_announcements",
+                _("Read announcements"),
+                (
+                    CONSORTIUM_ADMIN,
+                    DIRECTOR,
+                    STAFF,
+                    COMMUNICATIONS,
+                    TRAINER,
+                ),
+            ),
+            PluginPermission(
+                "publish_announcements",
+                _("Publish announcements to the library's staff"),
+                (
+                    CONSORTIUM_ADMIN,
+                    DIRECTOR,
+                ),
+            ),
+            PluginPermission(
+                "manage_announcements",
+                _("Publish announcements to every member"),
+                (CONSORTIUM_ADMIN,),
+            ),
+        ),
+        dashboard_panel="plugins.announcements.panels.dashboard_panel",
+    )

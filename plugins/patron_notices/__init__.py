@@ -1,0 +1,1 @@
+"""Patron notices: the patron directory and consortium-wide notices to patrons."""

@@ -1,0 +1,3 @@
+app_name = "patron_notices"
+
+urlpatterns: list = []

@@ -1,0 +1,7 @@
+"""Concord core: member libraries, roles, the plugin contract and shared services."""
+
+__version__ = "1.0.0"
+
+from .celery import app as celery_app  # noqa: E402
+
+__all__ = ["celery_app"]

@@ -1,0 +1,81 @@
+"""The one answer to "may this user do P for member library L?".
+
+Views, the API, templates and Celery tasks ask here; nothing else reads memberships to
+make a decision. Permissions are named ``"<plugin>.<codename>"`` (``"portal.*"`` for the
+core's own). A grant reaches a library from a role held on it or on any ancestor
+(resolved into guardian rows by ``portal.members.grants``); consortium administrators are
+checked at the root; and a plugin switched off for a library grants nothing there.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from portal.members.models import MemberLibrary, MemberLibraryUserObjectPermission, Membership
+from portal.members.roles import CONSORTIUM_ADMIN, permissions_of_role, plugin_of
+from portal.members.switches import enabled_filter, plugin_enabled
+
+
+def memberships_of(user) -> list[Membership]:
+    """The user's memberships with their libraries; one query, cached on the user."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    cached = user.__dict__.get("_concord_memberships")
+    if cached is None:
+        cached = list(Membership.objects.filter(user=user).select_related("library"))
+        user.__dict__["_concord_memberships"] = cached
+    return cached
+
+
+def forget(user) -> None:
+    """Drop the per-request cache after the user's memberships changed."""
+    user.__dict__.pop("_concord_memberships", None)
+
+
+def is_consortium_admin(user) -> bool:
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    return user.is_superuser or any(m.role == CONSORTIUM_ADMIN for m in memberships_of(user))
+
+
+def roles_of(user) -> set[str]:
+    return {m.role for m in memberships_of(user)}
+
+
+def _admin_has(user, perm: str) -> bool:
+    return is_consortium_admin(user) and perm in permissions_of_role(CONSORTIUM_ADMIN)
+
+
+def can(user, perm: str, library: MemberLibrary | None) -> bool:
+    """True when ``user`` may do ``perm`` for ``library``."""
+    if library is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if not plugin_enabled(plugin_of(perm), library):
+        return False
+    if _admin_has(user, perm):
+        return True
+    return MemberLibraryUserObjectPermission.objects.filter(
+        user=user, permission__codename=perm, content_object=library
+    ).exists()
+
+
+def can_anywhere(user, perm: str) -> bool:
+    """True when ``user`` may do ``perm`` for at least one library (menus, links)."""
+    return libraries_for(user, perm).exists()
+
+
+def libraries_for(user, perm: str) -> QuerySet[MemberLibrary]:
+    """Every member library for which ``user`` may do ``perm``."""
+    libraries = MemberLibrary.objects.all()
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return libraries.none()
+    enabled = enabled_filter(plugin_of(perm))
+    if enabled is None:
+        return libraries.none()
+    libraries = libraries.filter(enabled)
+    if _admin_has(user, perm):
+        return libraries
+    return libraries.filter(
+        memberlibraryuserobjectpermission__user=user,
+        memberlibraryuserobjectpermission__permission__codename=perm,
+    ).distinct()

@@ -1,0 +1,38 @@
+from django.apps import AppConfig
+from django.core import checks
+from django.utils.translation import gettext_lazy as _
+
+
+class PortalConfig(AppConfig):
+    name = "portal"
+    label = "portal"
+    verbose_name = _("Concord core")
+
+    def ready(self):
+        checks.register(check_plugins, "concord")
+
+
+def check_plugins(app_configs=None, **kwargs):
+    """Refuse (with a clear message, without taking the site down) unsound plugins."""
+    from portal.plugins import all_plugins, discovery_errors
+
+    errors = []
+    for module, reason in discovery_errors.items():
+        errors.append(
+            checks.Error(
+                f"Plugin {module!r} could not be loaded: {reason}.",
+                hint="Install its package or add it to CONCORD_EXCLUDED_PLUGINS.",
+                id="concord.E001",
+            )
+        )
+    for plugin in all_plugins():
+        for problem in plugin.problems():
+            errors.append(
+                checks.Error(
+                    f"Plugin refused: {problem}",
+                    hint="Fix the plugin's PluginMeta; the portal runs without it meanwhile.",
+                    obj=plugin,
+                    id="concord.E002",
+                )
+            )
+    return errors

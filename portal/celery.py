@@ -1,0 +1,25 @@
+"""The Celery app. Plugins' ``tasks.py`` are autodiscovered; their periodic jobs are
+collected into the beat schedule from their PluginMeta."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.dev")
+
+app = Celery("concord")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.on_after_finalize.connect
+def collect_beat_schedule(sender, **kwargs):
+    from portal.plugins import available_plugins
+
+    schedule = {
+        "concord-periodic": {"task": "portal.tasks.fan_out_periodic", "schedule": 300.0},
+    }
+    for plugin in available_plugins():
+        for job in plugin.meta.periodic_jobs:
+            schedule[f"{plugin.label}.{job.name}"] = {"task": job.task, "schedule": job.schedule}
+    sender.conf.beat_schedule = schedule

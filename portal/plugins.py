@@ -1,0 +1,181 @@
+"""The plugin contract.
+
+A plugin is a Django app whose ``AppConfig`` subclasses :class:`PortalPluginConfig` and
+carries a :class:`PluginMeta`. Built-ins are listed in ``CONCORD_BUILTIN_PLUGINS``;
+third-party plugins are pip packages that declare an entry point in the
+``concord.plugins`` group whose value is the app's module. The core never imports a
+plugin by name: it asks this registry.
+
+This module is imported by the settings, so nothing at module level touches models.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from django.apps import AppConfig, apps
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+if TYPE_CHECKING:
+    from portal.members.models import MemberLibrary
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "concord.plugins"
+CORE_VERSION = "1.0.0"
+
+# Apps that discovery found but could not load; the system check reports them.
+discovery_errors: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class PluginPermission:
+    """A per-library permission a plugin brings, and the roles that get it by default."""
+
+    codename: str
+    label: Any
+    default_roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A Celery beat entry a plugin asks for; ``schedule`` is seconds or a crontab."""
+
+    name: str
+    task: str
+    schedule: Any
+
+
+@dataclass(frozen=True)
+class PluginMeta:
+    name: Any
+    version: str
+    compatibility: str
+    description: Any = ""
+    permissions: tuple[PluginPermission, ...] = ()
+    # Dotted path to a callable(request, context) -> DashboardPanel | None.
+    dashboard_panel: str | None = None
+    # Dotted path to a form class for the plugin's consortium-wide settings.
+    settings_form: str | None = None
+    periodic_jobs: tuple[PeriodicJob, ...] = ()
+    # A plugin that is mandatory cannot be switched off by a member library.
+    mandatory_by_default: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class PortalPluginConfig(AppConfig):
+    """Base for every plugin's AppConfig. Subclasses set ``meta``."""
+
+    meta: PluginMeta | None = None
+    default_auto_field = "django.db.models.BigAutoField"
+    # Django picks the one AppConfig in apps.py marked default; the imported base is not.
+    default = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "default" not in cls.__dict__:
+            cls.default = True
+
+    @property
+    def plugin_label(self) -> str:
+        return self.label
+
+    def installed(self, library: MemberLibrary) -> None:
+        """Called when the plugin is switched on for ``library``."""
+
+    def uninstalled(self, library: MemberLibrary) -> None:
+        """Called when the plugin is switched off for ``library``."""
+
+    def problems(self) -> list[str]:
+        """Why this plugin cannot be loaded; empty when it is sound."""
+        meta = self.meta
+        if not isinstance(meta, PluginMeta):
+            return [f"{self.name}: its AppConfig has no PluginMeta in `meta`."]
+        found = []
+        try:
+            spec = SpecifierSet(meta.compatibility.removeprefix("concord"))
+        except InvalidSpecifier:
+            found.append(
+                f"{self.name}: compatibility {meta.compatibility!r} is not a version "
+                "specifier such as 'concord>=1.0,<2'."
+            )
+        else:
+            if Version(CORE_VERSION) not in spec:
+                found.append(
+                    f"{self.name}: requires {meta.compatibility} but this is concord "
+                    f"{CORE_VERSION}."
+                )
+        from portal.members.roles import ROLES
+
+        for perm in meta.permissions:
+            if not perm.codename.isidentifier():
+                found.append(f"{self.name}: permission {perm.codename!r} is not an identifier.")
+            for role in perm.default_roles:
+                if role not in ROLES:
+                    found.append(
+                        f"{self.name}: permission {perm.codename!r} names unknown role {role!r}."
+                    )
+        return found
+
+
+def _entry_point_apps() -> list[str]:
+    return [ep.value.split(":")[0] for ep in entry_points(group=ENTRY_POINT_GROUP)]
+
+
+def discover_plugin_apps(builtins: list[str], exclude: list[str] | None = None) -> list[str]:
+    """App modules for INSTALLED_APPS: built-ins plus entry points, minus exclusions.
+
+    A module that cannot be found is left out and remembered, so the site still starts
+    and ``manage.py check`` says what is wrong.
+    """
+    excluded = set(exclude or ())
+    found: list[str] = []
+    for module in [*builtins, *_entry_point_apps()]:
+        if module in excluded or module in found:
+            continue
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError) as exc:
+            spec = None
+            discovery_errors[module] = str(exc)
+        if spec is None:
+            discovery_errors.setdefault(module, "module not found")
+            logger.error("Plugin %s could not be found and is not loaded.", module)
+            continue
+        found.append(module)
+    return found
+
+
+def all_plugins() -> list[PortalPluginConfig]:
+    """Every plugin app that Django loaded, sound or not."""
+    return [c for c in apps.get_app_configs() if isinstance(c, PortalPluginConfig)]
+
+
+def available_plugins() -> list[PortalPluginConfig]:
+    """Plugins whose meta is sound: the only ones the portal will use."""
+    return [c for c in all_plugins() if not c.problems()]
+
+
+def get_plugin(label: str) -> PortalPluginConfig | None:
+    for config in available_plugins():
+        if config.label == label:
+            return config
+    return None
+
+
+def plugin_for_module(module: str) -> PortalPluginConfig | None:
+    config = apps.get_containing_app_config(module)
+    return config if isinstance(config, PortalPluginConfig) else None
+
+
+def import_string_or_none(path: str | None):
+    if not path:
+        return None
+    from django.utils.module_loading import import_string
+
+    return import_string(path)

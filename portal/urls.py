@@ -1,0 +1,37 @@
+from django.conf import settings
+from django.urls import include, path
+from wagtail import urls as wagtail_urls
+from wagtail.admin import urls as wagtailadmin_urls
+from wagtail.documents import urls as wagtaildocs_urls
+
+from portal.home import views as home_views
+from portal.plugins import available_plugins
+
+
+def plugin_urls():
+    """Each plugin's urls.py, mounted under its label."""
+    patterns = []
+    for plugin in available_plugins():
+        try:
+            module = __import__(f"{plugin.name}.urls", fromlist=["urlpatterns"])
+        except ModuleNotFoundError:
+            continue
+        patterns.append(path(f"{plugin.label.replace('_', '-')}/", include(module)))
+    return patterns
+
+
+urlpatterns = [
+    path("admin/", include(wagtailadmin_urls)),
+    path("documents/", include(wagtaildocs_urls)),
+    path("accounts/", include("allauth.urls")),
+    path("dashboard/", home_views.dashboard, name="dashboard"),
+    path("", include("portal.members.urls")),
+    *plugin_urls(),
+]
+
+if settings.DEBUG:
+    from django.conf.urls.static import static
+
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+urlpatterns.append(path("", include(wagtail_urls)))
