@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by bin/demo and bin/test (sourced, not run): system packages, the venv, timing.
 # Expects the current directory to be the repository root.
 
