@@ -13,26 +13,27 @@ class PortalConfig(AppConfig):
 
 
 def check_plugins(app_configs=None, **kwargs):
-    """Refuse (with a clear message, without taking the site down) unsound plugins."""
+    """Refuse unsound plugins with a clear message. Warnings, not errors: a bad plugin is
+    left out, and the portal (runserver, migrate) keeps working without it."""
     from portal.plugins import all_plugins, discovery_errors
 
-    errors = []
+    found = []
     for module, reason in discovery_errors.items():
-        errors.append(
-            checks.Error(
+        found.append(
+            checks.Warning(
                 f"Plugin {module!r} could not be loaded: {reason}.",
                 hint="Install its package or add it to CONCORD_EXCLUDED_PLUGINS.",
-                id="concord.E001",
+                id="concord.W001",
             )
         )
     for plugin in all_plugins():
         for problem in plugin.problems():
-            errors.append(
-                checks.Error(
+            found.append(
+                checks.Warning(
                     f"Plugin refused: {problem}",
                     hint="Fix the plugin's PluginMeta; the portal runs without it meanwhile.",
                     obj=plugin,
-                    id="concord.E002",
+                    id="concord.W002",
                 )
             )
-    return errors
+    return found
