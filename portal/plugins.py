@@ -63,6 +63,9 @@ class PluginMeta:
     # Dotted path to a form class for the plugin's consortium-wide settings.
     settings_form: str | None = None
     periodic_jobs: tuple[PeriodicJob, ...] = ()
+    # Dotted path to a callable(libraries, options) that adds the plugin's demo data for
+    # ``manage.py seed_demo``; it may return {label: count} for the command's summary.
+    demo_seeder: str | None = None
     # A plugin that is mandatory cannot be switched off by a member library.
     mandatory_by_default: bool = False
     extra: dict[str, Any] = field(default_factory=dict)

@@ -57,4 +57,5 @@ class PatronNoticesConfig(PortalPluginConfig):
             ),
         ),
         dashboard_panel="plugins.patron_notices.panels.dashboard_panel",
+        demo_seeder="plugins.patron_notices.demo.seed_patrons",
     )

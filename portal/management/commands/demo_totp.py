@@ -1,0 +1,23 @@
+import time
+
+from allauth.mfa import app_settings
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from portal.demo import DEMO_TOTP_SECRET
+
+
+class Command(BaseCommand):
+    help = "Print the current TOTP code shared by the demo's directors and office admin."
+
+    def handle(self, *args, **options):
+        if not settings.DEBUG:
+            raise CommandError("demo_totp only runs with DEBUG on: it is for demo data.")
+        now = time.time()
+        counter = int(now) // app_settings.TOTP_PERIOD
+        code = format_hotp_value(hotp_value(DEMO_TOTP_SECRET, counter))
+        remaining = app_settings.TOTP_PERIOD - int(now) % app_settings.TOTP_PERIOD
+        self.stdout.write(code)
+        if options["verbosity"] >= 2:
+            self.stderr.write(f"valid for another {remaining} s")
