@@ -28,11 +28,16 @@ CORE_PERMISSIONS = (
     (
         "view_library",
         _("See the library and its people"),
-        (DIRECTOR, STAFF, COMMUNICATIONS, TRAINER),
+        (CONSORTIUM_ADMIN, DIRECTOR, STAFF, COMMUNICATIONS, TRAINER),
     ),
-    ("manage_library", _("Edit the library's details and branding"), (DIRECTOR,)),
-    ("manage_people", _("Appoint and remove the library's people"), (DIRECTOR,)),
-    ("manage_plugins", _("Switch modules on or off for the library"), (DIRECTOR,)),
+    # The office holds the core permissions everywhere (checked at the root by access.py).
+    (
+        "manage_library",
+        _("Edit the library's details and branding"),
+        (CONSORTIUM_ADMIN, DIRECTOR),
+    ),
+    ("manage_people", _("Appoint and remove the library's people"), (CONSORTIUM_ADMIN, DIRECTOR)),
+    ("manage_plugins", _("Switch modules on or off for the library"), (CONSORTIUM_ADMIN, DIRECTOR)),
 )
 
 

@@ -1,15 +1,20 @@
 """Keep guardian grants in step with memberships and the tree."""
 
+from allauth.account.signals import password_reset
 from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 
+from portal.accounts.invitations import mark_invited_address_verified
+
 from .grants import ensure_permissions, sync_grants, users_below
 from .models import MemberLibrary, Membership
+from .office import sync_office_group
 
 
 @receiver([post_save, post_delete], sender=Membership)
 def membership_changed(sender, instance, **kwargs):
     sync_grants([instance.user_id])
+    sync_office_group(instance.user_id)
 
 
 @receiver(post_save, sender=MemberLibrary)
@@ -23,3 +28,7 @@ def library_saved(sender, instance, created, **kwargs):
 def create_permissions(sender, **kwargs):
     if sender.label == "members":
         ensure_permissions()
+
+
+# An invited person who sets their password from the emailed key has proved the address.
+password_reset.connect(mark_invited_address_verified, dispatch_uid="members.invitation_verified")

@@ -1,10 +1,18 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from portal import access
+from portal.accounts.invitations import do_invite
 
+from .exceptions import ActionRefused
+from .forms import AppointForm
 from .models import MemberLibrary, Membership
+from .selectors import people_of
+from .services import appointable_roles, do_remove_membership
 
 
 @login_required
@@ -13,17 +21,78 @@ def library_detail(request, code):
     library = get_object_or_404(MemberLibrary, code=code)
     if not access.can(request.user, "portal.view_library", library):
         raise PermissionDenied
-    people = (
-        Membership.objects.filter(library=library)
-        .select_related("user")
-        .order_by("role", "user__email")
-    )
     return render(
         request,
         "members/library_detail.html",
         {
             "library": library,
-            "people": people,
+            "people": people_of(library),
             "can_manage_people": access.can(request.user, "portal.manage_people", library),
         },
     )
+
+
+def _library_for_people(request, code) -> MemberLibrary:
+    library = get_object_or_404(MemberLibrary, code=code)
+    if not access.can(request.user, "portal.manage_people", library):
+        raise PermissionDenied
+    return library
+
+
+@login_required
+def library_people(request, code):
+    """A director's page for the library's people: who holds which role, appoint, remove."""
+    library = _library_for_people(request, code)
+    form = AppointForm(request.POST or None, actor=request.user, library=library)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            invitation = do_invite(
+                request.user, data["email"], data["full_name"], library, data["role"]
+            )
+        except ActionRefused as refusal:
+            form.add_error(None, refusal.message)
+        else:
+            if invitation.sent:
+                messages.success(
+                    request,
+                    _("%(email)s was appointed and invited by email.")
+                    % {"email": invitation.user.email},
+                )
+            else:
+                messages.success(
+                    request, _("%(email)s was appointed.") % {"email": invitation.user.email}
+                )
+            return redirect("members:library_people", code=library.code)
+    removable = appointable_roles(request.user, library)
+    return render(
+        request,
+        "members/library_people.html",
+        {
+            "library": library,
+            "people": people_of(library),
+            "removable_roles": removable,
+            "form": form,
+        },
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+@require_POST
+def remove_person(request, code, membership_id):
+    library = _library_for_people(request, code)
+    membership = get_object_or_404(
+        Membership.objects.select_related("user", "library"), pk=membership_id, library=library
+    )
+    try:
+        do_remove_membership(request.user, membership)
+    except ActionRefused as refusal:
+        messages.error(request, refusal.message)
+    else:
+        messages.success(
+            request,
+            _("%(email)s is no longer %(role)s here.")
+            % {"email": membership.user.email, "role": membership.get_role_display()},
+        )
+    return redirect("members:library_people", code=library.code)

@@ -1,0 +1,292 @@
+"""Writes to member libraries, memberships and plugin switches, as ``check_*`` / ``do_*``.
+
+``check_*`` validates the input and the actor's right to act and raises
+:class:`~portal.members.exceptions.ActionRefused` with a message for the actor; it writes
+nothing, so forms and the CSV import can ask it for every row first. ``do_*`` performs
+the change and schedules its audit entry on commit. Each ``do_*`` runs its ``check_*``
+again inside its transaction, so a caller cannot skip the rules by forgetting it.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from portal import access
+from portal.audit.services import record_on_commit
+from portal.plugins import PortalPluginConfig, get_plugin
+
+from .exceptions import ActionRefused
+from .models import LibraryPluginSwitch, MemberLibrary, Membership, PluginState
+from .roles import APPOINTABLE_BY, CONSORTIUM_ADMIN, ROLES
+from .switches import enabled_plugins_by_library
+
+User = get_user_model()
+
+# Fields of a library only the consortium office may change: they shape votes and the tree.
+OFFICE_ONLY_FIELDS = frozenset({"code", "kind", "vote_weight", "shares_catalogue"})
+
+
+def _locked(library: MemberLibrary) -> MemberLibrary:
+    """The library as the database has it now, row-locked for the transaction.
+
+    treebeard rewrites sibling paths when it inserts in name order, so an instance loaded
+    earlier may carry a stale path; every tree decision below uses this fresh copy.
+    """
+    return MemberLibrary.objects.select_for_update().get(pk=library.pk)
+
+
+# --- people ------------------------------------------------------------------------------
+
+
+def normalise_email(email: str) -> str:
+    """The address as stored: trimmed and lower-cased; refused when it is not an address."""
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ActionRefused(
+            _("“%(email)s” is not a valid email address.") % {"email": email}, code="email"
+        ) from None
+    return email
+
+
+def appointable_roles(actor, library: MemberLibrary) -> set[str]:
+    """The roles ``actor`` may appoint or remove at ``library``.
+
+    The office may appoint any role anywhere. Anyone else needs ``portal.manage_people``
+    for the library and appoints what their roles held on it or on an ancestor allow
+    (``APPOINTABLE_BY``), so a system's director acts for its branches, never above or
+    beside it.
+    """
+    if access.is_consortium_admin(actor):
+        return set(ROLES)
+    if not access.can(actor, "portal.manage_people", library):
+        return set()
+    reach = set(library.ancestor_paths())
+    roles: set[str] = set()
+    for membership in access.memberships_of(actor):
+        if membership.library.path in reach:
+            roles |= APPOINTABLE_BY.get(membership.role, set())
+    return roles
+
+
+def _check_may_appoint(actor, library: MemberLibrary, role: str) -> None:
+    if role not in ROLES:
+        raise ActionRefused(_("“%(role)s” is not a role.") % {"role": role}, code="role")
+    if role == CONSORTIUM_ADMIN and not library.is_consortium:
+        raise ActionRefused(
+            _("Consortium administrators are appointed at the consortium itself."), code="role"
+        )
+    allowed = appointable_roles(actor, library)
+    if not allowed:
+        raise ActionRefused(
+            _("You may not manage the people of %(library)s.") % {"library": library.name},
+            code="permission",
+        )
+    if role not in allowed:
+        raise ActionRefused(
+            _("You may not appoint a %(role)s at %(library)s.")
+            % {"role": ROLES[role], "library": library.name},
+            code="permission",
+        )
+
+
+def check_add_membership(actor, user_or_email, library: MemberLibrary, role: str):
+    """Validate an appointment; returns the existing user, or the normalised email of a
+    person who has no account yet."""
+    _check_may_appoint(actor, library, role)
+    if isinstance(user_or_email, str):
+        email = normalise_email(user_or_email)
+        user = User.objects.filter(email__iexact=email).first()
+        if user is None:
+            return email
+    else:
+        user = user_or_email
+    if Membership.objects.filter(user=user, library=library, role=role).exists():
+        raise ActionRefused(
+            _("%(person)s is already %(role)s at %(library)s.")
+            % {"person": user.email, "role": ROLES[role], "library": library.name},
+            code="duplicate",
+        )
+    return user
+
+
+def do_add_membership(actor, user, library: MemberLibrary, role: str) -> Membership:
+    """Appoint ``user`` (an existing account) to ``role`` at ``library``; audited."""
+    with transaction.atomic():
+        library = _locked(library)
+        check_add_membership(actor, user, library, role)
+        membership = Membership.objects.create(user=user, library=library, role=role)
+        record_on_commit(
+            "membership.added",
+            actor=actor,
+            library=library,
+            obj=membership,
+            data={"user": user.email, "role": role},
+        )
+    access.forget(user)
+    return membership
+
+
+def check_remove_membership(actor, membership: Membership) -> None:
+    _check_may_appoint(actor, membership.library, membership.role)
+    if membership.role == CONSORTIUM_ADMIN:
+        # Lock the office's memberships so two removals cannot both pass this check.
+        admins = list(
+            Membership.objects.select_for_update()
+            .filter(role=CONSORTIUM_ADMIN, user__is_active=True)
+            .values_list("pk", flat=True)
+        )
+        if admins == [membership.pk]:
+            raise ActionRefused(
+                _("The consortium needs at least one administrator."), code="last_admin"
+            )
+
+
+def do_remove_membership(actor, membership: Membership) -> None:
+    """Remove one role; the grants it brought vanish with it. Audited."""
+    with transaction.atomic():
+        membership.library = _locked(membership.library)
+        check_remove_membership(actor, membership)
+        user, library, role, pk = (
+            membership.user,
+            membership.library,
+            membership.role,
+            membership.pk,
+        )
+        membership.delete()
+        record_on_commit(
+            "membership.removed",
+            actor=actor,
+            library=library,
+            data={"membership": pk, "user": user.email, "role": role},
+        )
+    access.forget(user)
+
+
+# --- libraries ---------------------------------------------------------------------------
+
+
+def check_create_library(actor, parent: MemberLibrary) -> None:
+    if not access.is_consortium_admin(actor):
+        raise ActionRefused(_("Only the consortium office adds member libraries."))
+    if parent is None:
+        raise ActionRefused(_("Choose where the library sits in the consortium."))
+
+
+def do_create_library(actor, parent: MemberLibrary, library: MemberLibrary) -> MemberLibrary:
+    """Add the unsaved ``library`` as a child of ``parent``; audited."""
+    with transaction.atomic():
+        check_create_library(actor, parent)
+        parent = _locked(parent)
+        library = parent.add_child(instance=library)
+        record_on_commit(
+            "library.created",
+            actor=actor,
+            library=library,
+            obj=library,
+            data={"code": library.code, "parent": parent.code},
+        )
+    return library
+
+
+def check_update_library(actor, library: MemberLibrary, changed: set[str]) -> None:
+    if access.is_consortium_admin(actor):
+        return
+    if not access.can(actor, "portal.manage_library", library):
+        raise ActionRefused(
+            _("You may not edit %(library)s.") % {"library": library.name}, code="permission"
+        )
+    if changed & OFFICE_ONLY_FIELDS:
+        raise ActionRefused(
+            _(
+                "Only the consortium office changes a library's code, kind, vote weight "
+                "or catalogue sharing."
+            ),
+            code="permission",
+        )
+
+
+def do_update_library(actor, library: MemberLibrary, changed: set[str]) -> MemberLibrary:
+    """Save the edited ``library``; ``changed`` names the fields that were edited."""
+    with transaction.atomic():
+        check_update_library(actor, library, changed)
+        library.save()
+        record_on_commit(
+            "library.updated",
+            actor=actor,
+            library=library,
+            obj=library,
+            data={field: getattr(library, field) for field in sorted(changed) if field != "logo"},
+        )
+    return library
+
+
+# --- plugins -----------------------------------------------------------------------------
+
+
+def check_switch_plugin(
+    actor, library: MemberLibrary, plugin_label: str, enabled: bool
+) -> PortalPluginConfig:
+    """Validate switching a plugin for a library; returns the plugin's config."""
+    plugin = get_plugin(plugin_label)
+    if plugin is None:
+        raise ActionRefused(
+            _("There is no module called “%(plugin)s”.") % {"plugin": plugin_label},
+            code="unknown",
+        )
+    if not access.can(actor, "portal.manage_plugins", library):
+        raise ActionRefused(
+            _("You may not switch modules for %(library)s.") % {"library": library.name},
+            code="permission",
+        )
+    state = PluginState.objects.filter(plugin=plugin_label).first()
+    if state is not None and not state.enabled:
+        raise ActionRefused(
+            _("The consortium has not installed %(plugin)s.") % {"plugin": plugin.meta.name},
+            code="not_installed",
+        )
+    if state is not None and state.mandatory and not enabled:
+        raise ActionRefused(
+            _("%(plugin)s is mandatory for every member library; it cannot be switched off.")
+            % {"plugin": plugin.meta.name},
+            code="mandatory",
+        )
+    return plugin
+
+
+def do_switch_plugin(actor, library: MemberLibrary, plugin_label: str, enabled: bool):
+    """Switch a plugin on or off for ``library`` and, by inheritance, its branches.
+
+    The plugin's ``installed()`` / ``uninstalled()`` runs for every library in the
+    subtree whose state actually changed. Audited.
+    """
+    library.__dict__.pop("_enabled_plugins", None)  # the caller's copy must ask again
+    with transaction.atomic():
+        library = _locked(library)
+        plugin = check_switch_plugin(actor, library, plugin_label, enabled)
+        subtree = list(MemberLibrary.get_tree(library))
+        before = enabled_plugins_by_library(subtree)
+        switch, _created = LibraryPluginSwitch.objects.update_or_create(
+            library=library, plugin=plugin_label, defaults={"enabled": enabled}
+        )
+        after = enabled_plugins_by_library(subtree)
+        for node in subtree:
+            node.__dict__.pop("_enabled_plugins", None)
+            was_on, is_on = plugin_label in before[node.pk], plugin_label in after[node.pk]
+            if is_on and not was_on:
+                plugin.installed(node)
+            elif was_on and not is_on:
+                plugin.uninstalled(node)
+        record_on_commit(
+            "plugin.switched",
+            actor=actor,
+            library=library,
+            obj=switch,
+            data={"plugin": plugin_label, "enabled": enabled},
+        )
+    return switch

@@ -1,0 +1,129 @@
+"""The office's "Member libraries" admin: the library tree, people, and the people import.
+
+What a person may do here is decided by ``portal.access`` through the permission
+policies below (registered first, before any viewset asks Wagtail for a fallback).
+"""
+
+from __future__ import annotations
+
+from django.urls import path
+from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
+from wagtail.admin.menu import MenuItem
+from wagtail.admin.viewsets.base import ViewSet, ViewSetGroup
+from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.permission_policies import BasePermissionPolicy
+from wagtail.permissions import register_permission_policy
+
+from portal import access
+
+from . import admin_views
+from .forms import MemberLibraryCreateForm, MemberLibraryForm, MembershipAddForm
+from .models import MemberLibrary, Membership
+
+
+class OfficePermissionPolicy(BasePermissionPolicy):
+    """The consortium office may do ``actions``; nobody else, and nobody the rest."""
+
+    def __init__(self, model, actions):
+        super().__init__(model)
+        self.actions = frozenset(actions)
+
+    def user_has_permission(self, user, action):
+        return action in self.actions and access.is_consortium_admin(user)
+
+    def user_has_any_permission(self, user, actions):
+        return bool(self.actions & set(actions)) and access.is_consortium_admin(user)
+
+    def user_has_permission_for_instance(self, user, action, instance):
+        return self.user_has_permission(user, action)
+
+    def user_has_any_permission_for_instance(self, user, actions, instance):
+        return self.user_has_any_permission(user, actions)
+
+    def instances_user_has_any_permission_for(self, user, actions):
+        if self.user_has_any_permission(user, actions):
+            return self.model.objects.all()
+        return self.model.objects.none()
+
+
+# Libraries are never deleted from the admin (their history hangs off them); memberships
+# are never edited, only added and removed.
+register_permission_policy(
+    MemberLibrary, OfficePermissionPolicy(MemberLibrary, {"add", "change", "view"})
+)
+register_permission_policy(
+    Membership, OfficePermissionPolicy(Membership, {"add", "delete", "view"})
+)
+
+
+class MemberLibraryViewSet(ModelViewSet):
+    model = MemberLibrary
+    name = "member_libraries"
+    icon = "site"
+    menu_label = _("Libraries")
+    index_view_class = admin_views.MemberLibraryIndexView
+    add_view_class = admin_views.MemberLibraryCreateView
+    edit_view_class = admin_views.MemberLibraryEditView
+    copy_view_enabled = False
+    search_fields = ["name", "code"]
+    list_per_page = 100
+
+    def get_form_class(self, for_update=False):
+        return MemberLibraryForm if for_update else MemberLibraryCreateForm
+
+    def get_index_view_kwargs(self, **kwargs):
+        return super().get_index_view_kwargs(
+            modules_url_name=self.get_url_name("modules"), **kwargs
+        )
+
+    @property
+    def modules_view(self):
+        return admin_views.LibraryModulesView.as_view(index_url_name=self.get_url_name("index"))
+
+    def get_urlpatterns(self):
+        return [
+            *super().get_urlpatterns(),
+            path("modules/<int:pk>/", self.modules_view, name="modules"),
+        ]
+
+
+class MembershipViewSet(ModelViewSet):
+    model = Membership
+    name = "memberships"
+    icon = "group"
+    menu_label = _("People")
+    index_view_class = admin_views.MembershipIndexView
+    add_view_class = admin_views.MembershipCreateView
+    delete_view_class = admin_views.MembershipDeleteView
+    copy_view_enabled = False
+
+    def get_form_class(self, for_update=False):
+        return MembershipAddForm
+
+
+class PeopleImportMenuItem(MenuItem):
+    def is_shown(self, request):
+        return access.can_anywhere(request.user, "portal.manage_people")
+
+
+class PeopleImportViewSet(ViewSet):
+    name = "import_people"
+    icon = "upload"
+    menu_label = _("Import people")
+    menu_item_class = PeopleImportMenuItem
+
+    def get_urlpatterns(self):
+        return [path("", admin_views.PeopleImportView.as_view(), name="index")]
+
+
+class MemberLibrariesGroup(ViewSetGroup):
+    menu_label = _("Member libraries")
+    menu_icon = "site"
+    menu_order = 200
+    items = (MemberLibraryViewSet, MembershipViewSet, PeopleImportViewSet)
+
+
+@hooks.register("register_admin_viewset")
+def register_member_libraries():
+    return MemberLibrariesGroup()
