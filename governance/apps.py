@@ -1,3 +1,5 @@
+"""Committee voting: Committees, proposals, ballots by member library, results and minutes."""
+
 from django.utils.translation import gettext_lazy as _
 
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
@@ -41,3 +43,6 @@ class GovernanceConfig(PortalPluginConfig):
         ),
         dashboard_panel="governance.panels.dashboard_panel",
     )
+
+    def ready(self):
+        from . import signals  # noqa: F401 - connects the periodic receiver

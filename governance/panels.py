@@ -4,10 +4,22 @@ from portal.home.panels import DashboardPanel
 
 
 def dashboard_panel(request, libraries):
-    """The module's panel on the dashboard of someone who may use it."""
+    """ "Your library has N open votes", deadlines first; a fixed number of queries."""
+    from .selectors import open_votes
+
+    votes = open_votes(request.user)
+    by_library: dict = {}
+    for vote in votes:
+        entry = by_library.setdefault(vote.library.pk, (vote.library, {"waiting": 0}))
+        if not vote.voted:
+            entry[1]["waiting"] += 1
     return DashboardPanel(
-        title=_("Open proposals"),
+        title=_("Open votes"),
         template_name="governance/panel.html",
-        context={"libraries": libraries},
+        context={
+            "libraries": libraries,
+            "open_votes": votes,
+            "by_library": sorted(by_library.values(), key=lambda e: e[0].name),
+        },
         permission="governance.view_proposals",
     )

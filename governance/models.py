@@ -1,0 +1,562 @@
+"""Committees, meetings, proposals and ballots. The library is the voter.
+
+Secrecy: for a secret proposal the :class:`Ballot` row (who voted, for which library,
+under which authority) holds no choice; the choice lives in :class:`SecretChoice`, which
+has no library, no person, no timestamp and a random key, and is found only through a
+hash of the receipt code that the voter alone was shown. The two hashes are derived
+with different prefixes, so neither the database nor the portal can join the tables.
+"""
+
+from __future__ import annotations
+
+import uuid
+from fractions import Fraction
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from modelcluster.fields import ParentalKey
+from modelcluster.models import ClusterableModel
+from wagtail.admin.forms import WagtailAdminModelForm
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
+from wagtail.fields import RichTextField
+
+from portal.members.models import MemberLibrary
+
+from . import tally
+
+# Member libraries that hold a vote: systems and stand-alone libraries, never branches.
+VOTING_KINDS = (MemberLibrary.Kind.SYSTEM, MemberLibrary.Kind.LIBRARY)
+
+
+def voting_members():
+    return MemberLibrary.objects.filter(kind__in=VOTING_KINDS)
+
+
+class Committee(models.Model):
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=64, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    chair = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("chair"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    libraries = models.ManyToManyField(
+        MemberLibrary,
+        through="CommitteeMembership",
+        related_name="committees",
+        verbose_name=_("member libraries"),
+        blank=True,
+    )
+
+    panels = [
+        FieldPanel("name"),
+        FieldPanel("slug"),
+        FieldPanel("description"),
+        FieldPanel("chair"),
+    ]
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("committee")
+
+    def __str__(self):
+        return self.name
+
+
+class CommitteeMembership(models.Model):
+    committee = models.ForeignKey(Committee, on_delete=models.CASCADE, related_name="memberships")
+    library = models.ForeignKey(
+        MemberLibrary, on_delete=models.CASCADE, related_name="committee_memberships"
+    )
+    since = models.DateField(_("since"), default=timezone.localdate)
+
+    panels = [FieldPanel("committee"), FieldPanel("library"), FieldPanel("since")]
+
+    class Meta:
+        verbose_name = _("committee membership")
+        constraints = [
+            models.UniqueConstraint(fields=["committee", "library"], name="one_seat_per_committee")
+        ]
+
+    def __str__(self):
+        return f"{self.library} @ {self.committee}"
+
+
+class Meeting(ClusterableModel):
+    committee = models.ForeignKey(
+        Committee,
+        verbose_name=_("committee"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="meetings",
+        help_text=_("Empty for a meeting of the whole membership."),
+    )
+    title = models.CharField(_("title"), max_length=200)
+    starts_at = models.DateTimeField(_("starts at"))
+    location = models.CharField(_("location"), max_length=200, blank=True)
+    minutes = RichTextField(_("minutes"), blank=True)
+
+    panels = [
+        FieldPanel("committee"),
+        FieldPanel("title"),
+        FieldRowPanel([FieldPanel("starts_at"), FieldPanel("location")]),
+        InlinePanel("agenda_items", label=_("Agenda")),
+        FieldPanel("minutes"),
+    ]
+
+    class Meta:
+        ordering = ["-starts_at"]
+        verbose_name = _("meeting")
+
+    def __str__(self):
+        return f"{self.title} ({self.starts_at:%Y-%m-%d})"
+
+
+class AgendaItem(models.Model):
+    meeting = ParentalKey(Meeting, on_delete=models.CASCADE, related_name="agenda_items")
+    sort_order = models.PositiveIntegerField(default=0, editable=False)
+    title = models.CharField(_("title"), max_length=200)
+    notes = models.TextField(_("notes"), blank=True)
+    proposal = models.ForeignKey(
+        "Proposal",
+        verbose_name=_("proposal"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="agenda_items",
+    )
+
+    panels = [FieldPanel("title"), FieldPanel("notes"), FieldPanel("proposal")]
+
+    class Meta:
+        ordering = ["sort_order", "pk"]
+
+    def __str__(self):
+        return self.title
+
+
+class ProposalAdminForm(WagtailAdminModelForm):
+    """Once a vote opens its rules and window are fixed (the window moves only by an
+    audited extension on the portal)."""
+
+    locked = (
+        "committee",
+        "electorate",
+        "electorate_type",
+        "electorate_flag",
+        "weighting",
+        "kind",
+        "max_choices",
+        "majority",
+        "base",
+        "abstentions",
+        "quorum",
+        "secret",
+        "opens_at",
+        "closes_at",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk and self.instance.state != "draft":
+            changed = [name for name in self.locked if name in self.changed_data]
+            if changed:
+                raise ValidationError(
+                    _("These cannot change once voting has opened: %(fields)s"),
+                    params={"fields": ", ".join(changed)},
+                )
+        return cleaned
+
+
+class Proposal(ClusterableModel):
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+        DECIDED = "decided", _("Decided")
+        FAILED = "failed", _("Failed")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    class Electorate(models.TextChoices):
+        ALL = "all", _("All voting members")
+        COMMITTEE = "committee", _("The committee's members")
+        LIBRARY_TYPE = "library_type", _("Members of one type")
+        FLAG = "flag", _("Members with a flag")
+
+    class Flag(models.TextChoices):
+        SHARES_CATALOGUE = "shares_catalogue", _("Shares the catalogue")
+
+    class Weighting(models.TextChoices):
+        ONE_EACH = tally.ONE_EACH, _("One library, one vote")
+        WEIGHTED = tally.WEIGHTED, _("By the library's vote weight")
+
+    class Kind(models.TextChoices):
+        YES_NO = tally.YES_NO, _("Yes / no / abstain")
+        CHOOSE_ONE = tally.CHOOSE_ONE, _("Choose one option")
+        APPROVAL = tally.APPROVAL, _("Approve up to N options")
+        RANKED = tally.RANKED, _("Ranked choice (instant runoff)")
+
+    class Majority(models.TextChoices):
+        SIMPLE = tally.SIMPLE, _("Simple majority")
+        TWO_THIRDS = tally.TWO_THIRDS, _("Two-thirds")
+        PLURALITY = tally.PLURALITY, _("Most support (choose-one and approval)")
+
+    class Base(models.TextChoices):
+        CAST = tally.OF_CAST, _("of the votes cast")
+        ELIGIBLE = tally.OF_ELIGIBLE, _("of the eligible weight")
+        MEMBERSHIP = tally.OF_MEMBERSHIP, _("of the entire membership")
+
+    class Abstentions(models.TextChoices):
+        EXCLUDED = tally.ABSTAIN_EXCLUDED, _("Not counted (Robert's Rules)")
+        IN_BASE = tally.ABSTAIN_IN_BASE, _("Counted in the base (act like no)")
+
+    committee = models.ForeignKey(
+        Committee,
+        verbose_name=_("committee"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="proposals",
+        help_text=_("Empty for a consortium-wide proposal."),
+    )
+    title = models.CharField(_("title"), max_length=250)
+    body = RichTextField(_("text"), blank=True)
+    attachments = models.ManyToManyField(
+        "wagtaildocs.Document", verbose_name=_("attachments"), blank=True, related_name="+"
+    )
+    # What the proposal is about, when it is another plugin's object (a policy revision).
+    subject_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    subject_id = models.CharField(max_length=64, blank=True)
+    subject = GenericForeignKey("subject_type", "subject_id")
+    mover = models.ForeignKey(
+        MemberLibrary,
+        verbose_name=_("moved by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    seconder = models.ForeignKey(
+        MemberLibrary,
+        verbose_name=_("seconded by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    electorate = models.CharField(
+        _("electorate"), max_length=16, choices=Electorate.choices, default=Electorate.ALL
+    )
+    electorate_type = models.CharField(
+        _("library type"), max_length=16, choices=MemberLibrary.LibraryType.choices, blank=True
+    )
+    electorate_flag = models.CharField(_("flag"), max_length=32, choices=Flag.choices, blank=True)
+    weighting = models.CharField(
+        _("weighting"), max_length=16, choices=Weighting.choices, default=Weighting.ONE_EACH
+    )
+    kind = models.CharField(_("ballot"), max_length=16, choices=Kind.choices, default=Kind.YES_NO)
+    max_choices = models.PositiveSmallIntegerField(
+        _("approve up to"), default=1, help_text=_("Approval ballots only.")
+    )
+    majority = models.CharField(
+        _("majority"), max_length=16, choices=Majority.choices, default=Majority.SIMPLE
+    )
+    base = models.CharField(_("of"), max_length=16, choices=Base.choices, default=Base.CAST)
+    abstentions = models.CharField(
+        _("abstentions"),
+        max_length=16,
+        choices=Abstentions.choices,
+        default=Abstentions.EXCLUDED,
+    )
+    quorum = models.DecimalField(
+        _("quorum"),
+        max_digits=4,
+        decimal_places=3,
+        default=0,
+        help_text=_("Share of the eligible weight that must take part, e.g. 0.5."),
+    )
+    secret = models.BooleanField(_("secret ballot"), default=False)
+    opens_at = models.DateTimeField(_("voting opens"), null=True, blank=True)
+    closes_at = models.DateTimeField(_("voting closes"), null=True, blank=True)
+
+    state = models.CharField(
+        _("state"), max_length=16, choices=State.choices, default=State.DRAFT, db_index=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Frozen when voting opens, so weights changed later do not move the count.
+    eligible_weight = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    membership_weight = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    # Written once, at close, together with the state: the results are published in one step.
+    result = models.JSONField(null=True, blank=True, editable=False)
+    outcome = models.CharField(max_length=16, blank=True, editable=False)
+    closed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    announced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    base_form_class = ProposalAdminForm
+    panels = [
+        MultiFieldPanel(
+            [FieldPanel("committee"), FieldPanel("title"), FieldPanel("body")],
+            heading=_("Proposal"),
+        ),
+        FieldRowPanel([FieldPanel("mover"), FieldPanel("seconder")]),
+        InlinePanel("options", label=_("Options (not for yes/no ballots)")),
+        MultiFieldPanel(
+            [
+                FieldPanel("electorate"),
+                FieldRowPanel([FieldPanel("electorate_type"), FieldPanel("electorate_flag")]),
+                FieldPanel("weighting"),
+            ],
+            heading=_("Who votes"),
+        ),
+        MultiFieldPanel(
+            [
+                FieldRowPanel([FieldPanel("kind"), FieldPanel("max_choices")]),
+                FieldRowPanel([FieldPanel("majority"), FieldPanel("base")]),
+                FieldRowPanel([FieldPanel("abstentions"), FieldPanel("quorum")]),
+                FieldPanel("secret"),
+            ],
+            heading=_("How it is decided"),
+        ),
+        FieldRowPanel([FieldPanel("opens_at"), FieldPanel("closes_at")], heading=_("Window")),
+    ]
+
+    class Meta:
+        ordering = ["-closes_at", "-pk"]
+        verbose_name = _("proposal")
+        indexes = [models.Index(fields=["state", "closes_at"])]
+
+    def __str__(self):
+        return self.title
+
+    def get_absolute_url(self):
+        return reverse("governance:proposal", args=[self.pk])
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in (self.State.DECIDED, self.State.FAILED)
+
+    def accepting_ballots(self, now=None) -> bool:
+        now = now or timezone.now()
+        return (
+            self.state == self.State.OPEN
+            and self.closes_at is not None
+            and (self.opens_at is None or self.opens_at <= now)
+            and now < self.closes_at
+        )
+
+    def rule(self, options: list[str] | None = None) -> tally.Rule:
+        if options is None:
+            options = [o.key for o in self.options.all()]
+        return tally.Rule(
+            kind=self.kind,
+            majority=self.majority,
+            base=self.base,
+            abstentions=self.abstentions,
+            quorum=Fraction(self.quorum),
+            options=tuple(options) if self.kind != tally.YES_NO else (),
+            max_choices=self.max_choices,
+        )
+
+
+class ProposalOption(models.Model):
+    proposal = ParentalKey(Proposal, on_delete=models.CASCADE, related_name="options")
+    sort_order = models.PositiveIntegerField(default=0, editable=False)
+    key = models.SlugField(_("key"), max_length=32)
+    label = models.CharField(_("label"), max_length=200)
+
+    panels = [FieldPanel("key"), FieldPanel("label")]
+
+    class Meta:
+        ordering = ["sort_order", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "key"], name="option_key_per_proposal")
+        ]
+
+    def __str__(self):
+        return self.label
+
+
+class Eligibility(models.Model):
+    """A library in a proposal's electorate, with its weight frozen when voting opened."""
+
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="eligibilities")
+    library = models.ForeignKey(MemberLibrary, on_delete=models.PROTECT, related_name="+")
+    weight = models.DecimalField(max_digits=8, decimal_places=3)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "library"], name="eligible_once")
+        ]
+
+    def __str__(self):
+        return f"{self.library_id} in #{self.proposal_id}"
+
+
+class Delegation(models.Model):
+    """A person a director named to vote for the library: an alternate or a dated proxy."""
+
+    class Kind(models.TextChoices):
+        ALTERNATE = "alternate", _("Alternate")
+        PROXY = "proxy", _("Proxy")
+
+    library = models.ForeignKey(MemberLibrary, on_delete=models.CASCADE, related_name="+")
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="governance_delegations"
+    )
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    starts_on = models.DateField(_("from"))
+    ends_on = models.DateField(_("until"), null=True, blank=True)
+    named_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-starts_on"]
+        indexes = [models.Index(fields=["person", "library"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__isnull=True)
+                | models.Q(ends_on__gte=models.F("starts_on")),
+                name="delegation_dates_in_order",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.person} for {self.library}"
+
+    def covers(self, day) -> bool:
+        return (
+            self.revoked_at is None
+            and self.starts_on <= day
+            and (self.ends_on is None or day <= self.ends_on)
+        )
+
+
+class Authority(models.TextChoices):
+    DIRECTOR = "director", _("Director")
+    ALTERNATE = "alternate", _("Alternate")
+    PROXY = "proxy", _("Proxy")
+
+
+class Ballot(models.Model):
+    """One library's ballot on one proposal. ``choice`` is empty for secret proposals."""
+
+    proposal = models.ForeignKey(Proposal, on_delete=models.PROTECT, related_name="ballots")
+    library = models.ForeignKey(MemberLibrary, on_delete=models.PROTECT, related_name="+")
+    weight = models.DecimalField(max_digits=8, decimal_places=3)
+    cast_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    authority = models.CharField(max_length=16, choices=Authority.choices)
+    delegation = models.ForeignKey(
+        Delegation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # sha256 of "ballot:" + receipt code; proves the holder of the code may change it.
+    receipt_check = models.CharField(max_length=64)
+    # sha256 of "choice:" + receipt code, shortened; shown in the public ballot list.
+    # Kept here for open ballots only: for secret ones it would link library and choice.
+    fingerprint = models.CharField(max_length=64, blank=True)
+    choice = models.JSONField(null=True, blank=True)
+    cast_at = models.DateTimeField()
+    changes = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["proposal", "library"], name="one_ballot_per_library")
+        ]
+
+    def __str__(self):
+        # Never the choice: the same string serves secret and open ballots.
+        return f"Ballot of library {self.library_id} on #{self.proposal_id}"
+
+
+class SecretChoice(models.Model):
+    """The choice of a secret ballot: no library, no person, no time, a random key."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    proposal = models.ForeignKey(Proposal, on_delete=models.PROTECT, related_name="+")
+    fingerprint = models.CharField(max_length=64, unique=True)
+    weight = models.DecimalField(max_digits=8, decimal_places=3)
+    choice = models.JSONField()
+
+    def __str__(self):
+        return self.fingerprint
+
+
+class BallotEvent(models.Model):
+    """The history of a library's ballot: cast, changed. No choice for secret proposals."""
+
+    class Action(models.TextChoices):
+        CAST = "cast", _("cast")
+        CHANGED = "changed", _("changed")
+
+    proposal = models.ForeignKey(Proposal, on_delete=models.PROTECT, related_name="ballot_events")
+    library = models.ForeignKey(MemberLibrary, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    authority = models.CharField(max_length=16, choices=Authority.choices)
+    choice = models.JSONField(null=True, blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self):
+        return f"{self.action} by library {self.library_id} on #{self.proposal_id}"
+
+
+class WindowExtension(models.Model):
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="extensions")
+    previous_closes_at = models.DateTimeField()
+    closes_at = models.DateTimeField()
+    reason = models.TextField(_("reason"))
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at"]
+
+    def __str__(self):
+        return f"#{self.proposal_id} to {self.closes_at:%Y-%m-%d %H:%M}"
+
+
+class Comment(models.Model):
+    proposal = models.ForeignKey(Proposal, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    library = models.ForeignKey(
+        MemberLibrary, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    body = models.TextField(_("comment"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self):
+        return f"Comment on #{self.proposal_id}"

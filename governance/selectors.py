@@ -1,0 +1,286 @@
+"""Reads shared by the pages, the panel, the PDF and the command; query counts stay flat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal import access
+from portal.members.models import MemberLibrary
+
+from . import tally
+from .models import (
+    VOTING_KINDS,
+    Ballot,
+    BallotEvent,
+    Delegation,
+    Eligibility,
+    Meeting,
+    Proposal,
+    SecretChoice,
+)
+from .services import CAST, NAME_PROXY, VIEW, VotingAuthority, can_manage
+
+
+def active_delegations(user, day=None) -> list[Delegation]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    day = day or timezone.localdate()
+    return list(
+        Delegation.objects.filter(person=user, revoked_at=None, starts_on__lte=day)
+        .filter(Q(ends_on__isnull=True) | Q(ends_on__gte=day))
+        .select_related("library")
+    )
+
+
+def voter_libraries(user, day=None) -> dict[int, tuple[MemberLibrary, VotingAuthority]]:
+    """Every voting member ``user`` may vote for today, with the authority: two queries."""
+    found: dict[int, tuple[MemberLibrary, VotingAuthority]] = {}
+    for delegation in active_delegations(user, day):
+        if delegation.library.kind in VOTING_KINDS:
+            found.setdefault(
+                delegation.library_id,
+                (delegation.library, VotingAuthority(delegation.kind, delegation)),
+            )
+    for library in access.libraries_for(user, CAST).filter(kind__in=VOTING_KINDS):
+        found[library.pk] = (library, VotingAuthority("director"))
+    return found
+
+
+def may_view(user) -> bool:
+    return access.can_anywhere(user, VIEW) or bool(active_delegations(user)) or can_manage(user)
+
+
+def proposal_list(user):
+    """Proposals a member may see: everything past draft; the office also sees drafts."""
+    proposals = Proposal.objects.select_related("committee").annotate(
+        turnout=Count("ballots", distinct=True),
+        electorate_size=Count("eligibilities", distinct=True),
+    )
+    if not can_manage(user):
+        proposals = proposals.exclude(state=Proposal.State.DRAFT)
+    return proposals.order_by("-closes_at", "-pk")
+
+
+@dataclass
+class MyLibrary:
+    library: MemberLibrary
+    authority: VotingAuthority
+    weight: object
+    ballot: Ballot | None = None
+
+
+@dataclass
+class ProposalPage:
+    proposal: Proposal
+    options: list
+    mine: list[MyLibrary]
+    turnout: list[Ballot]
+    electorate_size: int
+    extensions: list
+    comments: list
+    can_manage: bool
+    choices_visible: bool = False
+    result: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def proposal_page(user, proposal: Proposal) -> ProposalPage:
+    """Everything the proposal page shows, in a fixed number of queries."""
+    options = list(proposal.options.all())
+    mine_by_id = voter_libraries(user)
+    eligible = {
+        e.library_id: e.weight
+        for e in Eligibility.objects.filter(proposal=proposal, library_id__in=list(mine_by_id))
+    }
+    # Turnout is public; the choice of a ballot is shown here only to its own library, and
+    # never for a secret proposal (Ballot.choice is empty there).
+    turnout = list(
+        Ballot.objects.filter(proposal=proposal)
+        .select_related("library")
+        .only("library__name", "library__code", "library_id", "cast_at", "authority", "weight")
+        .order_by("library__name")
+    )
+    my_ballots = {
+        b.library_id: b
+        for b in Ballot.objects.filter(proposal=proposal, library_id__in=list(eligible))
+    }
+    mine = [
+        MyLibrary(lib, auth, eligible[pk], my_ballots.get(pk))
+        for pk, (lib, auth) in sorted(mine_by_id.items(), key=lambda kv: kv[1][0].name)
+        if pk in eligible
+    ]
+    return ProposalPage(
+        proposal=proposal,
+        options=options,
+        mine=mine,
+        turnout=turnout,
+        electorate_size=Eligibility.objects.filter(proposal=proposal).count(),
+        extensions=list(proposal.extensions.all()),
+        comments=list(proposal.comments.select_related("author", "library")),
+        can_manage=can_manage(user),
+    )
+
+
+def option_labels(proposal: Proposal, options=None) -> dict[str, str]:
+    """Words for every key a choice can hold; pass ``options`` already loaded to save a query."""
+    if options is None:
+        options = proposal.options.all()
+    labels = {
+        tally.YES: _("Yes"),
+        tally.NO: _("No"),
+        tally.ABSTAIN: _("Abstain"),
+        tally.RECUSE: _("Recused"),
+    }
+    labels.update({o.key: o.label for o in options})
+    return labels
+
+
+@dataclass
+class Bar:
+    key: str
+    label: str
+    value: Fraction
+    count: int
+    width: float
+    y: int
+
+    @property
+    def text_x(self) -> int:
+        return int(self.width) + 166
+
+
+def chart_bars(proposal: Proposal, width: int = 400) -> list[Bar]:
+    """Bars for the results chart: one per choice, scaled to the largest."""
+    result = proposal.result or {}
+    labels = option_labels(proposal)
+    totals = {k: Fraction(v) for k, v in result.get("totals", {}).items()}
+    top = max(totals.values(), default=Fraction(0)) or Fraction(1)
+    return [
+        Bar(
+            key=k,
+            label=labels.get(k, k),
+            value=v,
+            count=result.get("counts", {}).get(k, 0),
+            width=round(float(v / top) * width, 1),
+            y=i * 34,
+        )
+        for i, (k, v) in enumerate(totals.items())
+    ]
+
+
+def public_ballots(proposal: Proposal) -> list[dict]:
+    """After close: receipt fingerprint + choice, with the library only for open ballots."""
+    if not proposal.is_final:
+        return []
+    if proposal.secret:
+        return [
+            {"fingerprint": fp, "choice": choice, "weight": weight, "library": None}
+            for fp, choice, weight in SecretChoice.objects.filter(proposal=proposal)
+            .order_by("fingerprint")
+            .values_list("fingerprint", "choice", "weight")
+        ]
+    return [
+        {"fingerprint": b.fingerprint, "choice": b.choice, "weight": b.weight, "library": b.library}
+        for b in Ballot.objects.filter(proposal=proposal)
+        .select_related("library")
+        .order_by("fingerprint")
+    ]
+
+
+def register(committee: str = "", outcome: str = "", year: str = ""):
+    """The resolution register: every closed proposal, newest first."""
+    proposals = Proposal.objects.filter(
+        state__in=[Proposal.State.DECIDED, Proposal.State.FAILED]
+    ).select_related("committee")
+    if committee:
+        proposals = proposals.filter(committee__slug=committee)
+    if outcome:
+        proposals = proposals.filter(outcome=outcome)
+    if year.isdigit():
+        proposals = proposals.filter(closed_at__year=int(year))
+    return proposals.order_by("-closed_at", "-pk")
+
+
+@dataclass
+class OpenVote:
+    proposal: Proposal
+    library: MemberLibrary
+    voted: bool
+
+
+def open_votes(user) -> list[OpenVote]:
+    """Open proposals for each library the user votes for, deadlines first: four queries."""
+    libraries = voter_libraries(user)
+    if not libraries:
+        return []
+    now = timezone.now()
+    rows = (
+        Eligibility.objects.filter(
+            library_id__in=list(libraries),
+            proposal__state=Proposal.State.OPEN,
+            proposal__closes_at__gt=now,
+        )
+        .select_related("proposal")
+        .order_by("proposal__closes_at", "proposal_id")
+    )
+    rows = list(rows)
+    voted = set(
+        Ballot.objects.filter(
+            proposal_id__in={r.proposal_id for r in rows}, library_id__in=list(libraries)
+        ).values_list("proposal_id", "library_id")
+    )
+    return [
+        OpenVote(r.proposal, libraries[r.library_id][0], (r.proposal_id, r.library_id) in voted)
+        for r in rows
+    ]
+
+
+def delegations_page(user):
+    """Libraries the user names proxies for, with their delegations."""
+    libraries = list(access.libraries_for(user, NAME_PROXY).filter(kind__in=VOTING_KINDS))
+    delegations = list(
+        Delegation.objects.filter(library__in=libraries)
+        .select_related("person", "library", "named_by")
+        .order_by("library__name", "-starts_on")
+    )
+    return libraries, delegations, active_delegations(user)
+
+
+def minutes_context(meeting: Meeting) -> dict:
+    """The minutes: agenda, and for each proposal on it the weighted roll-call, the proxy
+    chain and the quorum evidence. Secret proposals show turnout, never choices."""
+    items = list(meeting.agenda_items.select_related("proposal"))
+    proposal_ids = [i.proposal_id for i in items if i.proposal_id]
+    ballots: dict[int, list[Ballot]] = {}
+    for ballot in (
+        Ballot.objects.filter(proposal_id__in=proposal_ids)
+        .select_related("library", "cast_by", "delegation__named_by")
+        .order_by("library__name")
+    ):
+        ballots.setdefault(ballot.proposal_id, []).append(ballot)
+    events = {}
+    for row in (
+        BallotEvent.objects.filter(proposal_id__in=proposal_ids)
+        .values("proposal_id")
+        .annotate(n=Count("pk"))
+    ):
+        events[row["proposal_id"]] = row["n"]
+    entries = []
+    for item in items:
+        proposal = item.proposal
+        entry = {"item": item, "proposal": proposal}
+        if proposal is not None:
+            rows = ballots.get(proposal.pk, [])
+            entry.update(
+                ballots=rows,
+                proxies=[b for b in rows if b.authority != "director"],
+                events=events.get(proposal.pk, 0),
+                bars=chart_bars(proposal) if proposal.is_final else [],
+            )
+        entries.append(entry)
+    return {"meeting": meeting, "entries": entries}

@@ -1,0 +1,638 @@
+"""Writes: ``check_*`` validates and locks, ``do_*`` changes and schedules side effects.
+
+Casting a ballot is one transaction: it takes a shared lock on the proposal (so closing,
+which takes an exclusive lock, waits for ballots in flight and no ballot lands after the
+count) and an exclusive lock on the library's eligibility row (so two people voting for
+the same library at once are serialised). The audit entry is written in the same
+transaction: a ballot and its record exist together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from base64 import b32encode
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal import access
+from portal.audit.services import record
+from portal.members.models import MemberLibrary
+from portal.signals import proposal_decided
+
+from . import tally
+from .models import (
+    Authority,
+    Ballot,
+    BallotEvent,
+    Comment,
+    Delegation,
+    Eligibility,
+    Proposal,
+    SecretChoice,
+    WindowExtension,
+    voting_members,
+)
+
+logger = logging.getLogger(__name__)
+
+CAST = "governance.cast_ballot"
+NAME_PROXY = "governance.name_proxy"
+MANAGE = "governance.manage_committees"
+VIEW = "governance.view_proposals"
+
+
+class GovernanceError(Exception):
+    """A write that the rules refuse; the message is safe to show."""
+
+
+class NotAllowed(GovernanceError):
+    pass
+
+
+class VotingClosed(GovernanceError):
+    pass
+
+
+class InvalidChoice(GovernanceError):
+    pass
+
+
+class ReceiptRequired(GovernanceError):
+    pass
+
+
+# --- receipts -------------------------------------------------------------------------
+
+
+def new_receipt() -> str:
+    raw = b32encode(secrets.token_bytes(15)).decode()
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def _clean_receipt(code: str) -> str:
+    return "".join(ch for ch in (code or "").upper() if ch.isalnum())
+
+
+def receipt_check(code: str) -> str:
+    return hashlib.sha256(b"ballot:" + _clean_receipt(code).encode()).hexdigest()
+
+
+def fingerprint(code: str) -> str:
+    """What the public ballot list shows for a receipt; a different hash from the check."""
+    return hashlib.sha256(b"choice:" + _clean_receipt(code).encode()).hexdigest()[:20]
+
+
+# --- who may do what ------------------------------------------------------------------
+
+
+def consortium_root() -> MemberLibrary | None:
+    return MemberLibrary.get_first_root_node()
+
+
+def can_manage(user) -> bool:
+    return access.can(user, MANAGE, consortium_root())
+
+
+@dataclass(frozen=True)
+class VotingAuthority:
+    kind: str
+    delegation: Delegation | None = None
+
+
+def voting_authority(user, library: MemberLibrary, day: date | None = None):
+    """Under which authority ``user`` may vote for ``library`` today, or None.
+
+    A director holds ``governance.cast_ballot`` through their role; an alternate or a
+    proxy holds a :class:`Delegation` that covers the day and was not revoked.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if library.kind not in (MemberLibrary.Kind.SYSTEM, MemberLibrary.Kind.LIBRARY):
+        return None
+    if access.can(user, CAST, library):
+        return VotingAuthority(Authority.DIRECTOR)
+    day = day or timezone.localdate()
+    for delegation in Delegation.objects.filter(person=user, library=library, revoked_at=None):
+        if delegation.covers(day):
+            return VotingAuthority(delegation.kind, delegation)
+    return None
+
+
+# --- electorate -----------------------------------------------------------------------
+
+
+def electorate(proposal: Proposal):
+    """The voting members a proposal's electorate rule selects."""
+    libraries = voting_members()
+    if proposal.electorate == Proposal.Electorate.COMMITTEE:
+        libraries = libraries.filter(committee_memberships__committee_id=proposal.committee_id)
+    elif proposal.electorate == Proposal.Electorate.LIBRARY_TYPE:
+        libraries = libraries.filter(library_type=proposal.electorate_type)
+    elif proposal.electorate == Proposal.Electorate.FLAG:
+        flag = Proposal.Flag(proposal.electorate_flag)
+        libraries = libraries.filter(**{flag.value: True})
+    return libraries
+
+
+def _weight(proposal: Proposal, vote_weight) -> Decimal:
+    return Decimal(vote_weight) if proposal.weighting == tally.WEIGHTED else Decimal(1)
+
+
+# --- the proposal's life --------------------------------------------------------------
+
+
+def check_open_proposal(user, proposal: Proposal) -> None:
+    if not can_manage(user):
+        raise NotAllowed(_("Only the consortium office opens proposals."))
+    if proposal.state != Proposal.State.DRAFT:
+        raise GovernanceError(_("Only a draft can be opened."))
+    if proposal.closes_at is None or proposal.closes_at <= timezone.now():
+        raise GovernanceError(_("Set a closing time in the future first."))
+    if proposal.electorate == Proposal.Electorate.COMMITTEE and not proposal.committee_id:
+        raise GovernanceError(_("A committee electorate needs a committee."))
+    if proposal.electorate == Proposal.Electorate.LIBRARY_TYPE and not proposal.electorate_type:
+        raise GovernanceError(_("Choose the library type of the electorate."))
+    if proposal.electorate == Proposal.Electorate.FLAG and not proposal.electorate_flag:
+        raise GovernanceError(_("Choose the flag of the electorate."))
+    try:
+        proposal.rule()
+    except tally.TallyError as exc:
+        raise GovernanceError(str(exc)) from exc
+
+
+def do_open_proposal(user, proposal: Proposal) -> Proposal:
+    """Freeze the electorate and its weights, then open the window."""
+    with transaction.atomic():
+        proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
+        check_open_proposal(user, proposal)
+        rows = [
+            Eligibility(proposal=proposal, library_id=pk, weight=_weight(proposal, w))
+            for pk, w in electorate(proposal).values_list("pk", "vote_weight").distinct()
+        ]
+        Eligibility.objects.bulk_create(rows)
+        if proposal.weighting == tally.WEIGHTED:
+            membership = voting_members().aggregate(s=Sum("vote_weight"))["s"] or Decimal(0)
+        else:
+            membership = Decimal(voting_members().count())
+        proposal.eligible_weight = sum((r.weight for r in rows), Decimal(0))
+        proposal.membership_weight = membership
+        proposal.state = Proposal.State.OPEN
+        if proposal.opens_at is None:
+            proposal.opens_at = timezone.now()
+        proposal.save()
+        record(
+            "governance.proposal.opened",
+            actor=user,
+            obj=proposal,
+            data={
+                "eligible": [r.library_id for r in rows],
+                "eligible_weight": proposal.eligible_weight,
+                "membership_weight": proposal.membership_weight,
+                "rule": _rule_data(proposal),
+                "closes_at": proposal.closes_at,
+            },
+        )
+        transaction.on_commit(lambda: _queue("governance.notify_opened", proposal.pk))
+    return proposal
+
+
+def _rule_data(proposal: Proposal) -> dict:
+    return {
+        "kind": proposal.kind,
+        "majority": proposal.majority,
+        "base": proposal.base,
+        "abstentions": proposal.abstentions,
+        "quorum": proposal.quorum,
+        "weighting": proposal.weighting,
+        "secret": proposal.secret,
+        "options": [o.key for o in proposal.options.all()],
+    }
+
+
+def _queue(task_name: str, *args) -> None:
+    from celery import current_app
+
+    try:
+        current_app.send_task(task_name, args=args)
+    except Exception:  # a broker outage must not undo the committed write
+        logger.exception("Could not queue %s%r", task_name, args)
+
+
+def check_extend_window(user, proposal: Proposal, closes_at, reason: str) -> None:
+    if not can_manage(user):
+        raise NotAllowed(_("Only the consortium office extends a vote."))
+    if proposal.state != Proposal.State.OPEN:
+        raise GovernanceError(_("Only an open vote can be extended."))
+    if not reason.strip():
+        raise GovernanceError(_("Give the reason for the extension."))
+    if proposal.closes_at and closes_at <= proposal.closes_at:
+        raise GovernanceError(_("The new closing time must be later."))
+
+
+def do_extend_window(user, proposal: Proposal, closes_at, reason: str) -> WindowExtension:
+    with transaction.atomic():
+        proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
+        check_extend_window(user, proposal, closes_at, reason)
+        extension = WindowExtension.objects.create(
+            proposal=proposal,
+            previous_closes_at=proposal.closes_at,
+            closes_at=closes_at,
+            reason=reason.strip(),
+            by=user,
+        )
+        proposal.closes_at = closes_at
+        proposal.reminded_at = None
+        proposal.save(update_fields=["closes_at", "reminded_at"])
+        record(
+            "governance.proposal.extended",
+            actor=user,
+            obj=proposal,
+            data={
+                "from": extension.previous_closes_at,
+                "to": closes_at,
+                "reason": extension.reason,
+            },
+        )
+    return extension
+
+
+def do_withdraw_proposal(user, proposal: Proposal, reason: str = "") -> Proposal:
+    with transaction.atomic():
+        proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
+        if not can_manage(user):
+            raise NotAllowed(_("Only the consortium office withdraws a proposal."))
+        if proposal.state not in (Proposal.State.DRAFT, Proposal.State.OPEN):
+            raise GovernanceError(_("Only a draft or an open proposal can be withdrawn."))
+        proposal.state = Proposal.State.WITHDRAWN
+        proposal.closed_at = timezone.now()
+        proposal.save(update_fields=["state", "closed_at"])
+        record("governance.proposal.withdrawn", actor=user, obj=proposal, data={"reason": reason})
+    return proposal
+
+
+# --- ballots --------------------------------------------------------------------------
+
+
+@dataclass
+class CastPlan:
+    user: Any
+    proposal: Proposal
+    eligibility: Eligibility
+    authority: VotingAuthority
+    choice: Any
+    existing: Ballot | None
+    old_receipt: str | None
+
+
+def _lock_proposal_shared(proposal_id: int) -> Proposal:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {Proposal._meta.db_table} WHERE id = %s FOR SHARE",  # noqa: S608
+                [proposal_id],
+            )
+        return Proposal.objects.get(pk=proposal_id)
+    return Proposal.objects.select_for_update().get(pk=proposal_id)
+
+
+def _json_choice(rule: tally.Rule, choice: Any) -> Any:
+    try:
+        canonical = tally.validate_choice(rule, choice)
+    except tally.TallyError as exc:
+        raise InvalidChoice(_("That is not a valid choice on this ballot.")) from exc
+    if isinstance(canonical, frozenset):
+        return sorted(canonical)
+    if isinstance(canonical, tuple):
+        return list(canonical)
+    return canonical
+
+
+def check_cast_ballot(user, proposal_id: int, library_id: int, choice, receipt=None) -> CastPlan:
+    """Validate a ballot and take its locks; call inside ``transaction.atomic``."""
+    proposal = _lock_proposal_shared(proposal_id)
+    if not proposal.accepting_ballots():
+        raise VotingClosed(_("This vote is not open."))
+    eligibility = (
+        Eligibility.objects.select_for_update()
+        .select_related("library")
+        .filter(proposal_id=proposal_id, library_id=library_id)
+        .first()
+    )
+    if eligibility is None:
+        raise NotAllowed(_("This library is not in the electorate of this proposal."))
+    authority = voting_authority(user, eligibility.library)
+    if authority is None:
+        raise NotAllowed(_("You may not vote for this library."))
+    choice = _json_choice(proposal.rule(), choice)
+    existing = Ballot.objects.filter(proposal_id=proposal_id, library_id=library_id).first()
+    # Only the receipt links a secret ballot to its choice, so only its holder can change it.
+    if (
+        existing is not None
+        and proposal.secret
+        and (not receipt or receipt_check(receipt) != existing.receipt_check)
+    ):
+        raise ReceiptRequired(
+            _("To change a secret ballot, enter the receipt code you were given.")
+        )
+    return CastPlan(user, proposal, eligibility, authority, choice, existing, receipt)
+
+
+def do_cast_ballot(plan: CastPlan) -> tuple[Ballot, str]:
+    """Store the ballot (and for a secret one its separate choice); returns the receipt."""
+    proposal, eligibility = plan.proposal, plan.eligibility
+    now = timezone.now()
+    code = new_receipt()
+    print_ = fingerprint(code)
+    if proposal.secret:
+        if plan.existing is not None:
+            deleted, _rows = SecretChoice.objects.filter(
+                proposal=proposal, fingerprint=fingerprint(plan.old_receipt)
+            ).delete()
+            if deleted != 1:
+                raise GovernanceError(_("The earlier secret choice could not be found."))
+        SecretChoice.objects.create(
+            proposal=proposal, fingerprint=print_, weight=eligibility.weight, choice=plan.choice
+        )
+    ballot = plan.existing or Ballot(proposal=proposal, library=eligibility.library)
+    action = BallotEvent.Action.CHANGED if plan.existing else BallotEvent.Action.CAST
+    ballot.weight = eligibility.weight
+    ballot.cast_by = plan.user
+    ballot.authority = plan.authority.kind
+    ballot.delegation = plan.authority.delegation
+    ballot.receipt_check = receipt_check(code)
+    ballot.fingerprint = "" if proposal.secret else print_
+    ballot.choice = None if proposal.secret else plan.choice
+    ballot.cast_at = now
+    if plan.existing:
+        ballot.changes += 1
+    ballot.save()
+    shown = None if proposal.secret else plan.choice
+    BallotEvent.objects.create(
+        proposal=proposal,
+        library=eligibility.library,
+        action=action,
+        by=plan.user,
+        authority=plan.authority.kind,
+        choice=shown,
+        at=now,
+    )
+    data = {
+        "proposal": proposal.pk,
+        "authority": plan.authority.kind,
+        "delegation": plan.authority.delegation.pk if plan.authority.delegation else None,
+        "weight": eligibility.weight,
+    }
+    if not proposal.secret:
+        data.update(choice=plan.choice, fingerprint=print_)
+    record(
+        f"governance.ballot.{action}",
+        actor=plan.user,
+        library=eligibility.library,
+        obj=ballot,
+        data=data,
+    )
+    return ballot, code
+
+
+def cast_ballot(user, proposal_id: int, library_id: int, choice, receipt=None):
+    """Check and cast in one transaction; returns ``(ballot, receipt code)``."""
+    with transaction.atomic():
+        plan = check_cast_ballot(user, proposal_id, library_id, choice, receipt)
+        return do_cast_ballot(plan)
+
+
+# --- delegations ----------------------------------------------------------------------
+
+
+def check_name_delegate(user, library: MemberLibrary, person, kind, starts_on, ends_on) -> None:
+    if not access.can(user, NAME_PROXY, library):
+        raise NotAllowed(_("You may not name a proxy for this library."))
+    if library.kind not in (MemberLibrary.Kind.SYSTEM, MemberLibrary.Kind.LIBRARY):
+        raise GovernanceError(_("Only voting members name proxies."))
+    if person is None or not person.is_active:
+        raise GovernanceError(_("No active account has that address."))
+    if person.pk == user.pk:
+        raise GovernanceError(_("You cannot name yourself."))
+    if kind not in Delegation.Kind.values:
+        raise GovernanceError(_("Choose alternate or proxy."))
+    if kind == Delegation.Kind.PROXY and ends_on is None:
+        raise GovernanceError(_("A proxy needs an end date."))
+    if ends_on is not None and ends_on < starts_on:
+        raise GovernanceError(_("The end date comes before the start date."))
+
+
+def do_name_delegate(user, library, person, kind, starts_on, ends_on=None) -> Delegation:
+    with transaction.atomic():
+        check_name_delegate(user, library, person, kind, starts_on, ends_on)
+        delegation = Delegation.objects.create(
+            library=library,
+            person=person,
+            kind=kind,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            named_by=user,
+        )
+        record(
+            "governance.delegation.named",
+            actor=user,
+            library=library,
+            obj=delegation,
+            data={"person": person.email, "kind": kind, "from": starts_on, "until": ends_on},
+        )
+    return delegation
+
+
+def do_revoke_delegate(user, delegation: Delegation) -> Delegation:
+    with transaction.atomic():
+        delegation = Delegation.objects.select_for_update().get(pk=delegation.pk)
+        if not access.can(user, NAME_PROXY, delegation.library):
+            raise NotAllowed(_("You may not revoke this proxy."))
+        if delegation.revoked_at is None:
+            delegation.revoked_at = timezone.now()
+            delegation.save(update_fields=["revoked_at"])
+            record(
+                "governance.delegation.revoked",
+                actor=user,
+                library=delegation.library,
+                obj=delegation,
+            )
+    return delegation
+
+
+# --- comments -------------------------------------------------------------------------
+
+
+def do_comment(user, proposal: Proposal, body: str, library=None) -> Comment:
+    body = body.strip()
+    if not body:
+        raise GovernanceError(_("Write something first."))
+    if proposal.state == Proposal.State.DRAFT:
+        raise GovernanceError(_("The discussion opens with the proposal."))
+    return Comment.objects.create(proposal=proposal, author=user, library=library, body=body)
+
+
+# --- closing --------------------------------------------------------------------------
+
+
+def counted_ballots(proposal: Proposal) -> list[tally.Ballot]:
+    """The ballots as the count sees them: weight and choice, never the library."""
+    if proposal.secret:
+        rows = SecretChoice.objects.filter(proposal=proposal).values_list("weight", "choice")
+    else:
+        rows = Ballot.objects.filter(proposal=proposal).values_list("weight", "choice")
+    return [tally.Ballot(Fraction(w), c) for w, c in rows]
+
+
+def count(proposal: Proposal) -> tally.Result:
+    return tally.tally(
+        proposal.rule(),
+        counted_ballots(proposal),
+        eligible=proposal.eligible_weight or 0,
+        membership=proposal.membership_weight or 0,
+    )
+
+
+def close_proposal(proposal_id: int, now=None, force: bool = False) -> Proposal | None:
+    """Close a vote whose window has ended: count, publish and decide in one step.
+
+    Idempotent: a proposal that is not open, or (unless ``force``) whose window has not
+    ended, is left alone and None is returned.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        proposal = Proposal.objects.select_for_update().filter(pk=proposal_id).first()
+        if proposal is None or proposal.state != Proposal.State.OPEN:
+            return None
+        if not force and (proposal.closes_at is None or proposal.closes_at > now):
+            return None
+        result = count(proposal)
+        proposal.result = result.as_dict()
+        proposal.outcome = result.outcome
+        proposal.closed_at = now
+        proposal.state = (
+            Proposal.State.DECIDED if result.outcome == tally.PASSED else Proposal.State.FAILED
+        )
+        proposal.save(update_fields=["result", "outcome", "closed_at", "state"])
+        record(
+            "governance.proposal.closed",
+            obj=proposal,
+            data={
+                "outcome": result.outcome,
+                "result": proposal.result,
+                "ballots": Ballot.objects.filter(proposal=proposal).count(),
+            },
+        )
+        transaction.on_commit(lambda: announce_decision(proposal_id))
+    return proposal
+
+
+def announce_decision(proposal_id: int) -> bool:
+    """Send ``proposal_decided`` exactly once per proposal (claimed by a conditional update)."""
+    claimed = Proposal.objects.filter(
+        pk=proposal_id,
+        state__in=[Proposal.State.DECIDED, Proposal.State.FAILED],
+        announced_at__isnull=True,
+    ).update(announced_at=timezone.now())
+    if not claimed:
+        return False
+    proposal = Proposal.objects.get(pk=proposal_id)
+    for receiver, response in proposal_decided.send_robust(
+        sender=consortium_root(),
+        proposal=proposal,
+        outcome=proposal.outcome,
+        subject=proposal.subject,
+    ):
+        if isinstance(response, Exception):
+            logger.error("proposal_decided receiver %r failed: %s", receiver, response)
+    return True
+
+
+def close_due_proposals(now=None) -> list[int]:
+    """Close every vote whose window has ended and announce any decision not yet sent."""
+    now = now or timezone.now()
+    due = list(
+        Proposal.objects.filter(state=Proposal.State.OPEN, closes_at__lte=now).values_list(
+            "pk", flat=True
+        )
+    )
+    closed = [pk for pk in due if close_proposal(pk, now=now) is not None]
+    for pk in Proposal.objects.filter(
+        state__in=[Proposal.State.DECIDED, Proposal.State.FAILED], announced_at__isnull=True
+    ).values_list("pk", flat=True):
+        announce_decision(pk)
+    return closed
+
+
+# --- notifications --------------------------------------------------------------------
+
+
+def _recipients(proposal: Proposal, library_ids) -> list[str]:
+    """The libraries' contact addresses and their current alternates and proxies."""
+    addresses = set(
+        MemberLibrary.objects.filter(pk__in=library_ids)
+        .exclude(contact_email="")
+        .values_list("contact_email", flat=True)
+    )
+    today = timezone.localdate()
+    for delegation in Delegation.objects.filter(
+        library_id__in=library_ids, revoked_at=None
+    ).select_related("person"):
+        if delegation.covers(today):
+            addresses.add(delegation.person.email)
+    return sorted(addresses)
+
+
+def _mail(proposal: Proposal, subject: str, addresses: list[str]) -> int:
+    from django.conf import settings
+    from django.core.mail import send_mass_mail
+
+    body = f"{proposal.title}\n\n{settings.WAGTAILADMIN_BASE_URL}{proposal.get_absolute_url()}\n"
+    return send_mass_mail(
+        [(subject, body, None, [address]) for address in addresses], fail_silently=True
+    )
+
+
+def notify_opened(proposal_id: int) -> int:
+    proposal = Proposal.objects.filter(pk=proposal_id, state=Proposal.State.OPEN).first()
+    if proposal is None:
+        return 0
+    ids = list(proposal.eligibilities.values_list("library_id", flat=True))
+    return _mail(proposal, _("A vote is open: %s") % proposal.title, _recipients(proposal, ids))
+
+
+def remind_due_proposals(now=None, hours: int = 48) -> int:
+    """Once per window: remind libraries that have not voted, 48 hours before the close."""
+    from datetime import timedelta
+
+    now = now or timezone.now()
+    sent = 0
+    for proposal in Proposal.objects.filter(
+        state=Proposal.State.OPEN,
+        reminded_at__isnull=True,
+        closes_at__gt=now,
+        closes_at__lte=now + timedelta(hours=hours),
+    ):
+        if not Proposal.objects.filter(pk=proposal.pk, reminded_at__isnull=True).update(
+            reminded_at=now
+        ):
+            continue
+        voted = Ballot.objects.filter(proposal=proposal).values_list("library_id", flat=True)
+        waiting = proposal.eligibilities.exclude(library_id__in=voted).values_list(
+            "library_id", flat=True
+        )
+        sent += _mail(
+            proposal,
+            _("Your library has not voted yet: %s") % proposal.title,
+            _recipients(proposal, list(waiting)),
+        )
+    return sent

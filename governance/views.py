@@ -1,0 +1,300 @@
+"""Thin views: each checks access on the server, then calls a selector or a service."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_POST
+
+from portal import access
+
+from . import selectors, services, tally
+from .models import Delegation, Meeting, Proposal
+
+YES_NO_CHOICES = [
+    (tally.YES, _lazy("Yes")),
+    (tally.NO, _lazy("No")),
+    (tally.ABSTAIN, _lazy("Abstain")),
+    (tally.RECUSE, _lazy("Recuse")),
+]
+
+
+def _viewer(request) -> None:
+    if not selectors.may_view(request.user):
+        raise PermissionDenied
+
+
+def _proposal(request, pk: int) -> Proposal:
+    _viewer(request)
+    proposal = get_object_or_404(Proposal.objects.select_related("committee"), pk=pk)
+    if proposal.state == Proposal.State.DRAFT and not services.can_manage(request.user):
+        raise Http404
+    return proposal
+
+
+@login_required
+def proposal_list(request):
+    _viewer(request)
+    return render(
+        request,
+        "governance/proposal_list.html",
+        {
+            "proposals": selectors.proposal_list(request.user)[:200],
+            "open_votes": selectors.open_votes(request.user),
+        },
+    )
+
+
+@login_required
+def proposal_detail(request, pk):
+    proposal = _proposal(request, pk)
+    page = selectors.proposal_page(request.user, proposal)
+    return render(
+        request,
+        "governance/proposal_detail.html",
+        {
+            "page": page,
+            "proposal": proposal,
+            "accepting": proposal.accepting_ballots(),
+            "labels": selectors.option_labels(proposal, page.options),
+            "yes_no": YES_NO_CHOICES,
+        },
+    )
+
+
+def choice_from_post(proposal: Proposal, data):
+    """The ballot's choice from the form: a keyword, an option, a list of options or a ranking."""
+    choice = data.get("choice", "")
+    if choice in (tally.ABSTAIN, tally.RECUSE):
+        return choice
+    if proposal.kind == tally.APPROVAL:
+        return data.getlist("choice")
+    if proposal.kind == tally.RANKED:
+        ranking = []
+        for position in range(1, 50):
+            key = data.get(f"rank_{position}")
+            if key is None:
+                break
+            if key:
+                ranking.append(key)
+        return ranking
+    return choice
+
+
+@login_required
+@require_POST
+def vote(request, pk):
+    proposal = _proposal(request, pk)
+    try:
+        library_id = int(request.POST.get("library", ""))
+    except ValueError:
+        raise PermissionDenied from None
+    try:
+        ballot, code = services.cast_ballot(
+            request.user,
+            proposal.pk,
+            library_id,
+            choice_from_post(proposal, request.POST),
+            receipt=request.POST.get("receipt") or None,
+        )
+    except services.NotAllowed as refusal:
+        raise PermissionDenied(str(refusal)) from refusal
+    except services.GovernanceError as refusal:
+        messages.error(request, str(refusal))
+        return redirect(proposal)
+    # The receipt is shown once and kept nowhere: not in the session, not in the database.
+    return render(
+        request,
+        "governance/receipt.html",
+        {
+            "proposal": proposal,
+            "ballot": ballot,
+            "code": code,
+            "fingerprint": services.fingerprint(code),
+        },
+    )
+
+
+@login_required
+@require_POST
+def comment(request, pk):
+    proposal = _proposal(request, pk)
+    try:
+        services.do_comment(request.user, proposal, request.POST.get("body", ""))
+    except services.GovernanceError as refusal:
+        messages.error(request, str(refusal))
+    return redirect(proposal)
+
+
+def _final(request, pk) -> Proposal:
+    proposal = _proposal(request, pk)
+    if not proposal.is_final:
+        raise Http404(_("The results are published when the vote closes."))
+    return proposal
+
+
+@login_required
+def results(request, pk):
+    proposal = _final(request, pk)
+    return render(
+        request,
+        "governance/results.html",
+        {
+            "proposal": proposal,
+            "result": proposal.result,
+            "bars": selectors.chart_bars(proposal),
+            "labels": selectors.option_labels(proposal),
+        },
+    )
+
+
+@login_required
+def chart(request, pk):
+    proposal = _final(request, pk)
+    return render(
+        request,
+        "governance/chart.svg",
+        {"proposal": proposal, "bars": selectors.chart_bars(proposal)},
+        content_type="image/svg+xml",
+    )
+
+
+@login_required
+def ballot_list(request, pk):
+    proposal = _final(request, pk)
+    looked_up = None
+    if request.method == "POST" and request.POST.get("receipt"):
+        looked_up = services.fingerprint(request.POST["receipt"])
+    return render(
+        request,
+        "governance/ballot_list.html",
+        {
+            "proposal": proposal,
+            "rows": selectors.public_ballots(proposal),
+            "labels": selectors.option_labels(proposal),
+            "looked_up": looked_up,
+        },
+    )
+
+
+@login_required
+def register(request):
+    _viewer(request)
+    filters = {k: request.GET.get(k, "") for k in ("committee", "outcome", "year")}
+    return render(
+        request,
+        "governance/register.html",
+        {
+            "proposals": selectors.register(**filters)[:500],
+            "filters": filters,
+            "outcomes": [
+                (tally.PASSED, _("passed")),
+                (tally.FAILED, _("failed")),
+                (tally.TIE, _("tie")),
+            ],
+        },
+    )
+
+
+@login_required
+def proxies(request):
+    libraries, delegations, mine = selectors.delegations_page(request.user)
+    if not libraries and not mine:
+        raise PermissionDenied
+    if request.method == "POST":
+        try:
+            if request.POST.get("revoke"):
+                delegation = get_object_or_404(Delegation, pk=request.POST["revoke"])
+                services.do_revoke_delegate(request.user, delegation)
+                messages.success(request, _("The proxy was revoked."))
+            else:
+                library = get_object_or_404(
+                    access.libraries_for(request.user, services.NAME_PROXY),
+                    pk=request.POST.get("library") or 0,
+                )
+                person = (
+                    get_user_model()
+                    .objects.filter(email__iexact=request.POST.get("email", "").strip())
+                    .first()
+                )
+                starts_on = parse_date(request.POST.get("starts_on", "")) or timezone.localdate()
+                ends_on = parse_date(request.POST.get("ends_on", ""))
+                services.do_name_delegate(
+                    request.user, library, person, request.POST.get("kind"), starts_on, ends_on
+                )
+                messages.success(request, _("Named."))
+        except services.NotAllowed as refusal:
+            raise PermissionDenied(str(refusal)) from refusal
+        except services.GovernanceError as refusal:
+            messages.error(request, str(refusal))
+        return redirect("governance:proxies")
+    return render(
+        request,
+        "governance/proxies.html",
+        {
+            "libraries": libraries,
+            "delegations": delegations,
+            "mine": mine,
+            "kinds": Delegation.Kind.choices,
+        },
+    )
+
+
+@login_required
+@require_POST
+def manage(request, pk):
+    """The office's actions on a proposal: open, extend (with a reason), withdraw, close."""
+    proposal = get_object_or_404(Proposal, pk=pk)
+    if not services.can_manage(request.user):
+        raise PermissionDenied
+    action = request.POST.get("action")
+    try:
+        if action == "open":
+            services.do_open_proposal(request.user, proposal)
+        elif action == "extend":
+            closes_at = parse_datetime(request.POST.get("closes_at", ""))
+            if closes_at is None:
+                raise services.GovernanceError(_("Give the new closing time."))
+            if timezone.is_naive(closes_at):
+                closes_at = timezone.make_aware(closes_at)
+            services.do_extend_window(
+                request.user, proposal, closes_at, request.POST.get("reason", "")
+            )
+        elif action == "withdraw":
+            services.do_withdraw_proposal(request.user, proposal, request.POST.get("reason", ""))
+        elif action == "close":
+            if proposal.closes_at and proposal.closes_at > timezone.now():
+                raise services.GovernanceError(_("The window has not ended yet."))
+            services.close_proposal(proposal.pk)
+        else:
+            raise services.GovernanceError(_("Unknown action."))
+    except services.GovernanceError as refusal:
+        messages.error(request, str(refusal))
+    return redirect(proposal)
+
+
+@login_required
+def minutes_pdf(request, pk):
+    _viewer(request)
+    meeting = get_object_or_404(Meeting.objects.select_related("committee"), pk=pk)
+    from portal.pdf import render_pdf
+
+    started = time.perf_counter()
+    pdf = render_pdf("governance/minutes.html", selectors.minutes_context(meeting))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'inline; filename="minutes-{meeting.pk}-{datetime.now():%Y%m%d}.pdf"'
+    )
+    response["Server-Timing"] = f"pdf;dur={(time.perf_counter() - started) * 1000:.0f}"
+    return response
