@@ -42,6 +42,8 @@ class TreeChoiceField(forms.ModelChoiceField):
 
 
 class MemberLibraryForm(WagtailAdminModelForm):
+    website = forms.URLField(label=_("website"), required=False, assume_scheme="https")
+
     class Meta:
         model = MemberLibrary
         fields = LIBRARY_FIELDS
