@@ -1,0 +1,244 @@
+"""Pages: server-side permission checks, secrecy on every view, constant query counts."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.template.loader import render_to_string
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from governance import selectors, services
+from governance.models import AgendaItem, Ballot, Meeting
+from portal.members.models import Membership
+from portal.members.roles import DIRECTOR
+from tests import factories
+
+from .conftest import expire
+
+
+def url(name, *args):
+    return reverse(f"governance:{name}", args=args)
+
+
+def test_director_votes_and_changes_over_http(world, client):
+    proposal = world.proposal()
+    client.force_login(world.directors[0])
+    page = client.get(url("proposal", proposal.pk))
+    assert page.status_code == 200 and b'name="choice"' in page.content
+    data = {"library": world.libraries[0].pk, "choice": "yes"}
+    response = client.post(url("vote", proposal.pk), data)
+    assert response.status_code == 200 and b"receipt-code" in response.content
+    client.post(url("vote", proposal.pk), {**data, "choice": "no"})
+    assert Ballot.objects.get().choice == "no"
+    dashboard = client.get(reverse("dashboard"))
+    assert b"voted" in dashboard.content and proposal.title.encode() in dashboard.content
+
+
+@pytest.mark.parametrize("who", ["other_director", "staff", "admin", "outsider"])
+def test_cannot_vote_for_someone_elses_library(world, client, who):
+    proposal = world.proposal()
+    user = {
+        "other_director": world.directors[1],
+        "staff": world.staff,
+        "admin": world.admin,
+        "outsider": factories.person(),
+    }[who]
+    client.force_login(user)
+    response = client.post(
+        url("vote", proposal.pk), {"library": world.libraries[0].pk, "choice": "yes"}
+    )
+    assert response.status_code == 403
+    assert not Ballot.objects.exists()
+
+
+def test_outsider_sees_nothing(world, client):
+    proposal = world.proposal()
+    client.force_login(factories.person())
+    for name, args in [("proposals", ()), ("proposal", (proposal.pk,)), ("register", ())]:
+        assert client.get(url(name, *args)).status_code == 403
+
+
+def test_staff_sees_proposal_without_ballot_form(world, client):
+    proposal = world.proposal()
+    client.force_login(world.staff)
+    page = client.get(url("proposal", proposal.pk))
+    assert page.status_code == 200 and b'name="choice"' not in page.content
+
+
+def test_drafts_are_hidden_from_members(world, client):
+    draft = world.proposal(open_=False)
+    client.force_login(world.directors[0])
+    assert client.get(url("proposal", draft.pk)).status_code == 404
+
+
+def test_results_hidden_until_close_then_chart(world, client):
+    proposal = world.proposal()
+    world.vote(0, proposal, "yes")
+    client.force_login(world.directors[0])
+    assert client.get(url("results", proposal.pk)).status_code == 404
+    assert client.get(url("ballots", proposal.pk)).status_code == 404
+    expire(proposal)
+    services.close_proposal(proposal.pk)
+    page = client.get(url("results", proposal.pk))
+    assert page.status_code == 200 and b"<svg" in page.content and b'class="bar"' in page.content
+    svg = client.get(url("chart", proposal.pk))
+    assert svg["Content-Type"] == "image/svg+xml"
+    register = client.get(url("register"))
+    assert proposal.title.encode() in register.content
+
+
+def test_public_ballot_list_checks_a_receipt(world, client):
+    proposal = world.proposal()
+    _ballot, code = world.vote(0, proposal, "yes")
+    expire(proposal)
+    services.close_proposal(proposal.pk)
+    client.force_login(world.directors[1])
+    page = client.post(url("ballots", proposal.pk), {"receipt": code})
+    assert b'class="found"' in page.content
+    assert services.fingerprint(code).encode() in page.content
+    assert world.libraries[0].name.encode() in page.content  # open ballot: library shown
+
+
+def test_no_view_shows_a_library_beside_a_secret_choice(world, client):
+    proposal = world.proposal(secret=True)
+    world.vote(0, proposal, "yes")
+    world.vote(1, proposal, "no")
+    meeting = Meeting.objects.create(title="Board", starts_at=timezone.now())
+    AgendaItem.objects.create(meeting=meeting, title="Vote", proposal=proposal)
+    names = [lib.name for lib in world.libraries[:2]]
+    choice_words = re.compile(r">\s*(Yes|No)\s*<")
+
+    def rows(html):
+        return re.findall(r"<(?:tr|li)[^>]*>.*?</(?:tr|li)>", html, flags=re.S)
+
+    def assert_unlinked(html):
+        for row in rows(html):
+            if any(name in row for name in names):
+                assert not choice_words.search(row), row
+
+    client.force_login(world.admin)
+    open_pages = [url("proposal", proposal.pk), url("proposals")]
+    for page in open_pages:
+        assert_unlinked(client.get(page).content.decode())
+    expire(proposal)
+    services.close_proposal(proposal.pk)
+    for viewer in (world.admin, world.directors[0]):
+        client.force_login(viewer)
+        for page in [
+            url("proposal", proposal.pk),
+            url("results", proposal.pk),
+            url("ballots", proposal.pk),
+            url("register"),
+            url("chart", proposal.pk),
+        ]:
+            html = client.get(page).content.decode()
+            assert_unlinked(html)
+        ballots = client.get(url("ballots", proposal.pk)).content.decode()
+        assert not any(name in ballots for name in names)
+    # The turnout stays visible.
+    assert names[0] in client.get(url("proposal", proposal.pk)).content.decode()
+    minutes = render_to_string("governance/minutes.html", selectors.minutes_context(meeting))
+    assert_unlinked(minutes)
+    assert names[0] in minutes  # roll-call of who voted
+    client.force_login(factories.person(is_superuser=True, is_staff=True))
+    for admin_page in [
+        reverse("wagtailsnippets_governance_proposal:list"),
+        reverse("wagtailsnippets_governance_proposal:edit", args=[proposal.pk]),
+    ]:
+        response = client.get(admin_page)
+        assert response.status_code == 200
+        assert_unlinked(response.content.decode())
+
+
+def test_director_names_a_proxy_on_the_page(world, client):
+    client.force_login(world.directors[0])
+    today = timezone.localdate()
+    response = client.post(
+        url("proxies"),
+        {
+            "library": world.libraries[0].pk,
+            "email": world.staff.email,
+            "kind": "proxy",
+            "starts_on": today.isoformat(),
+            "ends_on": (today + timedelta(days=7)).isoformat(),
+        },
+    )
+    assert response.status_code == 302
+    proposal = world.proposal()
+    assert services.voting_authority(world.staff, world.libraries[0]).kind == "proxy"
+    client.force_login(world.staff)
+    page = client.get(url("proposal", proposal.pk))
+    assert b'name="choice"' in page.content
+    client.force_login(world.directors[1])
+    response = client.post(
+        url("proxies"),
+        {"library": world.libraries[0].pk, "email": world.staff.email, "kind": "alternate"},
+    )
+    assert response.status_code == 404  # not one of their libraries
+
+
+def test_office_extends_and_closes_through_the_page(world, client):
+    proposal = world.proposal()
+    client.force_login(world.admin)
+    later = (proposal.closes_at + timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
+    client.post(url("manage", proposal.pk), {"action": "extend", "closes_at": later, "reason": "x"})
+    assert proposal.extensions.count() == 1
+    client.force_login(world.directors[0])
+    response = client.post(url("manage", proposal.pk), {"action": "withdraw"})
+    assert response.status_code == 403
+
+
+def test_minutes_pdf_of_thirty_items(world, client):
+    meeting = Meeting.objects.create(title="Annual meeting", starts_at=timezone.now())
+    for n in range(30):
+        proposal = world.proposal(title=f"Item {n}") if n % 10 == 0 else None
+        if proposal:
+            world.vote(0, proposal, "yes")
+            expire(proposal)
+            services.close_proposal(proposal.pk)
+        AgendaItem.objects.create(
+            meeting=meeting, title=f"Item {n}", proposal=proposal, sort_order=n
+        )
+    client.force_login(world.directors[0])
+    response = client.get(url("minutes", meeting.pk))
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    millis = int(response["Server-Timing"].split("dur=")[1])
+    assert millis < 2000
+
+
+# --- constant queries -------------------------------------------------------------------
+
+
+def _queries(client, path):
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(path)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+def _measure(world, client):
+    proposal = world.proposal()
+    for i in range(1, len(world.libraries), 2):
+        world.vote(i, proposal, "yes")
+    client.force_login(world.directors[0])
+    return (
+        _queries(client, url("proposal", proposal.pk)),
+        _queries(client, reverse("dashboard")),
+        _queries(client, url("proposals")),
+    )
+
+
+def test_proposal_and_dashboard_queries_do_not_grow(world, client):
+    # The first director also holds two more libraries, so the page shows several ballots.
+    for lib in world.libraries[1:3]:
+        Membership.objects.create(user=world.directors[0], library=lib, role=DIRECTOR)
+    while len(world.libraries) < 10:
+        world.add_library()
+    small = _measure(world, client)
+    while len(world.libraries) < 50:
+        world.add_library()
+    large = _measure(world, client)
+    assert small == large, (small, large)
