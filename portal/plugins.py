@@ -66,6 +66,9 @@ class PluginMeta:
     # Dotted path to a callable(libraries, options) that adds the plugin's demo data for
     # ``manage.py seed_demo``; it may return {label: count} for the command's summary.
     demo_seeder: str | None = None
+    # Dotted path to a callable(library, people) -> list[portal.reports.ReportColumn]: the
+    # plugin's columns in the per-library people report (contract in portal/reports.py).
+    report_columns: str | None = None
     # A plugin that is mandatory cannot be switched off by a member library.
     mandatory_by_default: bool = False
     extra: dict[str, Any] = field(default_factory=dict)

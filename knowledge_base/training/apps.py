@@ -52,4 +52,8 @@ class TrainingConfig(PortalPluginConfig):
             ),
         ),
         dashboard_panel="knowledge_base.training.panels.dashboard_panel",
+        report_columns="knowledge_base.training.reports.report_columns",
     )
+
+    def ready(self):
+        from . import signals  # noqa: F401 - standing assignments, reminders, re-certification

@@ -2,12 +2,14 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.home.panels import DashboardPanel
 
+from . import selectors
+
 
 def dashboard_panel(request, libraries):
-    """The module's panel on the dashboard of someone who may use it."""
+    """My assigned courses with their due dates: one query."""
     return DashboardPanel(
         title=_("Your training"),
         template_name="training/panel.html",
-        context={"libraries": libraries},
+        context={"libraries": libraries, "enrolments": selectors.my_assigned(request.user)},
         permission="training.take_courses",
     )

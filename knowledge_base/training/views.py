@@ -1,0 +1,492 @@
+"""Thin views: each checks access on the server, then calls a selector or a service."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+
+import qrcode
+import qrcode.image.svg
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from portal import access
+from portal.members.models import MemberLibrary
+from portal.members.roles import ROLES
+from portal.pdf import render_pdf
+from portal.reports import people_report
+
+from . import badges, selectors, services
+from .models import Certificate, CoursePage, Enrolment, LessonPage, QuizAttempt
+
+# --- taking a course -------------------------------------------------------------------
+
+
+def serve_course(request, course: CoursePage):
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    library = services.library_for_taking(request.user, course)
+    manager = access.can_anywhere(request.user, services.MANAGE)
+    if library is None and not manager:
+        raise PermissionDenied
+    lessons = list(course.lessons())
+    enrolment = services.current_enrolment(request.user, course)
+    done = services.lessons_done(enrolment) if enrolment else set()
+    quiz = services.quiz_of(course)
+    context = {
+        "page": course,
+        "course": course,
+        "lessons": [(lesson, lesson.pk in done) for lesson in lessons],
+        "enrolment": enrolment,
+        "quiz": quiz,
+        "resume": services.resume_target(enrolment, lessons) if enrolment else None,
+        "attempts_left": services.attempts_left(enrolment, quiz) if enrolment and quiz else None,
+        "certificate": getattr(getattr(enrolment, "completion", None), "certificate", None)
+        if enrolment and enrolment.state == Enrolment.State.COMPLETED
+        else None,
+        "can_assign": access.can_anywhere(request.user, services.ASSIGN),
+        "can_manage": manager,
+    }
+    return render(request, "training/course_page.html", context)
+
+
+def serve_lesson(request, lesson: LessonPage):
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    course = lesson.get_parent().specific
+    try:
+        enrolment = services.check_lesson(request.user, lesson)
+    except PermissionDenied:
+        if access.can_anywhere(request.user, services.MANAGE):
+            enrolment = None  # authors preview their lessons without enrolling
+        else:
+            messages.info(request, _("Enrol in the course to take its lessons."))
+            return redirect(course.url)
+    if enrolment:
+        services.do_view_lesson(enrolment, lesson)
+    lessons = list(course.lessons())
+    index = next((i for i, item in enumerate(lessons) if item.pk == lesson.pk), 0)
+    done = services.lessons_done(enrolment) if enrolment else set()
+    return render(
+        request,
+        "training/lesson_page.html",
+        {
+            "page": lesson,
+            "lesson": lesson,
+            "course": course,
+            "enrolment": enrolment,
+            "position": index + 1,
+            "count": len(lessons),
+            "previous": lessons[index - 1] if index > 0 else None,
+            "next": lessons[index + 1] if index + 1 < len(lessons) else None,
+            "done": lesson.pk in done,
+            "quiz": services.quiz_of(course),
+        },
+    )
+
+
+@login_required
+@require_POST
+def enrol(request, course_id: int):
+    course = get_object_or_404(CoursePage, pk=course_id)
+    try:
+        library = services.check_enrol(request.user, course)
+    except services.TrainingError as exc:
+        messages.error(request, str(exc))
+        return redirect(course.url)
+    enrolment = services.do_enrol(request.user, course, library)
+    lesson = services.resume_target(enrolment, list(course.lessons()))
+    return redirect(lesson.url if lesson else course.url)
+
+
+@login_required
+@require_POST
+def lesson_done(request, lesson_id: int):
+    lesson = get_object_or_404(LessonPage, pk=lesson_id)
+    enrolment = services.check_lesson(request.user, lesson)
+    completion = services.do_mark_lesson_done(enrolment, lesson)
+    course = enrolment.course
+    if completion:
+        messages.success(request, _("You have completed this course."))
+        return redirect(course.url)
+    lessons = list(course.lessons())
+    following = [item for item in lessons if item.path > lesson.path]
+    if following:
+        return redirect(following[0].url)
+    if services.quiz_of(course):
+        return redirect("training:quiz", course_id=course.pk)
+    return redirect(course.url)
+
+
+def _answers_from(request, attempt: QuizAttempt) -> dict[str, list[int]]:
+    answers = {}
+    for question_id in attempt.option_order:
+        chosen = []
+        for value in request.POST.getlist(f"q{question_id}"):
+            try:
+                chosen.append(int(value))
+            except ValueError:
+                continue
+        answers[question_id] = chosen
+    return answers
+
+
+@login_required
+def quiz(request, course_id: int):
+    course = get_object_or_404(CoursePage, pk=course_id)
+    try:
+        enrolment, the_quiz = services.check_start_attempt(request.user, course)
+    except services.TrainingError as exc:
+        messages.info(request, str(exc))
+        return redirect(course.url)
+    if request.method == "POST":
+        attempt_id = int(request.POST.get("attempt", "0") or 0)
+        attempt = get_object_or_404(QuizAttempt, pk=attempt_id, enrolment=enrolment)
+        answers = _answers_from(request, attempt)
+        try:
+            services.check_submit_attempt(request.user, attempt.pk, answers)
+            result = services.do_submit_attempt(attempt, answers)
+        except services.TrainingError as exc:
+            messages.error(request, str(exc))
+            return redirect("training:quiz", course_id=course.pk)
+        enrolment.refresh_from_db()
+        return render(
+            request,
+            "training/quiz_result.html",
+            {
+                "course": course,
+                "quiz": the_quiz,
+                "result": result,
+                "enrolment": enrolment,
+                "attempts_left": services.attempts_left(enrolment, the_quiz),
+                "lessons_left": services.resume_target(enrolment, list(course.lessons())),
+            },
+        )
+    try:
+        attempt = services.do_start_attempt(enrolment, the_quiz)
+    except services.AttemptsExhausted as exc:
+        messages.error(request, str(exc))
+        return redirect(course.url)
+    questions = list(the_quiz.questions.prefetch_related("options"))
+    shown = []
+    for question in questions:
+        options = {o.pk: o for o in question.options.all()}
+        order = attempt.option_order.get(str(question.pk), list(options))
+        shown.append((question, [options[i] for i in order if i in options]))
+    return render(
+        request,
+        "training/quiz.html",
+        {
+            "course": course,
+            "quiz": the_quiz,
+            "attempt": attempt,
+            "questions": shown,
+            "attempts_left": services.attempts_left(enrolment, the_quiz),
+        },
+    )
+
+
+@login_required
+def transcript(request):
+    return render(request, "training/transcript.html", selectors.transcript(request.user))
+
+
+# --- certificates --------------------------------------------------------------------
+
+
+def _certificate_for(request, code: str) -> Certificate:
+    certificate = get_object_or_404(
+        Certificate.objects.select_related("course", "library", "user"), code=code
+    )
+    user = request.user
+    if certificate.user_id == user.pk or access.can(user, selectors.REPORT, certificate.library):
+        return certificate
+    raise Http404
+
+
+def qr_data_uri(text: str) -> str:
+    """A QR code as an inline SVG data URI: no file, no network."""
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, border=2)
+    return "data:image/svg+xml;base64," + base64.b64encode(image.to_string()).decode()
+
+
+def certificate_context(certificate: Certificate, base_url: str) -> dict:
+    verify_url = base_url.rstrip("/") + reverse("training:verify", args=[certificate.code])
+    return {
+        "certificate": certificate,
+        "verify_url": verify_url,
+        "qr": qr_data_uri(verify_url),
+    }
+
+
+def render_certificate(certificate: Certificate, base_url: str) -> bytes:
+    return render_pdf("training/pdf/certificate.html", certificate_context(certificate, base_url))
+
+
+@login_required
+def certificate_pdf(request, code: str):
+    certificate = _certificate_for(request, code)
+    pdf = render_certificate(certificate, request.build_absolute_uri("/"))
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="certificate-{certificate.code}.pdf"'
+    return response
+
+
+@login_required
+def certificate_badge(request, code: str):
+    certificate = _certificate_for(request, code)
+    credential = badges.credential(certificate, request.build_absolute_uri("/"))
+    response = HttpResponse(
+        json.dumps(credential, indent=2, ensure_ascii=False), content_type="application/ld+json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="badge-{certificate.code}.json"'
+    return response
+
+
+@login_required
+@require_POST
+def certificate_revoke(request, code: str):
+    certificate = get_object_or_404(Certificate, code=code)
+    try:
+        services.check_revoke(request.user, certificate)
+    except services.TrainingError as exc:
+        messages.error(request, str(exc))
+    else:
+        services.do_revoke(request.user, certificate, request.POST.get("reason", ""))
+        messages.success(request, _("The certificate was revoked."))
+    return redirect("training:verify", code=code)
+
+
+def verify(request, code: str | None = None):
+    """Public: is this certificate genuine, expired or revoked? Shows no email address."""
+    code = (code or request.GET.get("code", "")).strip().upper()
+    if code and code != request.resolver_match.kwargs.get("code"):
+        return redirect("training:verify", code=code)
+    certificate = (
+        Certificate.objects.filter(code=code).select_related("course").first() if code else None
+    )
+    status = certificate.status() if certificate else ("unknown" if code else "")
+    return render(
+        request,
+        "training/verify.html",
+        {
+            "code": code,
+            "certificate": certificate,
+            "status": status,
+            "can_revoke": certificate is not None
+            and status != "revoked"
+            and request.user.is_authenticated
+            and access.can(request.user, services.MANAGE, certificate.library),
+        },
+        status=404 if status == "unknown" else 200,
+    )
+
+
+def issuer(request):
+    """The badge issuer's public key, for verifiers that want it spelled out."""
+    return JsonResponse(
+        {
+            "id": badges.issuer_did(),
+            "type": "Ed25519",
+            "publicKeyBase64": badges.public_key_b64(),
+            "cryptosuite": "eddsa-jcs-2022",
+        }
+    )
+
+
+# --- reports -------------------------------------------------------------------------
+
+
+def _safe(value) -> str:
+    # Spreadsheets run cells that start with these as formulas.
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_response(filename: str, header: list, rows) -> HttpResponse:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([_safe(h) for h in header])
+    for row in rows:
+        writer.writerow([_safe(cell) for cell in row])
+    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _pdf_response(filename: str, template: str, context: dict) -> HttpResponse:
+    response = HttpResponse(render_pdf(template, context), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+def reports(request):
+    libraries = list(selectors.report_libraries(request.user)[:500])
+    if not libraries:
+        raise PermissionDenied
+    return render(
+        request,
+        "training/reports.html",
+        {"libraries": libraries, "office": access.is_consortium_admin(request.user)},
+    )
+
+
+def _report_library(request, code: str) -> MemberLibrary:
+    library = get_object_or_404(MemberLibrary, code=code)
+    if not access.can(request.user, selectors.REPORT, library):
+        raise PermissionDenied
+    return library
+
+
+def _status_label(enrolment) -> str:
+    if enrolment is None:
+        return ""
+    return {
+        "completed": _("Completed"),
+        "overdue": _("Overdue"),
+        "in_progress": _("In progress"),
+        "enrolled": _("Not started"),
+    }[enrolment.status]
+
+
+@login_required
+def library_report(request, code: str):
+    library = _report_library(request, code)
+    report = selectors.library_report(library)
+    fmt = request.GET.get("format")
+    if fmt == "csv":
+        header = [_("Name"), _("Email"), _("Roles"), *[c.title for c in report.courses]]
+        rows = (
+            [p.name, p.email, ", ".join(p.roles), *[_status_label(e) for e in cells]]
+            for p, cells in report.rows()
+        )
+        return _csv_response(f"training-{library.code}.csv", header, rows)
+    context = {"library": library, "report": report, "totals": report.totals(), "roles": ROLES}
+    if fmt == "pdf":
+        return _pdf_response(
+            f"training-{library.code}.pdf", "training/pdf/library_report.html", context
+        )
+    return render(request, "training/library_report.html", context)
+
+
+@login_required
+def office_report(request):
+    if not access.is_consortium_admin(request.user):
+        raise PermissionDenied
+    rows = selectors.office_report(selectors.report_libraries(request.user))
+    totals = selectors.office_totals(rows)
+    fmt = request.GET.get("format")
+    if fmt == "csv":
+        header = [
+            _("Library"),
+            _("Code"),
+            _("People"),
+            _("Assigned"),
+            _("Completed"),
+            _("In progress"),
+            _("Overdue"),
+            _("Not started"),
+        ]
+        return _csv_response(
+            "training-all-libraries.csv",
+            header,
+            (
+                [
+                    r.library.name,
+                    r.library.code,
+                    r.people,
+                    r.assigned,
+                    r.completed,
+                    r.in_progress,
+                    r.overdue,
+                    r.not_started,
+                ]
+                for r in rows
+            ),
+        )
+    context = {"rows": rows, "totals": totals, "today": timezone.localdate()}
+    if fmt == "pdf":
+        return _pdf_response(
+            "training-all-libraries.pdf", "training/pdf/office_report.html", context
+        )
+    return render(request, "training/office_report.html", context)
+
+
+@login_required
+def compliance(request, code: str):
+    """People of one library beside every enabled plugin's columns (the core report hook)."""
+    library = _report_library(request, code)
+    report = people_report(library)
+    if request.GET.get("format") == "csv":
+        header = [_("Name"), _("Email"), _("Roles"), *[str(c.title) for c in report.columns]]
+        rows = (
+            [p.name, p.email, ", ".join(p.roles), *[c.text for c in cells]]
+            for p, cells in report.rows()
+        )
+        return _csv_response(f"compliance-{library.code}.csv", header, rows)
+    return render(
+        request, "training/compliance.html", {"library": library, "report": report, "roles": ROLES}
+    )
+
+
+# --- assignment and exchange ---------------------------------------------------------
+
+
+@login_required
+def assign(request, course_id: int):
+    course = get_object_or_404(CoursePage, pk=course_id)
+    allowed = list(access.libraries_for(request.user, services.ASSIGN).order_by("path")[:1000])
+    if not allowed:
+        raise PermissionDenied
+    if request.method == "POST":
+        by_code = {lib.code: lib for lib in allowed}
+        library = by_code.get(request.POST.get("library", ""))
+        if library is None:
+            raise PermissionDenied
+        targets = [by_code[c] for c in request.POST.getlist("libraries") if c in by_code]
+        days = request.POST.get("days_to_complete", "30")
+        assignment = services.AssignmentRequest(
+            course=course,
+            library=library,
+            roles=request.POST.getlist("roles"),
+            libraries=targets,
+            due_on=parse_date(request.POST.get("due_on", "") or "") or None,
+            days_to_complete=int(days) if days.isdigit() else 30,
+        )
+        try:
+            services.check_assign(request.user, assignment)
+        except services.TrainingError as exc:
+            messages.error(request, str(exc))
+        else:
+            services.do_assign(request.user, assignment)
+            messages.success(request, _("The course was assigned."))
+            return redirect(course.url)
+    return render(
+        request,
+        "training/assign.html",
+        {"course": course, "libraries": allowed, "roles": ROLES.items()},
+    )
+
+
+@login_required
+def export_course(request, course_id: int):
+    from .exchange import export_course as build
+
+    if not access.can_anywhere(request.user, services.MANAGE):
+        raise PermissionDenied
+    course = get_object_or_404(CoursePage, pk=course_id)
+    response = JsonResponse(build(course), json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="course-{course.slug}.json"'
+    return response
