@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import time
 
+from allauth.account.models import EmailAddress
+from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+from allauth.mfa.totp.internal import auth as totp_auth
 from django.contrib.auth import get_user_model
 
 from portal.members.models import MemberLibrary, Membership
@@ -27,9 +32,33 @@ def library(parent: MemberLibrary, name: str | None = None, kind: str | None = N
     return parent.add_child(name=name or f"Library {n}", kind=kind, **fields)
 
 
-def person(email: str | None = None, password: str = "correct horse battery", **fields):
+def person(
+    email: str | None = None,
+    password: str = "correct horse battery",
+    verified: bool = False,
+    **fields,
+):
+    """A person; ``verified=True`` also records their address as verified, so they can log in."""
     email = email or f"person{next(_codes)}@example.org"
-    return get_user_model().objects.create_user(email=email, password=password, **fields)
+    user = get_user_model().objects.create_user(email=email, password=password, **fields)
+    if verified:
+        EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    return user
+
+
+def totp(user, recovery_codes: bool = True) -> str:
+    """Give ``user`` an authenticator app (and recovery codes); returns its secret."""
+    secret = totp_auth.generate_totp_secret()
+    totp_auth.TOTP.activate(user, secret)
+    if recovery_codes:
+        RecoveryCodes.activate(user)
+    return secret
+
+
+def totp_code(secret: str) -> str:
+    """The code an authenticator app shows for ``secret`` right now."""
+    counter = int(time.time()) // mfa_settings.TOTP_PERIOD
+    return totp_auth.format_hotp_value(totp_auth.hotp_value(secret, counter))
 
 
 def member(library: MemberLibrary, role: str, email: str | None = None, **fields):

@@ -2,27 +2,80 @@
 
 from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
+from django.contrib import messages
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext as _
 
 from portal import access
 
 # Paths a person without MFA may still reach: setting MFA up, logging out, static files.
 ALLOWED_PREFIXES = ("/accounts/", "/static/", "/media/", "/healthz")
 
+# Where the person was going when they were sent to set up MFA. allauth's activation view
+# ignores `next` (it always goes on to the new recovery codes), so the recovery codes page
+# reads this to offer a way back.
+NEXT_SESSION_KEY = "concord_mfa_next"
+
 
 class RequireMFAMiddleware:
+    """Sends people whose role requires MFA to TOTP activation until they have it.
+
+    It also sends the Wagtail admin's own sign-in form to allauth's: Wagtail's form logs a
+    person in with a password alone and would skip the second factor.
+    """
+
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path == _wagtail_login_path():
+            return redirect(_login_url(request))
         user = getattr(request, "user", None)
         if (
             user is not None
             and user.is_authenticated
             and not request.path.startswith(ALLOWED_PREFIXES)
-            and access.roles_of(user) & set(settings.CONCORD_MFA_REQUIRED_ROLES)
+            and mfa_required(user)
             and not is_mfa_enabled(user)
         ):
-            return redirect(reverse("mfa_activate_totp") + f"?next={request.path}")
+            # Only a page the person navigated to; not the favicon or a script's fetch.
+            if request.method == "GET" and _is_navigation(request):
+                request.session[NEXT_SESSION_KEY] = request.get_full_path()
+                messages.info(
+                    request,
+                    _(
+                        "Your role requires two-factor authentication. Set up an "
+                        "authenticator app to continue."
+                    ),
+                    fail_silently=True,
+                )
+            return redirect("mfa_activate_totp")
         return self.get_response(request)
+
+
+def mfa_required(user) -> bool:
+    """True when one of the user's roles obliges them to use a second factor."""
+    return bool(access.roles_of(user) & set(settings.CONCORD_MFA_REQUIRED_ROLES))
+
+
+def _is_navigation(request) -> bool:
+    return request.headers.get("Sec-Fetch-Dest", "document") == "document"
+
+
+def _wagtail_login_path() -> str | None:
+    try:
+        return reverse("wagtailadmin_login")
+    except NoReverseMatch:
+        return None
+
+
+def _login_url(request) -> str:
+    url = reverse("account_login")
+    target = request.GET.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        url += "?" + urlencode({"next": target})
+    return url
