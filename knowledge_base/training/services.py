@@ -19,7 +19,6 @@ from portal import access
 from portal.audit import services as audit
 from portal.members.models import MemberLibrary, Membership
 from portal.members.roles import ROLES
-from portal.members.switches import plugin_enabled
 from portal.signals import course_completed
 
 from .models import (
@@ -277,7 +276,8 @@ def do_follow_membership(membership: Membership) -> list[Enrolment]:
     """Someone joined or moved: enrol them under every standing assignment they now fall
     under, and move their unfinished enrolments to the new library."""
     library = membership.library
-    if not plugin_enabled("training", library):
+    # Asked afresh: a library object kept in memory may hold an older answer.
+    if library.pk not in _enabled_library_ids({library.pk}):
         return []
     enrolled = []
     with transaction.atomic():
