@@ -1,0 +1,51 @@
+"""A real browser against a live server, shared by every journey in tests/e2e/.
+
+Journeys take ``page`` (a fresh browser context each, so no cookies leak between them) and
+``live_server``; they are marked ``e2e`` and use a transactional database, because the
+server thread reads what the test writes.
+"""
+
+import os
+
+import pytest
+from django.core.cache import cache
+
+# Playwright's sync API keeps an event loop in the test thread; Django would refuse the
+# ORM calls the test makes between browser steps without this.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CONCORD_E2E_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A new tab in a new browser context, pointed at the live server."""
+    cache.clear()  # rate limits and used TOTP codes live in the cache
+    context = browser.new_context(base_url=live_server.url, locale="en-US")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+    cache.clear()

@@ -1,0 +1,77 @@
+"""Directors sign in with a password and an authenticator code, and reach their dashboard."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from tests import factories
+
+# The server thread must see the test's rows; serialized rollback puts back the rows the
+# migrations made (Wagtail's root page and site) for the tests that run after these.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def library():
+    return factories.library(factories.consortium(), name="Riverside Public Library")
+
+
+def sign_in(page, email):
+    page.goto("/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def expect_dashboard(page, library):
+    expect(page).to_have_url(re.compile(r"/dashboard/$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Welcome")
+    expect(page.get_by_role("link", name=library.name)).to_be_visible()
+    panels = page.locator("section.panel")
+    expect(panels.first).to_be_visible()
+    # Directors vote for their library: the governance panel is theirs.
+    expect(page.locator('section.panel[data-plugin="governance"] h2')).to_be_visible()
+
+
+def test_director_signs_in_with_password_and_authenticator_code(page, library):
+    director = factories.member(
+        library, "director", email="dir@example.org", full_name="Dana Director", verified=True
+    )
+    secret = factories.totp(director)
+
+    sign_in(page, "dir@example.org")
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Two-Factor Authentication")
+    page.get_by_label("Code").fill(factories.totp_code(secret))
+    page.get_by_role("button", name="Sign In").click()
+
+    expect_dashboard(page, library)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Welcome, Dana")
+
+
+def test_director_without_mfa_is_made_to_set_up_an_authenticator(page, library):
+    factories.member(library, "director", email="new-dir@example.org", verified=True)
+
+    sign_in(page, "new-dir@example.org")
+
+    expect(page).to_have_url(re.compile(r"/accounts/2fa/totp/activate/$"))
+    expect(page.get_by_role("status")).to_contain_text("requires two-factor authentication")
+    expect(page.get_by_role("img", name=re.compile("QR code"))).to_be_visible()
+    secret = page.get_by_label("Authenticator secret").input_value()
+    assert re.fullmatch(r"[A-Z2-7]{32}", secret)
+    page.get_by_label("Authenticator code").fill(factories.totp_code(secret))
+    page.get_by_role("button", name="Activate").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Recovery Codes")
+    expect(page.get_by_label("Unused codes")).to_have_value(re.compile(r"^\d{8}(\n\d{8}){9}$"))
+    page.get_by_role("link", name="Continue to the portal").click()
+
+    expect_dashboard(page, library)
