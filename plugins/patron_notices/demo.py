@@ -10,7 +10,8 @@ memory stays flat at a million; elsewhere with bulk_create.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.utils import timezone
@@ -68,64 +69,70 @@ def _shares(total: int, weights: list[float]) -> list[int]:
     return shares
 
 
-def _rows(rng: random.Random, libraries, shares, now: datetime):
-    """Yield one tuple per patron, in COLUMNS order."""
-    first_names, last_names, languages = FIRST_NAMES, LAST_NAMES, LANGUAGES
-    random_ = rng.random
-    choice = rng.choice
+def _moments(rng: random.Random, now: datetime, count: int = 20_000) -> list[tuple]:
+    """(created, consent or None, and both as COPY text) drawn from the last ten years.
+
+    Patrons pick one of these rather than computing dates row by row: the dates stay
+    varied and a million rows are generated in seconds.
+    """
+    moments = []
     ten_years = 10 * 365 * 86400
-    epoch = now.timestamp() - ten_years
+    for _ in range(count):
+        created = now - timedelta(seconds=rng.random() * ten_years)
+        consent = None
+        if rng.random() < 0.85:
+            consent = created + (now - created) * rng.random()
+        moments.append(
+            (created, consent, created.isoformat(), consent.isoformat() if consent else r"\N")
+        )
+    return moments
+
+
+def _rows(rng: random.Random, libraries, shares, now: datetime):
+    """Yield (library_id, card, first, last, email, language, moment) per patron."""
+    first_names, last_names, languages = FIRST_NAMES, LAST_NAMES, LANGUAGES
+    moments, no_consent = _moments(rng, now), None
+    random_, choice = rng.random, rng.choice
     seen: list[tuple[str, str, str]] = []  # people who may also hold a second card
     serial = 0
     for position, (library, count) in enumerate(zip(libraries, shares, strict=True)):
         prefix = f"2{position % 10000:04d}"
+        library_id = library.pk
         for n in range(1, count + 1):
             serial += 1
-            if seen and random_() < 0.02:
+            roll = random_()
+            if seen and roll < 0.02:
                 first, last, email = choice(seen)
             else:
                 first, last = choice(first_names), choice(last_names)
-                roll = random_()
-                if roll < 0.06:
+                if roll < 0.08:
                     email = ""
                 else:
                     email = f"{first}.{last}{serial}@{choice(EMAIL_DOMAINS)}".lower()
-                if len(seen) < 5000 and email and roll > 0.9:
-                    seen.append((first, last, email))
-            created = epoch + random_() * ten_years
-            consent = None
-            if email and random_() < 0.82:
-                consent = created + random_() * (now.timestamp() - created)
-            yield (
-                library.pk,
-                f"{prefix}{n:09d}",
-                first,
-                last,
-                email,
-                choice(languages),
-                consent,
-                created,
-            )
-
-
-def _when(timestamp: float | None) -> datetime | None:
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, tz=UTC)
+                    if roll > 0.99 and len(seen) < 5000:
+                        seen.append((first, last, email))
+            moment = choice(moments)
+            if not email and moment[1] is not None:
+                # Nobody consents to email without an address.
+                no_consent = no_consent or next(m for m in moments if m[1] is None)
+                moment = no_consent
+            yield library_id, f"{prefix}{n:09d}", first, last, email, choice(languages), moment
 
 
 def _copy(rows) -> None:
-    """COPY in text format. Values come from the fixed word lists above, so none holds a
-    tab, newline or backslash that would need escaping."""
+    """COPY in text format, with the table's indexes and foreign key built afterwards.
+
+    Values come from the fixed word lists, so none holds a tab, newline or backslash that
+    would need escaping.
+    """
     table = Patron._meta.db_table
     sql = f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    with _without_indexes(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
         buffer: list[str] = []
-        for library_id, card, first, last, email, language, consent, created in rows:
-            consent_text = _when(consent).isoformat() if consent is not None else r"\N"
+        for library_id, card, first, last, email, language, moment in rows:
             buffer.append(
                 f"{library_id}\t{card}\t{first}\t{last}\t{email}\t{language}\t"
-                f"{consent_text}\t{_when(created).isoformat()}\n"
+                f"{moment[3]}\t{moment[2]}\n"
             )
             if len(buffer) >= CHUNK:
                 copy.write("".join(buffer))
@@ -134,9 +141,50 @@ def _copy(rows) -> None:
             copy.write("".join(buffer))
 
 
+@contextmanager
+def _without_indexes():
+    """Drop the indexes, the unique constraint and the foreign key of an empty patron table
+    for a bulk load, and build them again after it: one pass each instead of a million
+    index updates and a million deferred foreign-key checks at commit."""
+    if Patron.objects.exists():
+        yield
+        return
+    table = Patron._meta.db_table
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, table)
+    foreign_keys = {
+        name: info["columns"][0]
+        for name, info in constraints.items()
+        if info["foreign_key"] and info["columns"] == ["library_id"]
+    }
+    with connection.schema_editor() as editor:
+        # ALTER TABLE refuses tables with deferred checks pending from the seed so far;
+        # run those checks now, then defer again.
+        editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        editor.execute("SET CONSTRAINTS ALL DEFERRED")
+        for index in Patron._meta.indexes:
+            editor.remove_index(Patron, index)
+        for constraint in Patron._meta.constraints:
+            editor.remove_constraint(Patron, constraint)
+        for name in foreign_keys:
+            editor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
+    yield
+    target = MemberLibrary._meta.db_table
+    with connection.schema_editor() as editor:
+        for name, column in foreign_keys.items():
+            editor.execute(
+                f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" FOREIGN KEY ("{column}") '
+                f'REFERENCES "{target}" ("id") DEFERRABLE INITIALLY DEFERRED'
+            )
+        for constraint in Patron._meta.constraints:
+            editor.add_constraint(Patron, constraint)
+        for index in Patron._meta.indexes:
+            editor.add_index(Patron, index)
+
+
 def _bulk_create(rows) -> None:
     batch: list[Patron] = []
-    for library_id, card, first, last, email, language, consent, created in rows:
+    for library_id, card, first, last, email, language, moment in rows:
         batch.append(
             Patron(
                 library_id=library_id,
@@ -145,8 +193,8 @@ def _bulk_create(rows) -> None:
                 last_name=last,
                 email=email,
                 preferred_language=language,
-                consent_given_at=_when(consent),
-                created_at=_when(created),
+                consent_given_at=moment[1],
+                created_at=moment[0],
             )
         )
         if len(batch) >= 5000:
