@@ -84,9 +84,11 @@ def test_people_roles_and_logins():
 
 def test_mfa_is_provisioned_with_the_demo_secret():
     seed()
-    must = get_user_model().objects.filter(
-        memberships__role__in=[CONSORTIUM_ADMIN, DIRECTOR]
-    ).distinct()
+    must = (
+        get_user_model()
+        .objects.filter(memberships__role__in=[CONSORTIUM_ADMIN, DIRECTOR])
+        .distinct()
+    )
     assert must.count() == Authenticator.objects.filter(type="totp").count() > 1
     assert all(is_mfa_enabled(u) for u in must)
     out = io.StringIO()
