@@ -22,12 +22,14 @@ def report_columns(library, people) -> list[ReportColumn]:
             ReportColumn(key=f"course-{enrolment.course_id}", title=enrolment.course.title),
         )
         status = enrolment.status
-        if status == "completed":
+        if status == "completed" and enrolment.completed_at:
             cell = ReportCell(
                 _("Completed %(date)s")
                 % {"date": formats.date_format(enrolment.completed_at, "SHORT_DATE_FORMAT")},
                 "ok",
             )
+        elif status == "completed":
+            cell = ReportCell(_("Completed"), "ok")
         elif status == "overdue":
             cell = ReportCell(_("Overdue"), "overdue")
         elif status == "in_progress":

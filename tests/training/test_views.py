@@ -1,0 +1,129 @@
+"""The pages a person goes through, reminders, the dashboard panel and course packages."""
+
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from wagtail.models import Site
+
+from knowledge_base.training import exchange, services
+from knowledge_base.training.models import CoursePage, Enrolment, ReminderSent
+from portal.signals import periodic
+
+from .conftest import make_course
+
+pytestmark = pytest.mark.django_db
+
+
+def test_course_lesson_quiz_flow_through_the_pages(client, world, course):
+    client.force_login(world["staff_a"])
+    page = client.get(course.url)
+    assert page.status_code == 200 and "Enrol" in page.content.decode()
+    response = client.post(f"/training/courses/{course.pk}/enrol/")
+    lessons = list(course.lessons())
+    assert response["Location"] == lessons[0].url
+    lesson = client.get(lessons[0].url).content.decode()
+    assert "Part 1 of the law." in lesson and 'rel="next"' in lesson and "Keep it." in lesson
+    response = client.post(f"/training/lessons/{lessons[0].pk}/done/")
+    assert response["Location"] == lessons[1].url
+    # Resume where they left off.
+    assert lessons[1].url in client.get(course.url).content.decode()
+    response = client.post(f"/training/lessons/{lessons[1].pk}/done/")
+    assert response["Location"] == f"/training/courses/{course.pk}/quiz/"
+    quiz_html = client.get(response["Location"]).content.decode()
+    attempt = re.search(r'name="attempt" value="(\d+)"', quiz_html).group(1)
+    quiz = services.quiz_of(course)
+    data = {"attempt": attempt}
+    for q in quiz.questions.prefetch_related("options"):
+        data[f"q{q.pk}"] = [o.pk for o in q.options.all() if o.correct]
+    result = client.post(f"/training/courses/{course.pk}/quiz/", data).content.decode()
+    assert 'data-passed="yes"' in result and "/pdf/" in result
+    transcript = client.get("/training/me/").content.decode()
+    assert "Patron privacy" in transcript and "Completed" in transcript
+
+
+def test_lessons_need_an_enrolment_and_a_login(client, world, course):
+    lesson = course.lessons().first()
+    assert client.get(lesson.url).status_code == 302
+    client.force_login(world["staff_a"])
+    assert client.get(lesson.url)["Location"] == course.url
+    assert client.post(f"/training/lessons/{lesson.pk}/done/").status_code == 403
+
+
+def test_dashboard_panel_lists_assigned_courses_with_due_dates(client, world, course):
+    library = services.check_enrol(world["staff_a"], course)
+    services.do_enrol(world["staff_a"], course, library, due=timezone.localdate())
+    client.force_login(world["staff_a"])
+    html = client.get("/dashboard/").content.decode()
+    assert "Patron privacy" in html and "due" in html
+
+
+def test_reminders_one_email_per_person_and_never_twice(
+    world, course, django_capture_on_commit_callbacks
+):
+    other = make_course("Customer service")
+    far = make_course("Later")
+    today = timezone.localdate()
+    staff = world["staff_a"]
+    lib = services.check_enrol(staff, course)
+    services.do_enrol(staff, course, lib, due=today + timedelta(days=3))
+    services.do_enrol(staff, other, lib, due=today - timedelta(days=2))
+    services.do_enrol(staff, far, lib, due=today + timedelta(days=60))
+    # The beat's fan-out; the email task runs (eagerly) once the transaction commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        periodic.send(sender=None, now=timezone.now())
+    assert len(mail.outbox) == 1
+    body = mail.outbox[0].body
+    assert "Patron privacy" in body and "Customer service" in body and "Later" not in body
+    assert "overdue" in body and mail.outbox[0].to == [staff.email]
+    with django_capture_on_commit_callbacks(execute=True):
+        periodic.send(sender=None, now=timezone.now())
+    assert len(mail.outbox) == 1
+    assert ReminderSent.objects.count() == 2
+
+
+def test_course_package_round_trip(world, course):
+    package = exchange.export_course(course)
+    assert package["format"] == "concord-course" and package["version"] == 1
+    text = json.dumps(package)
+    root = Site.objects.get(is_default_site=True).root_page
+    copy = exchange.import_course(root, json.loads(text))
+    assert copy.pk != course.pk and copy.slug == "patron-privacy-2"
+    assert [lesson.title for lesson in copy.lessons()] == ["Lesson 1", "Lesson 2"]
+    assert copy.lessons().first().body.raw_data[0]["value"] == "<p>Part 1 of the law.</p>"
+    quiz = services.quiz_of(copy)
+    assert quiz.pass_mark == 100 and quiz.questions.count() == 2
+    assert sum(o.correct for q in quiz.questions.all() for o in q.options.all()) == 3
+    assert CoursePage.objects.count() == 2
+    with pytest.raises(exchange.PackageError):
+        exchange.import_course(root, {**package, "version": 99})
+    with pytest.raises(exchange.PackageError):
+        exchange.import_course(root, {"format": "something-else"})
+
+
+def test_export_view_is_for_course_managers(client, world, course):
+    client.force_login(world["staff_a"])
+    assert client.get(f"/training/courses/{course.pk}/export.json").status_code == 403
+    client.force_login(world["office"])
+    response = client.get(f"/training/courses/{course.pk}/export.json")
+    assert response.json()["course"]["title"] == "Patron privacy"
+
+
+def test_assign_page_enrols_the_chosen_role(client, world, course):
+    client.force_login(world["director_a"])
+    assert client.get(f"/training/courses/{course.pk}/assign/").status_code == 200
+    response = client.post(
+        f"/training/courses/{course.pk}/assign/",
+        {"library": world["system_a"].code, "roles": ["staff"], "days_to_complete": "14"},
+    )
+    assert response.status_code == 302
+    assert Enrolment.objects.filter(course=course, user=world["staff_a"]).exists()
+    assert not Enrolment.objects.filter(course=course, user=world["staff_b"]).exists()
+    response = client.post(
+        f"/training/courses/{course.pk}/assign/",
+        {"library": world["system_b"].code, "roles": ["staff"]},
+    )
+    assert response.status_code == 403
