@@ -202,7 +202,7 @@ def do_open_proposal(user, proposal: Proposal) -> Proposal:
                 "closes_at": proposal.closes_at,
             },
         )
-        transaction.on_commit(lambda: _queue("governance.notify_opened", proposal.pk))
+        transaction.on_commit(lambda: _queue("notify_opened", proposal.pk))
     return proposal
 
 
@@ -220,10 +220,10 @@ def _rule_data(proposal: Proposal) -> dict:
 
 
 def _queue(task_name: str, *args) -> None:
-    from celery import current_app
+    from . import tasks
 
     try:
-        current_app.send_task(task_name, args=args)
+        getattr(tasks, task_name).delay(*args)
     except Exception:  # a broker outage must not undo the committed write
         logger.exception("Could not queue %s%r", task_name, args)
 
