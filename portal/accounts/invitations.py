@@ -124,7 +124,8 @@ def mark_invited_address_verified(sender, request, user, **kwargs) -> None:
 
     allauth (65.x) does not verify an address when a password is set from a key, and
     login requires a verified address, so an invited person could not log in otherwise.
-    Only the account's own address is marked: that is where the key was mailed.
+    Only the account's own (login) address is marked: invitations are mailed there, and
+    people here have that one address, so a reset key reaches it too.
     """
     EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=False).update(
         verified=True
