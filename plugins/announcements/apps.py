@@ -41,3 +41,6 @@ class AnnouncementsConfig(PortalPluginConfig):
         ),
         dashboard_panel="plugins.announcements.panels.dashboard_panel",
     )
+
+    def ready(self):
+        from . import signals  # noqa: F401 - connects the receivers

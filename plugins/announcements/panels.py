@@ -2,12 +2,19 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.home.panels import DashboardPanel
 
+from . import selectors
+
 
 def dashboard_panel(request, libraries):
-    """The module's panel on the dashboard of someone who may use it."""
+    """Urgent announcements pinned, then unread, then the rest; two queries."""
+    items = selectors.for_dashboard(request.user, libraries)
     return DashboardPanel(
         title=_("Announcements"),
         template_name="announcements/panel.html",
-        context={"libraries": libraries},
+        context={
+            "libraries": libraries,
+            "announcements": items,
+            "unread": selectors.unread_count(request.user, libraries),
+        },
         permission="announcements.view_announcements",
     )
