@@ -79,3 +79,20 @@ def libraries_for(user, perm: str) -> QuerySet[MemberLibrary]:
         memberlibraryuserobjectpermission__user=user,
         memberlibraryuserobjectpermission__permission__codename=perm,
     ).distinct()
+
+
+def people_with(perm: str, library: MemberLibrary):
+    """Everyone who may do ``perm`` for ``library`` (to notify them, say); one query."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    users = get_user_model().objects.filter(is_active=True)
+    if not plugin_enabled(plugin_of(perm), library):
+        return users.none()
+    held = Q(
+        memberlibraryuserobjectpermission__permission__codename=perm,
+        memberlibraryuserobjectpermission__content_object=library,
+    )
+    if perm in permissions_of_role(CONSORTIUM_ADMIN):
+        held |= Q(memberships__role=CONSORTIUM_ADMIN)
+    return users.filter(held).distinct()

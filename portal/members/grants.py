@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from .models import MemberLibrary, MemberLibraryUserObjectPermission, Membership
-from .roles import CONSORTIUM_ADMIN, all_permissions, permissions_of_role
+from .roles import CONSORTIUM_ADMIN, ROLES, all_permissions, permissions_of_role
 
 
 def ensure_permissions() -> dict[str, int]:
@@ -36,50 +36,67 @@ def ensure_permissions() -> dict[str, int]:
 
 
 def sync_grants(user_ids: Iterable[int]) -> None:
-    """Rewrite the role-derived grants of these users to match their memberships."""
+    """Rewrite the role-derived grants of these users to match their memberships.
+
+    A constant number of queries whatever the number of users: memberships, the library
+    paths below them, the existing rows, then one delete and one bulk insert.
+    """
     user_ids = set(user_ids)
     if not user_ids:
         return
     perm_ids = ensure_permissions()
-    role_perms: dict[str, set[int]] = {}
+    role_perms = {
+        role: {perm_ids[p] for p in permissions_of_role(role)}
+        for role in ROLES
+        if role != CONSORTIUM_ADMIN
+    }
     with transaction.atomic():
-        for user_id in user_ids:
-            desired: set[tuple[int, int]] = set()
-            memberships = Membership.objects.filter(user_id=user_id).exclude(role=CONSORTIUM_ADMIN)
-            by_role: dict[str, list[str]] = {}
-            for role, path in memberships.values_list("role", "library__path"):
-                by_role.setdefault(role, []).append(path)
-            for role, paths in by_role.items():
-                if role not in role_perms:
-                    role_perms[role] = {perm_ids[p] for p in permissions_of_role(role)}
-                subtree = reduce(or_, (Q(path__startswith=p) for p in paths))
-                for library_id in MemberLibrary.objects.filter(subtree).values_list(
-                    "pk", flat=True
-                ):
-                    desired.update((perm_id, library_id) for perm_id in role_perms[role])
-            existing = set(
-                MemberLibraryUserObjectPermission.objects.filter(
-                    user_id=user_id, from_role=True
-                ).values_list("permission_id", "content_object_id")
-            )
-            stale = existing - desired
-            if stale:
-                stale_q = reduce(
-                    or_, (Q(permission_id=p, content_object_id=lib) for p, lib in stale)
+        memberships = list(
+            Membership.objects.filter(user_id__in=user_ids)
+            .exclude(role=CONSORTIUM_ADMIN)
+            .values_list("user_id", "role", "library__path")
+        )
+        held_paths = {path for _user, _role, path in memberships}
+        subtree_of: dict[str, list[int]] = {path: [] for path in held_paths}
+        if held_paths:
+            subtree = reduce(or_, (Q(path__startswith=p) for p in _outermost(held_paths)))
+            for pk, path in MemberLibrary.objects.filter(subtree).values_list("pk", "path"):
+                for held in held_paths:
+                    if path.startswith(held):
+                        subtree_of[held].append(pk)
+        desired = {
+            (user_id, perm_id, library_id)
+            for user_id, role, path in memberships
+            for library_id in subtree_of[path]
+            for perm_id in role_perms.get(role, ())
+        }
+        rows = MemberLibraryUserObjectPermission.objects.filter(
+            user_id__in=user_ids, from_role=True
+        ).values_list("pk", "user_id", "permission_id", "content_object_id")
+        existing = {(user_id, perm_id, lib_id): pk for pk, user_id, perm_id, lib_id in rows}
+        stale = [pk for key, pk in existing.items() if key not in desired]
+        if stale:
+            MemberLibraryUserObjectPermission.objects.filter(pk__in=stale).delete()
+        MemberLibraryUserObjectPermission.objects.bulk_create(
+            [
+                MemberLibraryUserObjectPermission(
+                    user_id=user_id, permission_id=perm_id, content_object_id=library_id
                 )
-                MemberLibraryUserObjectPermission.objects.filter(
-                    stale_q, user_id=user_id, from_role=True
-                ).delete()
-            MemberLibraryUserObjectPermission.objects.bulk_create(
-                [
-                    MemberLibraryUserObjectPermission(
-                        user_id=user_id, permission_id=p, content_object_id=lib
-                    )
-                    for p, lib in desired - existing
-                ],
-                ignore_conflicts=True,
-                batch_size=1000,
-            )
+                for user_id, perm_id, library_id in desired - existing.keys()
+            ],
+            ignore_conflicts=True,
+            batch_size=5000,
+        )
+
+
+def _outermost(paths: set[str]) -> list[str]:
+    """Drop paths that lie inside another one, to keep the subtree query short."""
+    ordered = sorted(paths)
+    kept: list[str] = []
+    for path in ordered:
+        if not kept or not path.startswith(kept[-1]):
+            kept.append(path)
+    return kept
 
 
 def users_below(library: MemberLibrary) -> set[int]:

@@ -106,3 +106,15 @@ def test_can_is_one_query_once_memberships_are_loaded(small_tree, django_assert_
     access.can(director, "governance.view_proposals", system)  # loads the switches once
     with django_assert_num_queries(1):
         access.can(director, "governance.cast_ballot", system)
+
+
+def test_people_with_a_permission_on_a_library(small_tree):
+    system, other = small_tree["systems"]
+    branch = system.get_children().first()
+    director = factories.member(system, DIRECTOR)
+    staff = factories.member(branch, STAFF)
+    factories.member(other, DIRECTOR)
+    admin = factories.member(small_tree["root"], CONSORTIUM_ADMIN)
+    assert set(access.people_with("governance.cast_ballot", branch)) == {director}
+    assert set(access.people_with("policies.view_policies", branch)) == {director, staff, admin}
+    assert set(access.people_with("governance.manage_committees", branch)) == {admin}
