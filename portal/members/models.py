@@ -58,7 +58,8 @@ class MemberLibrary(MP_Node):
     contact_name = models.CharField(_("contact name"), max_length=200, blank=True)
     contact_email = models.EmailField(_("contact email"), blank=True)
 
-    node_order_by = ["name"]
+    # No node_order_by: a sorted insert renumbers the siblings' paths, which would make
+    # every path held in memory (and anything keyed by it) stale. Paths change only on move.
 
     class Meta:
         verbose_name = _("member library")

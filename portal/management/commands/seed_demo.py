@@ -1,7 +1,7 @@
 """``manage.py seed_demo``: a believable consortium to click through, at any size.
 
 The tree is built in memory and written with ``bulk_create`` (treebeard paths computed
-here, in ``node_order_by`` order), people likewise, then the role grants are resolved in
+here, in name order), people likewise, then the role grants are resolved in
 one ``sync_grants`` call. Each plugin adds its own demo data through
 ``PluginMeta.demo_seeder``; the core never names a plugin.
 """
@@ -341,7 +341,7 @@ class Command(BaseCommand):
                     contact_email=f"director.{node.code}@{DEMO_DOMAIN}",
                 )
             )
-            # Children in node_order_by (name) order, so later add_child calls stay sorted.
+            # Children in name order, so the tree lists alphabetically.
             for position, child in enumerate(children, start=1):
                 place(child, MemberLibrary._get_path(path, depth + 1, position), depth + 1)
 
