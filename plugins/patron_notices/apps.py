@@ -1,7 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR
-from portal.plugins import PluginMeta, PluginPermission, PortalPluginConfig
+from portal.plugins import PeriodicJob, PluginMeta, PluginPermission, PortalPluginConfig
 
 
 class PatronNoticesConfig(PortalPluginConfig):
@@ -16,11 +16,12 @@ class PatronNoticesConfig(PortalPluginConfig):
             "The patron directory and consortium-wide notices to patrons, branded per library."
         ),
         permissions=(
+            # A library's own people see and import its patrons; the office sees counts,
+            # and individual records only with the explicit permission below.
             PluginPermission(
                 "view_patrons",
                 _("See the library's patrons"),
                 (
-                    CONSORTIUM_ADMIN,
                     DIRECTOR,
                     COMMUNICATIONS,
                 ),
@@ -29,9 +30,21 @@ class PatronNoticesConfig(PortalPluginConfig):
                 "import_patrons",
                 _("Import the library's patrons"),
                 (
-                    CONSORTIUM_ADMIN,
+                    DIRECTOR,
                     COMMUNICATIONS,
                 ),
+            ),
+            PluginPermission(
+                "view_patron_counts",
+                _("See how many patrons each library has"),
+                (CONSORTIUM_ADMIN,),
+            ),
+            # No role holds it: granted to one person for one library, and every view of a
+            # record under it is written to the audit log.
+            PluginPermission(
+                "view_patron_records",
+                _("Open individual patron records (audited)"),
+                (),
             ),
             PluginPermission(
                 "draft_notices",
@@ -58,4 +71,7 @@ class PatronNoticesConfig(PortalPluginConfig):
         ),
         dashboard_panel="plugins.patron_notices.panels.dashboard_panel",
         demo_seeder="plugins.patron_notices.demo.seed_patrons",
+        periodic_jobs=(
+            PeriodicJob("purge_expired", "patron_notices.purge_expired_patrons", 24 * 3600.0),
+        ),
     )

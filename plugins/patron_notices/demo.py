@@ -19,6 +19,7 @@ from django.utils import timezone
 from portal.demo import FIRST_NAMES, LAST_NAMES
 from portal.members.models import MemberLibrary
 
+from .imports import link_contacts
 from .models import Patron
 
 CHUNK = 50_000
@@ -55,6 +56,8 @@ def seed_patrons(libraries: list[MemberLibrary], options: dict) -> dict[str, int
             cursor.execute(f"ANALYZE {Patron._meta.db_table}")
     else:
         _bulk_create(rows)
+    # One contact per address, as the importer would have made.
+    link_contacts()
     return {"patrons": total}
 
 

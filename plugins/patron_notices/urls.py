@@ -1,3 +1,16 @@
+from django.urls import path
+
+from . import views
+
 app_name = "patron_notices"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("libraries/<slug:code>/patrons/", views.patron_list, name="patrons"),
+    path("libraries/<slug:code>/import/", views.import_upload, name="import_upload"),
+    path("imports/<int:pk>/mapping/", views.import_mapping, name="import_mapping"),
+    path("imports/<int:pk>/", views.import_progress, name="import_progress"),
+    path("imports/<int:pk>/status.json", views.import_status, name="import_status"),
+    path("imports/<int:pk>/problems.csv", views.import_problems, name="import_problems"),
+    path("preferences/<str:token>/", views.preferences, name="preferences"),
+]

@@ -1,0 +1,161 @@
+"""Patron import benchmark: a 1,000,000-row Koha-shaped CSV into PostgreSQL.
+
+    DATABASE_URL=postgres://concord:concord@127.0.0.1:5432/concord \
+        .venv/bin/python bench/patron_import.py [rows]
+
+Creates a throw-away database (test settings), generates the file, imports it twice
+(inserts, then all updates) through the same Importer the Celery task runs, and times a
+raw COPY of the same file into a bare table as the machine's floor. Prints rows/s, the
+peak resident memory above the starting point, and the ratio to raw COPY.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.test")
+os.environ.setdefault("CONCORD_VAR_DIR", "/tmp/concord-bench")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.test.utils import setup_databases, teardown_databases  # noqa: E402
+
+KOHA = (
+    "borrowernumber,cardnumber,surname,firstname,title,othernames,initials,address,city,"
+    "zipcode,country,email,phone,mobile,dateofbirth,branchcode,categorycode,dateenrolled,"
+    "dateexpiry,sort1,sort2,smsalertnumber,privacy,patron_attributes"
+)
+SURNAMES = ["Smith", "García", "Nguyen", "O'Brien", "Müller", "Okafor", "Kowalski", "Lee"]
+FIRST = ["Ada", "Bob", "Chen", "Dana", "Élodie", "Femi", "Grace", "Hugo"]
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class PeakRss:
+    """Samples resident memory every 50 ms while a block runs."""
+
+    def __enter__(self):
+        self.start = rss_kib()
+        self.peak = self.start
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self):
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, rss_kib())
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def grew_mib(self) -> float:
+        return (self.peak - self.start) / 1024
+
+
+def generate(path: Path, rows: int) -> None:
+    rng = random.Random(6)
+    branches = ["MAIN", "EAST", "WEST"]
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write(KOHA + "\n")
+        for n in range(1, rows + 1):
+            s, f = rng.choice(SURNAMES), rng.choice(FIRST)
+            # About 2% share an address with another card: contacts must deduplicate.
+            who = n if rng.random() > 0.02 else rng.randint(1, n)
+            email = f"{f}.{s}{who}@example.org".lower().replace("'", "") if n % 17 else ""
+            out.write(
+                f'{n},{20000000 + n},{s},{f},,,,"{n} Main St, Apt {n % 40}",Springfield,'
+                f"12345,US,{email},555-{n % 10000:04d},,1980-01-01,{rng.choice(branches)},"
+                f"PT,2020-01-01,2028-12-31,,,,1,NOTICES:{n % 5 != 0:d}\n"
+            )
+
+
+def raw_copy(path: Path) -> float:
+    columns = ", ".join(f"{c} text" for c in KOHA.split(","))
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_raw_patrons")
+        cursor.execute(f"CREATE UNLOGGED TABLE bench_raw_patrons ({columns})")
+        started = time.perf_counter()
+        sql = "COPY bench_raw_patrons FROM STDIN (FORMAT csv, HEADER true)"
+        with path.open("rb") as source, cursor.cursor.copy(sql) as copy:
+            while chunk := source.read(1 << 20):
+                copy.write(chunk)
+        elapsed = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_raw_patrons")
+    return elapsed
+
+
+def main() -> None:
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    config = setup_databases(verbosity=0, interactive=False)
+    try:
+        from plugins.patron_notices.imports import Importer
+        from plugins.patron_notices.models import ImportJob, Patron, import_storage
+        from tests import factories
+
+        storage = import_storage()
+        path = Path(storage.location) / "bench" / "koha.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        generate(path, rows)
+        print(
+            f"generated {rows:,} rows, {path.stat().st_size / 1e6:.0f} MB in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+        root = factories.consortium()
+        library = factories.library(root, name="Bench Library", code="bench")
+        for code in ("main", "east", "west"):
+            factories.library(library, code=code)
+
+        copy_s = raw_copy(path)
+        print(f"raw COPY into a bare table: {copy_s:.2f} s ({rows / copy_s:,.0f} rows/s)")
+
+        results = []
+        for label in ("first import (inserts)", "second import (same file)"):
+            job = ImportJob.objects.create(
+                library=library,
+                file=str(path.relative_to(storage.location)),
+                preset="koha",
+                size=path.stat().st_size,
+                status=ImportJob.Status.QUEUED,
+            )
+            with PeakRss() as memory:
+                started = time.perf_counter()
+                job = Importer(job).run()
+                elapsed = time.perf_counter() - started
+            assert job.status == ImportJob.Status.DONE, job.error
+            results.append(elapsed)
+            print(
+                f"{label}: {elapsed:.2f} s, {rows / elapsed:,.0f} rows/s, "
+                f"{job.rows_imported:,} imported, {job.rows_invalid} with problems, "
+                f"peak RSS +{memory.grew_mib:.0f} MiB, {elapsed / copy_s:.1f}x raw COPY"
+            )
+        print(
+            f"patrons {Patron.objects.count():,}, contacts "
+            f"{Patron.objects.exclude(contact=None).values('contact').distinct().count():,}"
+        )
+        path.unlink()
+    finally:
+        teardown_databases(config, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
