@@ -43,6 +43,11 @@ class PoliciesConfig(PortalPluginConfig):
                 (DIRECTOR,),
             ),
             PluginPermission(
+                "comment_on_drafts",
+                _("Comment on draft policies during their comment period"),
+                (CONSORTIUM_ADMIN, DIRECTOR),
+            ),
+            PluginPermission(
                 "view_acknowledgements",
                 _("See who has acknowledged policies"),
                 (
@@ -58,3 +63,6 @@ class PoliciesConfig(PortalPluginConfig):
         ),
         dashboard_panel="knowledge_base.policies.panels.dashboard_panel",
     )
+
+    def ready(self):
+        from . import signals  # noqa: F401 - connects the receivers

@@ -1,0 +1,128 @@
+"""The office's policy admin: categories, proposed changes and acknowledgement campaigns.
+
+Policies themselves are Wagtail pages under the policy library (revisions, comparison,
+workflow, locking and comments come with the page editor).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
+from wagtail.admin.menu import MenuItem
+from wagtail.admin.viewsets.model import ModelViewSet, ModelViewSetGroup
+from wagtail.permission_policies import BasePermissionPolicy
+from wagtail.permissions import register_permission_policy
+
+from portal import access
+from portal.members.roles import ROLES
+
+from .models import AcknowledgementCampaign, PolicyCategory, PolicyChange
+
+
+def _office(user) -> bool:
+    return access.can_anywhere(user, "policies.manage_policies")
+
+
+class PolicyOfficePolicy(BasePermissionPolicy):
+    """Holders of ``policies.manage_policies`` may do ``actions``; nobody else."""
+
+    def __init__(self, model, actions):
+        super().__init__(model)
+        self.actions = frozenset(actions)
+
+    def user_has_permission(self, user, action):
+        return action in self.actions and _office(user)
+
+    def user_has_any_permission(self, user, actions):
+        return bool(self.actions & set(actions)) and _office(user)
+
+    def user_has_permission_for_instance(self, user, action, instance):
+        return self.user_has_permission(user, action)
+
+    def user_has_any_permission_for_instance(self, user, actions, instance):
+        return self.user_has_any_permission(user, actions)
+
+    def instances_user_has_any_permission_for(self, user, actions):
+        if self.user_has_any_permission(user, actions):
+            return self.model.objects.all()
+        return self.model.objects.none()
+
+
+register_permission_policy(
+    PolicyCategory, PolicyOfficePolicy(PolicyCategory, {"add", "change", "delete", "view"})
+)
+register_permission_policy(
+    PolicyChange, PolicyOfficePolicy(PolicyChange, {"add", "change", "view"})
+)
+register_permission_policy(
+    AcknowledgementCampaign,
+    PolicyOfficePolicy(AcknowledgementCampaign, {"add", "change", "delete", "view"}),
+)
+
+
+class CampaignForm(forms.ModelForm):
+    roles = forms.MultipleChoiceField(
+        label=_("Roles"), choices=list(ROLES.items()), widget=forms.CheckboxSelectMultiple
+    )
+
+    class Meta:
+        model = AcknowledgementCampaign
+        fields = ["policy", "version", "roles", "libraries", "due_date"]
+
+
+class CategoryViewSet(ModelViewSet):
+    model = PolicyCategory
+    icon = "folder-open-inverse"
+    menu_label = _("Categories")
+    form_fields = ["name", "slug", "order"]
+    list_display = ["name", "slug", "order"]
+
+
+class ChangeViewSet(ModelViewSet):
+    """Drafts put up for comment and committee: the subjects of governance proposals."""
+
+    model = PolicyChange
+    icon = "doc-full"
+    menu_label = _("Proposed changes")
+    form_fields = ["policy", "revision", "status", "comment_until", "effective_date"]
+    list_display = ["__str__", "status", "comment_until", "effective_date", "authority_label"]
+    list_filter = ["status"]
+
+
+class CampaignViewSet(ModelViewSet):
+    model = AcknowledgementCampaign
+    icon = "tick-inverse"
+    menu_label = _("Acknowledgement campaigns")
+    list_display = ["__str__", "due_date"]
+
+    def get_form_class(self, for_update=False):
+        return CampaignForm
+
+
+class PolicyAdminGroup(ModelViewSetGroup):
+    menu_label = _("Policies")
+    menu_icon = "doc-full-inverse"
+    menu_order = 250
+    items = (CategoryViewSet, ChangeViewSet, CampaignViewSet)
+
+
+@hooks.register("register_admin_viewset")
+def register_policy_viewsets():
+    return PolicyAdminGroup()
+
+
+class OfficeMenuItem(MenuItem):
+    def is_shown(self, request):
+        return access.can_anywhere(request.user, "policies.view_acknowledgements")
+
+
+@hooks.register("register_admin_menu_item")
+def register_report_menu_item():
+    return OfficeMenuItem(
+        _("Policy acknowledgements"),
+        reverse("policies:report"),
+        icon_name="list-ul",
+        order=260,
+    )

@@ -1,0 +1,112 @@
+"""The policy page and the acknowledgement report keep a constant number of queries."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from knowledge_base.policies import services
+from knowledge_base.policies.models import Acknowledgement, LocalProcedure, PolicyVersion
+from portal.members.models import MemberLibrary, Membership
+from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
+from tests import factories
+
+from .conftest import new_policy, with_mfa
+
+pytestmark = pytest.mark.django_db
+
+
+def grow_to(root, total, page):
+    """Bulk-build member libraries under ``root`` (up to ``total``), each with two staff,
+    a local procedure and one acknowledgement, so every row of the report has data."""
+    children = MemberLibrary.objects.filter(path__startswith=root.path, depth=root.depth + 1)
+    existing = children.count()
+    last = children.order_by("-path").values_list("path", flat=True).first()
+    start = int(last[-root.steplen :], 36) + 1 if last else 1
+    libraries = [
+        MemberLibrary(
+            name=f"Bulk library {n:04}",
+            code=f"bulk{n}",
+            kind=MemberLibrary.Kind.SYSTEM,
+            depth=root.depth + 1,
+            path=MemberLibrary._get_path(root.path, root.depth + 1, n),
+            numchild=0,
+        )
+        for n in range(start, start + total - existing)
+    ]
+    MemberLibrary.objects.bulk_create(libraries)
+    MemberLibrary.objects.filter(pk=root.pk).update(numchild=total)
+    users = get_user_model().objects.bulk_create(
+        get_user_model()(email=f"bulk{lib.code}-{i}@example.org", full_name=f"Bulk {i}")
+        for lib in libraries
+        for i in range(2)
+    )
+    Membership.objects.bulk_create(
+        Membership(user=user, library=libraries[n // 2], role=STAFF) for n, user in enumerate(users)
+    )
+    LocalProcedure.objects.bulk_create(
+        LocalProcedure(policy=page, library=lib, text="Ask at the desk.") for lib in libraries
+    )
+    version = PolicyVersion.objects.get(policy=page, number=1)
+    Acknowledgement.objects.bulk_create(
+        Acknowledgement(user=user, policy=page, version=version, library=libraries[n // 2])
+        for n, user in enumerate(users)
+        if n % 2 == 0
+    )
+
+
+def count(client, user, url):
+    client.force_login(user)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, response.status_code
+    return len(ctx), response.content.decode()
+
+
+@pytest.fixture
+def setting(db):
+    from .conftest import policy_library
+
+    root = factories.consortium()
+    home = factories.library(root, name="Aardvark Library System")
+    page = new_policy(policy_library())
+    return root, home, page
+
+
+@pytest.mark.parametrize("role", [STAFF, CONSORTIUM_ADMIN])
+def test_policy_page_queries_do_not_grow_from_10_to_500_libraries(client, setting, role):
+    root, home, page = setting
+    user = factories.member(root if role == CONSORTIUM_ADMIN else home, role)
+    if role != STAFF:
+        with_mfa(user)
+    services.do_save_local_procedure(None, page, home, "Our own desk procedure.")
+    url = reverse("policies:detail", args=[page.code])
+    grow_to(root, 10, page)
+    small, html = count(client, user, url)
+    grow_to(root, 500, page)
+    large, html_large = count(client, user, url)
+    assert small == large
+    assert "Our own desk procedure." in html
+    # The office sees every library's procedure; staff only their own.
+    assert html_large.count('class="panel local-procedure"') == (500 if role != STAFF else 1)
+
+
+@pytest.mark.parametrize("role", [DIRECTOR, CONSORTIUM_ADMIN])
+def test_acknowledgement_report_queries_do_not_grow_from_10_to_500_libraries(client, setting, role):
+    root, home, page = setting
+    user = with_mfa(factories.member(root if role == CONSORTIUM_ADMIN else home, role))
+    factories.member(home, STAFF, email="home-staff@example.org")
+    url = reverse("policies:report")
+    grow_to(root, 10, page)
+    small, html = count(client, user, url)
+    grow_to(root, 500, page)
+    large, html_large = count(client, user, url)
+    assert small == large
+    assert "home-staff@example.org" in html
+    if role == DIRECTOR:
+        assert "Bulk library" not in html_large  # a director sees their own libraries only
+    else:
+        assert html_large.count('class="library-status"') == 500
+    csv_small, _ = count(client, user, url + "?format=csv")
+    assert csv_small == large

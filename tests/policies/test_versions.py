@@ -1,0 +1,79 @@
+"""Versions: every publication is kept and citable, minor/material, and any two can be diffed."""
+
+import pytest
+
+from knowledge_base.policies import selectors
+from knowledge_base.policies.models import AcknowledgementCampaign, PolicyVersion
+from portal.audit.models import AuditEntry
+from portal.signals import policy_published
+
+from .conftest import new_policy, revise
+
+pytestmark = pytest.mark.django_db
+
+
+def test_each_publication_is_a_numbered_version_with_its_own_text(
+    consortium, library_page, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        page = new_policy(library_page)
+        revise(page, ["Loans last four weeks.", "Two renewals are allowed."], summary="Longer.")
+    versions = list(PolicyVersion.objects.filter(policy=page).order_by("number"))
+    assert [v.number for v in versions] == [1, 2]
+    assert "1.1 Loans last three weeks." in versions[0].text
+    assert "1.1 Loans last four weeks." in versions[1].text
+    assert versions[1].change_summary == "Longer."
+    assert versions[0].authority_label  # who authorised it is always recorded
+    # The old text is still rendered from its own snapshot, not from the live page.
+    assert "three weeks" in str(versions[0].stream[1].value)
+    assert AuditEntry.objects.filter(action="policy.published").count() == 2
+
+
+def test_republishing_the_same_revision_adds_no_version(consortium, library_page):
+    page = new_policy(library_page)
+    page.live_revision.publish()
+    assert PolicyVersion.objects.filter(policy=page).count() == 1
+
+
+def test_minor_change_keeps_the_material_base_and_opens_no_campaign(consortium, library_page):
+    page = new_policy(library_page)
+    revise(page, ["Loans last three weeks.", "Two renewals are allowed!"], material=False)
+    revise(page, ["Loans last two weeks."], material=True)
+    v1, v2, v3 = PolicyVersion.objects.filter(policy=page).order_by("number")
+    assert (v1.material_base, v2.material_base, v3.material_base) == (1, 1, 3)
+    assert list(
+        AcknowledgementCampaign.objects.filter(policy=page).values_list(
+            "version__number", flat=True
+        )
+    ) == [1, 3]
+
+
+def test_diff_between_any_two_versions_shows_removed_and_added_lines(consortium, library_page):
+    page = new_policy(library_page)
+    revise(page, ["Loans last four weeks.", "Two renewals are allowed."])
+    revise(page, ["Loans last four weeks.", "Three renewals are allowed."])
+    v1, _v2, v3 = PolicyVersion.objects.filter(policy=page).order_by("number")
+    lines = selectors.diff_versions(v1, v3)
+    removed = [line.text for line in lines if line.kind == "removed"]
+    added = [line.text for line in lines if line.kind == "added"]
+    assert removed == ["1.1 Loans last three weeks.", "1.2 Two renewals are allowed."]
+    assert added == ["1.1 Loans last four weeks.", "1.2 Three renewals are allowed."]
+    assert any(line.kind == "same" and line.text == "1. Loans" for line in lines)
+
+
+def test_policy_published_is_sent_after_commit(
+    consortium, library_page, django_capture_on_commit_callbacks
+):
+    received = []
+
+    def receiver(sender, policy, version, material, **kwargs):
+        received.append((policy.code, version.number, material))
+
+    policy_published.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            page = new_policy(library_page)
+            revise(page, ["Loans last a month."], material=False)
+    finally:
+        policy_published.disconnect(receiver)
+    assert received == [("CIRC-004", 1, True), ("CIRC-004", 2, False)]
