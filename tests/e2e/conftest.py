@@ -28,9 +28,11 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from playwright import sync_api
+
     if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+        # Never a silent skip: the browser journeys are part of the suite.
+        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium package")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
@@ -40,8 +42,12 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server):
-    """A new tab in a new browser context, pointed at the live server."""
+def page(browser, live_server, django_db_serialized_rollback):
+    """A new tab in a new browser context, pointed at the live server.
+
+    Serialized rollback: a transactional test empties every table when it ends, which
+    would take the Wagtail site and home page (made by migrations) with it.
+    """
     cache.clear()  # rate limits and used TOTP codes live in the cache
     context = browser.new_context(base_url=live_server.url, locale="en-US")
     context.set_default_timeout(10_000)
