@@ -75,3 +75,6 @@ class PatronNoticesConfig(PortalPluginConfig):
             PeriodicJob("purge_expired", "patron_notices.purge_expired_patrons", 24 * 3600.0),
         ),
     )
+
+    def ready(self):
+        from . import signals  # noqa: F401 - connects the receivers

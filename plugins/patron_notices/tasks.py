@@ -32,3 +32,58 @@ def run_import(job_id: int) -> str:
 @shared_task(name="patron_notices.purge_expired_patrons")
 def purge_expired_patrons() -> int:
     return do_purge_expired()
+
+
+# -- notices -------------------------------------------------------------------------------------
+
+
+def _queue_kwargs() -> dict:
+    from django.conf import settings
+
+    queue = getattr(settings, "PATRON_NOTICES_QUEUE", None)
+    return {"queue": queue} if queue else {}
+
+
+def queue_batches(notice_id: int, count: int | None = None, countdown: float | None = None):
+    from django.conf import settings
+
+    count = count or int(getattr(settings, "PATRON_NOTICES_PARALLEL", 4))
+    for _ in range(count):
+        send_notice_batch.apply_async((notice_id,), countdown=countdown, **_queue_kwargs())
+
+
+@shared_task(name="patron_notices.start_notice", acks_late=True)
+def start_notice(notice_id: int) -> int:
+    """Plan the recipients (once) and set the batches going."""
+    from . import notices
+
+    planned = notices.do_start_sending(notice_id)
+    return planned
+
+
+@shared_task(name="patron_notices.send_notice_batch", acks_late=True)
+def send_notice_batch(notice_id: int) -> int:
+    """One batch; a full batch queues the next, so each chain keeps one worker busy."""
+    from django.conf import settings
+
+    from . import sending
+
+    result = sending.send_batch(notice_id)
+    size = int(getattr(settings, "PATRON_NOTICES_BATCH_SIZE", 500))
+    if result.retry_in is not None:
+        queue_batches(notice_id, 1, countdown=result.retry_in + 0.5)
+    if result.stopped:
+        return result.sent
+    if result.claimed >= size:
+        queue_batches(notice_id, 1)
+    else:
+        sending.finish_if_done(notice_id)
+    return result.sent
+
+
+@shared_task(name="patron_notices.reap_notices")
+def reap_notices() -> int:
+    """Idempotent: re-queue rows of dead workers, restart stalled notices, start due ones."""
+    from . import notices
+
+    return notices.do_reap()

@@ -13,4 +13,5 @@ urlpatterns = [
     path("imports/<int:pk>/status.json", views.import_status, name="import_status"),
     path("imports/<int:pk>/problems.csv", views.import_problems, name="import_problems"),
     path("preferences/<str:token>/", views.preferences, name="preferences"),
+    path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
 ]

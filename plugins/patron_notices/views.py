@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 
 from portal import access
 from portal.members.models import MemberLibrary
@@ -162,3 +163,40 @@ def preferences(request, token):
         messages.success(request, _("Your choices are saved."))
         return redirect("patron_notices:preferences", token)
     return render(request, "patron_notices/preferences.html", {"form": form})
+
+
+# -- unsubscribe (RFC 8058) --------------------------------------------------------------------
+
+
+@csrf_exempt  # the signed token is the credential; mail providers POST without a cookie
+def unsubscribe(request, token):
+    """GET asks (link scanners follow GETs); POST unsubscribes, one-click or from the page."""
+    from . import notices, sending
+
+    delivery = sending.delivery_from_token(token)
+    if delivery is None or delivery.contact_id is None:
+        return render(
+            request,
+            "patron_notices/link_refused.html",
+            {"reason": _("This link is not valid.")},
+            status=403,
+        )
+    if request.method == "POST":
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        scope = "library" if one_click else request.POST.get("scope", "library")
+        done = notices.do_unsubscribe(delivery, scope)
+        return render(
+            request,
+            "patron_notices/unsubscribed.html",
+            {"library": delivery.library, "scope": done, "token": token},
+        )
+    return render(
+        request,
+        "patron_notices/unsubscribe.html",
+        {
+            "library": delivery.library,
+            "notice": delivery.notice,
+            "has_category": delivery.notice.category != "emergency",
+            "token": token,
+        },
+    )

@@ -1,0 +1,286 @@
+"""Writes for patron notices: approval, library participation, sending and its controls.
+
+Each write is a ``check_*`` (access and state, under a row lock) and a ``do_*`` (the change,
+side effects on commit), as elsewhere in the portal.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from portal import access
+from portal.audit.services import record_on_commit
+from portal.members.models import MemberLibrary
+
+from . import planning, sending
+from .models import Delivery, LibraryParticipation, Notice
+
+DRAFT = "patron_notices.draft_notices"
+TAKE_PART = "patron_notices.approve_notices"
+SEND = "patron_notices.send_notices"
+
+State = Notice.State
+
+
+def consortium() -> MemberLibrary:
+    return MemberLibrary.get_first_root_node()
+
+
+def may_send(user) -> bool:
+    return access.can(user, SEND, consortium())
+
+
+def _locked(notice: Notice) -> Notice:
+    return Notice.objects.select_for_update().get(pk=notice.pk)
+
+
+# -- approval and schedule -----------------------------------------------------------------------
+
+
+def check_approve_notice(user, notice: Notice) -> Notice:
+    if not may_send(user):
+        raise PermissionDenied
+    notice = _locked(notice)
+    if notice.state != State.DRAFT:
+        raise ValidationError(_("Only a draft can be approved."))
+    if notice.author_id == user.pk:
+        raise ValidationError(_("A second person approves a notice, not its author."))
+    return notice
+
+
+def do_approve_notice(user, notice: Notice) -> Notice:
+    notice.state, notice.approved_by, notice.approved_at = State.APPROVED, user, timezone.now()
+    notice.save(update_fields=["state", "approved_by", "approved_at"])
+    record_on_commit("patron_notices.notice_approved", actor=user, obj=notice)
+    return notice
+
+
+def check_schedule_notice(user, notice: Notice, send_at) -> Notice:
+    if not may_send(user):
+        raise PermissionDenied
+    notice = _locked(notice)
+    if notice.state not in (State.APPROVED, State.SCHEDULED):
+        raise ValidationError(_("Approve the notice before scheduling it."))
+    return notice
+
+
+def do_schedule_notice(user, notice: Notice, send_at=None) -> Notice:
+    """Schedule for ``send_at`` (now when empty); a due notice starts on commit."""
+    from .tasks import start_notice
+
+    notice.state, notice.send_at = State.SCHEDULED, send_at or timezone.now()
+    notice.save(update_fields=["state", "send_at"])
+    record_on_commit(
+        "patron_notices.notice_scheduled",
+        actor=user,
+        obj=notice,
+        data={"send_at": notice.send_at.isoformat()},
+    )
+    if notice.send_at <= timezone.now():
+        notice_id = notice.pk
+        transaction.on_commit(lambda: start_notice.apply_async((notice_id,), **_queue()))
+    return notice
+
+
+def _queue() -> dict:
+    from .tasks import _queue_kwargs
+
+    return _queue_kwargs()
+
+
+# -- member libraries take part ------------------------------------------------------------------
+
+
+def check_participate(user, notice: Notice, library: MemberLibrary) -> Notice:
+    if not access.can(user, TAKE_PART, library):
+        raise PermissionDenied
+    notice = _locked(notice)
+    if notice.state not in (State.DRAFT, State.APPROVED, State.SCHEDULED):
+        raise ValidationError(_("This notice is already being sent."))
+    if notice.participation_deadline and notice.participation_deadline < timezone.now():
+        raise ValidationError(_("The deadline to take part has passed."))
+    return notice
+
+
+def do_participate(
+    user, notice: Notice, library: MemberLibrary, decision: str, local_paragraph: str = ""
+) -> LibraryParticipation:
+    participation, _created = LibraryParticipation.objects.update_or_create(
+        notice=notice,
+        library=library,
+        defaults={
+            "decision": decision,
+            "local_paragraph": local_paragraph.strip(),
+            "decided_by": user,
+            "decided_at": timezone.now(),
+        },
+    )
+    record_on_commit(
+        "patron_notices.library_took_part",
+        actor=user,
+        library=library,
+        obj=notice,
+        data={"decision": decision, "local_paragraph": bool(local_paragraph.strip())},
+    )
+    return participation
+
+
+# -- sending -------------------------------------------------------------------------------------
+
+
+def do_start_sending(notice_id: int) -> int:
+    """Plan a due notice's recipients and queue its batches; a second call only re-queues."""
+    from .tasks import queue_batches
+
+    with transaction.atomic():
+        notice = Notice.objects.select_for_update().filter(pk=notice_id).first()
+        if notice is None:
+            return 0
+        if notice.state == State.SCHEDULED:
+            planning.do_plan(notice)
+            notice.state, notice.started_at = State.SENDING, timezone.now()
+            notice.save(update_fields=["state", "started_at"])
+            record_on_commit(
+                "patron_notices.notice_sending",
+                obj=notice,
+                data={"recipients": notice.planned_count},
+            )
+        if notice.state != State.SENDING:
+            return 0
+        transaction.on_commit(lambda: queue_batches(notice_id))
+        return notice.planned_count
+
+
+def check_control(user, notice: Notice, action: str) -> Notice:
+    if not may_send(user):
+        raise PermissionDenied
+    notice = _locked(notice)
+    allowed = {
+        "pause": (State.SENDING,),
+        "resume": (State.PAUSED,),
+        "cancel": (State.SCHEDULED, State.SENDING, State.PAUSED),
+        "retry_failed": (State.SENDING, State.PAUSED, State.DONE),
+    }[action]
+    if notice.state not in allowed:
+        raise ValidationError(_("The notice cannot do that now."))
+    return notice
+
+
+def do_pause(user, notice: Notice) -> Notice:
+    # Workers read the state between messages and hand their rows back.
+    Notice.objects.filter(pk=notice.pk).update(state=State.PAUSED)
+    notice.state = State.PAUSED
+    record_on_commit("patron_notices.notice_paused", actor=user, obj=notice)
+    return notice
+
+
+def do_resume(user, notice: Notice) -> Notice:
+    from .tasks import queue_batches
+
+    Notice.objects.filter(pk=notice.pk).update(state=State.SENDING)
+    notice.state = State.SENDING
+    record_on_commit("patron_notices.notice_resumed", actor=user, obj=notice)
+    notice_id = notice.pk
+    transaction.on_commit(lambda: queue_batches(notice_id))
+    return notice
+
+
+def do_cancel(user, notice: Notice) -> Notice:
+    Notice.objects.filter(pk=notice.pk).update(state=State.CANCELLED, finished_at=timezone.now())
+    notice.state = State.CANCELLED
+    # Rows in flight are skipped by their worker at its next check.
+    Delivery.objects.filter(notice=notice, state=Delivery.State.QUEUED).update(
+        state=Delivery.State.SKIPPED, last_error="cancelled"
+    )
+    record_on_commit("patron_notices.notice_cancelled", actor=user, obj=notice)
+    return notice
+
+
+def do_retry_failed(user, notice: Notice) -> int:
+    """Queue the failed rows again, once the cause (a wrong server, a full quota) is fixed."""
+    from .tasks import queue_batches
+
+    count = Delivery.objects.filter(notice=notice, state=Delivery.State.FAILED).update(
+        state=Delivery.State.QUEUED, attempts=0, due_at=None, last_error=""
+    )
+    if count:
+        Notice.objects.filter(pk=notice.pk).update(state=State.SENDING, finished_at=None)
+        notice.state = State.SENDING
+        record_on_commit(
+            "patron_notices.failed_retried", actor=user, obj=notice, data={"rows": count}
+        )
+        notice_id = notice.pk
+        transaction.on_commit(lambda: queue_batches(notice_id))
+    return count
+
+
+def do_reap(now=None) -> int:
+    """The periodic repair: dead workers' rows back to the queue, stalled notices going,
+    due scheduled notices started. Idempotent; returns the rows re-queued."""
+    from .tasks import queue_batches, start_notice
+
+    now = now or timezone.now()
+    requeued = sending.reap(now)
+    for notice_id in Notice.objects.filter(state=State.SENDING).values_list("pk", flat=True):
+        if not sending.finish_if_done(notice_id):
+            due = Delivery.objects.filter(notice_id=notice_id, state=Delivery.State.QUEUED).exclude(
+                due_at__gt=now
+            )
+            if due.exists():
+                queue_batches(notice_id)
+    for notice_id in Notice.objects.filter(state=State.SCHEDULED, send_at__lte=now).values_list(
+        "pk", flat=True
+    ):
+        start_notice.apply_async((notice_id,), **_queue())
+    return requeued
+
+
+# -- unsubscribe ---------------------------------------------------------------------------------
+
+SCOPES = ("library", "category", "all")
+
+
+def do_unsubscribe(delivery: Delivery, scope: str) -> str:
+    """Unsubscribe the delivery's contact from its library's notices, its category, or all."""
+    from .models import Contact, Patron, PreferenceChange
+
+    if scope not in SCOPES:
+        scope = "library"
+    kind = planning.CATEGORY_KIND[delivery.notice.category]
+    if scope == "category" and kind is None:
+        scope = "library"  # emergencies have no category preference
+    now = timezone.now()
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=delivery.contact_id)
+        changes = []
+        if scope == "all" and contact.unsubscribed_all_at is None:
+            contact.unsubscribed_all_at = now
+            contact.save(update_fields=["unsubscribed_all_at"])
+            changes.append(("unsubscribed_all", "", now.isoformat(), None))
+        elif scope == "category" and kind in contact.notice_kinds:
+            old = ",".join(sorted(contact.notice_kinds))
+            contact.notice_kinds = [k for k in contact.notice_kinds if k != kind]
+            contact.save(update_fields=["notice_kinds"])
+            changes.append(("notice_kinds", old, ",".join(sorted(contact.notice_kinds)), None))
+        elif scope == "library":
+            for patron in Patron.objects.filter(
+                contact=contact, library_id=delivery.library_id, suppression=""
+            ):
+                patron.suppression, patron.suppressed_at = Patron.Suppression.UNSUBSCRIBED, now
+                patron.save(update_fields=["suppression", "suppressed_at"])
+                changes.append(("unsubscribed", "", str(delivery.library_id), patron))
+        PreferenceChange.objects.bulk_create(
+            PreferenceChange(
+                contact=contact,
+                patron=patron,
+                field=field,
+                old_value=old[:200],
+                new_value=new[:200],
+                changed_at=now,
+            )
+            for field, old, new, patron in changes
+        )
+    return scope

@@ -1,0 +1,582 @@
+"""The sending engine: claim a batch of delivery rows, render, send, record.
+
+PostgreSQL is the source of truth. A batch claims its rows with ``FOR UPDATE SKIP LOCKED``
+and a lease, so two workers never hold the same row; a worker that dies leaves its rows
+to be re-queued when the lease runs out (see :func:`reap`). Rows are recorded in small
+flushes, so a killed worker can resend at most the messages of its last unflushed flush,
+each with the same Message-ID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import logging
+import os
+import re
+import smtplib
+import socket
+from dataclasses import dataclass, field
+from datetime import timedelta
+from html.parser import HTMLParser
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import connection, transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from portal.members.models import MemberLibrary
+
+from .models import Delivery, LibraryParticipation, LibrarySender, Notice, message_id_for
+
+logger = logging.getLogger(__name__)
+
+UNSUBSCRIBE_SALT = "patron_notices.unsubscribe"
+
+
+def setting(name: str, default):
+    return getattr(settings, f"PATRON_NOTICES_{name}", default)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+
+def unsubscribe_token(delivery_id: int) -> str:
+    # Names the delivery: the contact, the library and the category follow from it.
+    return signing.dumps(delivery_id, salt=UNSUBSCRIBE_SALT)
+
+
+def delivery_from_token(token: str) -> Delivery | None:
+    try:
+        delivery_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except signing.BadSignature:
+        return None
+    return (
+        Delivery.objects.select_related("notice", "library", "contact")
+        .filter(pk=delivery_id)
+        .first()
+    )
+
+
+def base_url() -> str:
+    return setting("BASE_URL", settings.WAGTAILADMIN_BASE_URL).rstrip("/")
+
+
+# -- claiming ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    id: int
+    library_id: int
+    language: str
+    attempts: int
+    email: str
+    first_name: str
+
+
+_CLAIM_PG = """
+WITH claimed AS (
+    UPDATE {delivery} d
+       SET state = 'sending', worker = %(worker)s, attempts = d.attempts + 1,
+           lease_until = now() + make_interval(secs => %(lease)s)
+     WHERE d.id IN (
+        SELECT id FROM {delivery}
+         WHERE notice_id = %(notice)s AND state = 'queued'
+           AND (due_at IS NULL OR due_at <= now())
+         ORDER BY id
+         LIMIT %(limit)s
+         FOR UPDATE SKIP LOCKED)
+    RETURNING d.id, d.contact_id, d.patron_id, d.library_id, d.language, d.attempts
+)
+SELECT c.id, c.library_id, c.language, c.attempts, ct.email, coalesce(p.first_name, '')
+  FROM claimed c
+  JOIN {contact} ct ON ct.id = c.contact_id
+  LEFT JOIN {patron} p ON p.id = c.patron_id
+ ORDER BY c.id
+"""
+
+
+def claim(notice_id: int, worker: str, limit: int, lease: float) -> list[Row]:
+    """Take up to ``limit`` due rows of the notice for this worker, atomically."""
+    if connection.vendor == "postgresql":
+        from .models import Contact, Patron
+
+        sql = _CLAIM_PG.format(
+            delivery=Delivery._meta.db_table,
+            contact=Contact._meta.db_table,
+            patron=Patron._meta.db_table,
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                sql, {"worker": worker, "lease": lease, "notice": notice_id, "limit": limit}
+            )
+            return [Row(*r) for r in cursor.fetchall()]
+    # Elsewhere (SQLite in development) there is one writer at a time: lock by transaction.
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.filter(notice_id=notice_id, state=Delivery.State.QUEUED)
+            .exclude(due_at__gt=now)
+            .order_by("id")
+            .values_list("id", flat=True)[:limit]
+        )
+        Delivery.objects.filter(id__in=ids, state=Delivery.State.QUEUED).update(
+            state=Delivery.State.SENDING,
+            worker=worker,
+            lease_until=now + timedelta(seconds=lease),
+            attempts=F("attempts") + 1,
+        )
+        rows = Delivery.objects.filter(id__in=ids, worker=worker).select_related(
+            "contact", "patron"
+        )
+        return [
+            Row(
+                d.id,
+                d.library_id,
+                d.language,
+                d.attempts,
+                d.contact.email,
+                d.patron.first_name if d.patron else "",
+            )
+            for d in rows.order_by("id")
+        ]
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+class _TextMaker(HTMLParser):
+    """The plain-text part, from the HTML: paragraphs kept, links spelled out."""
+
+    BLOCK = {"p", "div", "h1", "h2", "h3", "li", "tr", "br", "table"}
+
+    def __init__(self):
+        super().__init__()
+        self.out: list[str] = []
+        self.href: list[str | None] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("style", "head", "title"):
+            self.skip += 1
+        if tag in self.BLOCK:
+            self.out.append("\n")
+        if tag == "li":
+            self.out.append("- ")
+        if tag == "a":
+            self.href.append(dict(attrs).get("href"))
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "head", "title"):
+            self.skip -= 1
+        if tag == "a" and self.href:
+            href = self.href.pop()
+            if href and not href.startswith("mailto:"):
+                self.out.append(f" ({href})")
+        if tag in self.BLOCK:
+            self.out.append("\n")
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.out.append(re.sub(r"\s+", " ", data))
+
+
+def html_to_text(markup: str) -> str:
+    maker = _TextMaker()
+    maker.feed(markup)
+    text = "".join(maker.out)
+    lines = [line.strip() for line in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
+
+
+@dataclass
+class Branding:
+    library: MemberLibrary
+    sender: LibrarySender | None
+    local_paragraph: str
+    logo_url: str
+
+    @property
+    def from_email(self) -> str:
+        from email.utils import formataddr, parseaddr
+
+        name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+        if self.sender and self.sender.from_email:
+            address = self.sender.from_email
+        shown = (self.sender.from_name if self.sender else "") or self.library.name
+        return formataddr((shown, address))
+
+    @property
+    def reply_to(self) -> str:
+        return (self.sender.reply_to if self.sender else "") or self.library.reply_to
+
+    def placeholders(self) -> dict[str, str]:
+        return {
+            "library_name": self.library.name,
+            "library_address": self.library.address,
+            "library_website": self.library.website,
+            "library_reply_to": self.reply_to,
+        }
+
+
+FIRST_NAME = "\x00first_name\x00"
+UNSUBSCRIBE = "\x00unsubscribe\x00"
+_PLACEHOLDER = re.compile(
+    r"\{(first_name|library_name|library_address|library_website|library_reply_to)\}"
+)
+
+
+def _fill(text: str, values: dict[str, str], escape: bool) -> str:
+    def sub(match):
+        name = match.group(1)
+        if name == "first_name":
+            return FIRST_NAME
+        value = values.get(name, "")
+        return html.escape(value) if escape else value
+
+    return _PLACEHOLDER.sub(sub, text)
+
+
+@dataclass
+class Prepared:
+    """One (library, language) message with only the patron's parts left to fill in."""
+
+    subject: str
+    html: str
+    text: str
+
+
+def prepare(notice: Notice, branding: Branding, language: str) -> Prepared:
+    version = notice.version_for(language)
+    values = branding.placeholders()
+    with translation.override(version["language"]):
+        body_html = version["body"].render_as_block(
+            context={"primary_colour": branding.library.primary_colour}
+        )
+        markup = render_to_string(
+            "patron_notices/email/notice.html",
+            {
+                "notice": notice,
+                "subject": version["subject"],
+                "body": body_html,
+                "library": branding.library,
+                "logo_url": branding.logo_url,
+                "reply_to": branding.reply_to,
+                "local_paragraph": branding.local_paragraph,
+                "unsubscribe_url": UNSUBSCRIBE,
+                "language": version["language"],
+            },
+        )
+    markup = _fill(markup, values, escape=True)
+    subject = _fill(version["subject"], values, escape=False)
+    return Prepared(subject=subject, html=markup, text=html_to_text(markup))
+
+
+def branding_for(library_ids: set[int]) -> dict[int, Branding]:
+    """Branding of each library, with the sender and local paragraph of its nearest ancestor."""
+    libraries = {lib.pk: lib for lib in MemberLibrary.objects.filter(pk__in=library_ids)}
+    paths = {p for lib in libraries.values() for p in lib.ancestor_paths()}
+    senders = {
+        s.library.path: s
+        for s in LibrarySender.objects.filter(library__path__in=paths).select_related("library")
+    }
+    result = {}
+    for lib_id, lib in libraries.items():
+        sender = None
+        for path in lib.ancestor_paths():  # root first: the nearest wins
+            sender = senders.get(path, sender)
+        logo_url = ""
+        if lib.logo_id:
+            try:
+                logo_url = base_url() + lib.logo.get_rendition("max-240x80").url
+            except Exception:  # noqa: BLE001 - a missing image file must not stop a campaign
+                logger.warning("Logo of library %s could not be rendered", lib_id)
+        result[lib_id] = Branding(lib, sender, "", logo_url)
+    return result
+
+
+def local_paragraphs(notice_id: int, brandings: dict[int, Branding]) -> None:
+    rows = LibraryParticipation.objects.filter(notice_id=notice_id).exclude(local_paragraph="")
+    by_path = {p.library.path: p.local_paragraph for p in rows.select_related("library")}
+    if not by_path:
+        return
+    for branding in brandings.values():
+        for path in branding.library.ancestor_paths():
+            branding.local_paragraph = by_path.get(path, branding.local_paragraph)
+
+
+# -- connections ---------------------------------------------------------------------------------
+
+
+class Connections:
+    """One open connection per distinct sender account, for the length of a batch."""
+
+    def __init__(self):
+        self.open: dict[tuple | None, object] = {}
+
+    def for_sender(self, sender: LibrarySender | None):
+        key = sender.connection_key() if sender else None
+        conn = self.open.get(key)
+        if conn is None:
+            if key is None:
+                conn = get_connection(setting("EMAIL_BACKEND", None))
+            elif key[0] == "backend":
+                conn = get_connection(sender.backend, **sender.backend_options)
+            else:
+                conn = get_connection(
+                    "django.core.mail.backends.smtp.EmailBackend",
+                    host=sender.smtp_host,
+                    port=sender.smtp_port,
+                    username=sender.smtp_username or None,
+                    password=sender.smtp_password or None,
+                    use_tls=sender.smtp_use_tls,
+                    timeout=30,
+                )
+            conn.open()
+            self.open[key] = conn
+        return conn
+
+    def reset(self, sender: LibrarySender | None) -> None:
+        key = sender.connection_key() if sender else None
+        conn = self.open.pop(key, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):  # already broken
+                conn.close()
+
+    def close(self) -> None:
+        for conn in self.open.values():
+            with contextlib.suppress(Exception):  # closing a broken connection
+                conn.close()
+        self.open.clear()
+
+
+class TemporaryFailure(Exception):
+    pass
+
+
+class PermanentFailure(Exception):
+    pass
+
+
+def classify(exc: Exception) -> Exception:
+    """A 4xx reply or a dropped connection is worth retrying; a 5xx reply is not."""
+    code = None
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code = next(iter(exc.recipients.values()))[0]
+        text = next(iter(exc.recipients.values()))[1]
+    elif isinstance(exc, smtplib.SMTPResponseException):
+        code, text = exc.smtp_code, exc.smtp_error
+    else:
+        return TemporaryFailure(type(exc).__name__)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    message = f"{code} {text}"[:300]
+    if 400 <= code < 500:
+        return TemporaryFailure(message)
+    return PermanentFailure(message)
+
+
+# -- the batch -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    sent: list[int] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    retry: list[tuple[int, str, int]] = field(default_factory=list)  # id, error, attempts
+
+
+def backoff(attempts: int) -> float:
+    base = float(setting("RETRY_BASE_SECONDS", 60))
+    return min(base * (2 ** max(attempts - 1, 0)), float(setting("RETRY_MAX_SECONDS", 3600)))
+
+
+def flush(outcome: Outcome, worker: str, unsent: list[int], lease: float) -> None:
+    """Record what happened since the last flush; renew the lease on the rest."""
+    now = timezone.now()
+    mine = Delivery.objects.filter(worker=worker, state=Delivery.State.SENDING)
+    with transaction.atomic():
+        if outcome.sent:
+            mine.filter(id__in=outcome.sent).update(
+                state=Delivery.State.SENT, sent_at=now, lease_until=None, last_error=""
+            )
+        for delivery_id, error in outcome.failed:
+            mine.filter(id=delivery_id).update(
+                state=Delivery.State.FAILED, last_error=error, lease_until=None
+            )
+        max_attempts = int(setting("MAX_ATTEMPTS", 5))
+        for delivery_id, error, attempts in outcome.retry:
+            if attempts >= max_attempts:
+                mine.filter(id=delivery_id).update(
+                    state=Delivery.State.FAILED, last_error=error, lease_until=None
+                )
+            else:
+                mine.filter(id=delivery_id).update(
+                    state=Delivery.State.QUEUED,
+                    last_error=error,
+                    lease_until=None,
+                    worker="",
+                    due_at=now + timedelta(seconds=backoff(attempts)),
+                )
+        if unsent:
+            mine.filter(id__in=unsent).update(lease_until=now + timedelta(seconds=lease))
+    outcome.sent.clear()
+    outcome.failed.clear()
+    outcome.retry.clear()
+
+
+def release(worker: str, ids: list[int], cancelled: bool) -> None:
+    """Give back rows this worker claimed but did not send (pause, cancel, rate limit)."""
+    mine = Delivery.objects.filter(worker=worker, state=Delivery.State.SENDING, id__in=ids)
+    if cancelled:
+        mine.update(state=Delivery.State.SKIPPED, lease_until=None, last_error="cancelled")
+    else:
+        mine.update(
+            state=Delivery.State.QUEUED, lease_until=None, worker="", attempts=F("attempts") - 1
+        )
+
+
+@dataclass
+class BatchResult:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    stopped: str = ""  # "paused", "cancelled", "rate" when the batch stopped early
+    retry_in: float | None = None
+
+
+def build_message(notice, row: Row, prepared: Prepared, branding: Branding, connection_):
+    first = row.first_name or ""
+    unsubscribe = base_url() + reverse(
+        "patron_notices:unsubscribe", args=[unsubscribe_token(row.id)]
+    )
+    text = prepared.text.replace(FIRST_NAME, first).replace(UNSUBSCRIBE, unsubscribe)
+    markup = prepared.html.replace(FIRST_NAME, html.escape(first)).replace(
+        UNSUBSCRIBE, html.escape(unsubscribe)
+    )
+    subject = prepared.subject.replace(FIRST_NAME, first)
+    headers = {
+        "Message-ID": message_id_for(notice.pk, row.id),
+        "List-Unsubscribe": f"<{unsubscribe}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        "List-Id": f"<notices.{branding.library.code}.{message_id_domain()}>",
+        "X-Concord-Notice": str(notice.pk),
+    }
+    if notice.category != Notice.Category.EMERGENCY:
+        headers["Precedence"] = "bulk"
+    reply_to = [branding.reply_to] if branding.reply_to else None
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=branding.from_email,
+        to=[row.email],
+        reply_to=reply_to,
+        headers=headers,
+        connection=connection_,
+    )
+    message.attach_alternative(markup, "text/html")
+    return message
+
+
+def message_id_domain() -> str:
+    return setting("MESSAGE_ID_DOMAIN", "concord.invalid")
+
+
+def notice_state(notice_id: int) -> str:
+    return Notice.objects.filter(pk=notice_id).values_list("state", flat=True).first() or ""
+
+
+def send_batch(notice_id: int, worker: str | None = None) -> BatchResult:
+    """Claim one batch of the notice's rows and send it. Safe to call any number of times."""
+    worker = worker or worker_name()
+    result = BatchResult()
+    notice = Notice.objects.filter(pk=notice_id).first()
+    if notice is None or notice.state != Notice.State.SENDING:
+        return result
+    size = int(setting("BATCH_SIZE", 500))
+    lease = float(setting("LEASE_SECONDS", 120))
+    check_every = int(setting("CHECK_EVERY", 50))
+    rows = claim(notice_id, worker, size, lease)
+    result.claimed = len(rows)
+    if not rows:
+        return result
+    from . import ratelimit
+
+    rows, deferred, wait = ratelimit.admit(notice, rows)
+    if deferred:
+        release(worker, [r.id for r in deferred], cancelled=False)
+        ratelimit.defer(deferred, wait)
+        result.stopped, result.retry_in = "rate", wait
+    brandings = branding_for({r.library_id for r in rows})
+    local_paragraphs(notice_id, brandings)
+    prepared: dict[tuple[int, str], Prepared] = {}
+    connections = Connections()
+    outcome = Outcome()
+    pending = [r.id for r in rows]
+    try:
+        for index, row in enumerate(rows):
+            if index and index % check_every == 0:
+                flush(outcome, worker, pending[index:], lease)
+                state = notice_state(notice_id)
+                if state != Notice.State.SENDING:
+                    release(worker, pending[index:], cancelled=state == Notice.State.CANCELLED)
+                    result.stopped = state
+                    return result
+            branding = brandings[row.library_id]
+            key = (row.library_id, row.language)
+            if key not in prepared:
+                prepared[key] = prepare(notice, branding, row.language)
+            try:
+                conn = connections.for_sender(branding.sender)
+                build_message(notice, row, prepared[key], branding, conn).send()
+            except Exception as exc:  # noqa: BLE001 - every failure is recorded on its row
+                failure = classify(exc)
+                if isinstance(failure, PermanentFailure):
+                    outcome.failed.append((row.id, str(failure)))
+                    result.failed += 1
+                else:
+                    outcome.retry.append((row.id, str(failure), row.attempts))
+                    result.retried += 1
+                    delay = backoff(row.attempts)
+                    result.retry_in = min(result.retry_in or delay, delay)
+                if not isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
+                    connections.reset(branding.sender)  # the session may be broken
+            else:
+                outcome.sent.append(row.id)
+                result.sent += 1
+        flush(outcome, worker, [], lease)
+    finally:
+        connections.close()
+    return result
+
+
+def finish_if_done(notice_id: int) -> bool:
+    """Mark a sending notice done once no row is queued or in flight."""
+    busy = Delivery.objects.filter(
+        notice_id=notice_id, state__in=[Delivery.State.QUEUED, Delivery.State.SENDING]
+    )
+    if busy.exists():
+        return False
+    return bool(
+        Notice.objects.filter(pk=notice_id, state=Notice.State.SENDING).update(
+            state=Notice.State.DONE, finished_at=timezone.now()
+        )
+    )
+
+
+def reap(now=None) -> int:
+    """Re-queue rows whose worker's lease ran out (the worker died). Idempotent."""
+    now = now or timezone.now()
+    return Delivery.objects.filter(state=Delivery.State.SENDING, lease_until__lt=now).update(
+        state=Delivery.State.QUEUED, worker="", lease_until=None, attempts=F("attempts") - 1
+    )

@@ -1,0 +1,129 @@
+"""Shared pieces of the notice tests: a real SMTP server on loopback and a small audience."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+from collections import Counter
+
+from aiosmtpd.controller import Controller
+from django.utils import timezone
+
+from plugins.patron_notices.models import Contact, LibrarySender, Notice, Patron
+
+
+class Recorder:
+    """aiosmtpd handler: keeps every accepted message; can refuse chosen recipients."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.lock = threading.Lock()
+        self.temporary: Counter[str] = Counter()  # address -> how many 451 replies left
+        self.permanent: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        with self.lock:
+            if address in self.permanent:
+                return "550 5.1.1 No such user here"
+            if self.temporary[address] > 0:
+                self.temporary[address] -= 1
+                return "451 4.3.0 Try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            self.messages.append(message)
+        return "250 Message accepted"
+
+    def to(self, address: str) -> list[email.message.EmailMessage]:
+        with self.lock:
+            return [m for m in self.messages if m["To"] == address]
+
+
+class SMTPServer:
+    def __init__(self):
+        self.recorder = Recorder()
+        self.controller = Controller(self.recorder, hostname="127.0.0.1", port=0)
+
+    def __enter__(self):
+        self.controller.start()
+        self.port = self.controller.server.sockets[0].getsockname()[1]
+        return self
+
+    def __exit__(self, *exc):
+        self.controller.stop()
+
+
+def office_sender(root, port: int) -> LibrarySender:
+    """The consortium's own mail account, which every library without one uses."""
+    return LibrarySender.objects.create(
+        library=root,
+        from_email="notices@consortium.example",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_use_tls=False,
+    )
+
+
+def patron(library, card, email_address, first="", language="en", **fields) -> Patron:
+    contact, _ = Contact.objects.get_or_create(email=email_address.lower())
+    fields.setdefault("consent_given_at", timezone.now())
+    return Patron.objects.create(
+        library=library,
+        card_number=card,
+        first_name=first,
+        email=email_address,
+        preferred_language=language,
+        contact=contact,
+        **fields,
+    )
+
+
+def notice(author=None, category="general", **fields) -> Notice:
+    versions = fields.pop(
+        "versions",
+        [
+            (
+                "version",
+                {
+                    "language": "en",
+                    "subject": "Fines waived at {library_name}",
+                    "body": [("paragraph", "<p>Dear {first_name}, fines are waived.</p>")],
+                },
+            ),
+            (
+                "version",
+                {
+                    "language": "fr",
+                    "subject": "Amendes annulées à {library_name}",
+                    "body": [("paragraph", "<p>Bonjour {first_name}, pas d'amendes.</p>")],
+                },
+            ),
+        ],
+    )
+    return Notice.objects.create(
+        title="Closure", category=category, versions=versions, author=author, **fields
+    )
+
+
+def bulk_audience(library, count: int, prefix: str) -> list[str]:
+    """``count`` consenting patrons of ``library`` built in two bulk inserts; their addresses."""
+    now = timezone.now()
+    addresses = [f"{prefix}{i}@example.net" for i in range(count)]
+    Contact.objects.bulk_create([Contact(email=a) for a in addresses])
+    contacts = dict(Contact.objects.filter(email__in=addresses).values_list("email", "pk"))
+    Patron.objects.bulk_create(
+        Patron(
+            library=library,
+            card_number=f"{prefix}{i}",
+            first_name=f"P{i}",
+            email=a,
+            contact_id=contacts[a],
+            consent_given_at=now,
+        )
+        for i, a in enumerate(addresses)
+    )
+    return addresses
