@@ -4,6 +4,7 @@ from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
 
+from portal import health
 from portal.home import views as home_views
 from portal.plugins import available_plugins
 
@@ -21,6 +22,7 @@ def plugin_urls():
 
 
 urlpatterns = [
+    path("", include(health)),
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("accounts/", include("allauth.urls")),

@@ -164,7 +164,8 @@ PERSONAL = {
     "announcements:preferences",
     "patron_notices:overview",
 }
-FRAMEWORK = ("wagtail", "allauth", "django", "laces")
+# portal.health: probes for the proxy, public by design and tested in tests/ops.
+FRAMEWORK = ("wagtail", "allauth", "django", "laces", "portal.health")
 SAMPLE = {"int": "999999", "slug": "no-such-library", "str": "no-such-thing", "path": "x"}
 
 

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from portal import access
 
 # Paths a person without MFA may still reach: setting MFA up, logging out, static files.
-ALLOWED_PREFIXES = ("/accounts/", "/static/", "/media/", "/healthz")
+ALLOWED_PREFIXES = ("/accounts/", "/static/", "/media/", "/healthz", "/readyz")
 
 # Where the person was going when they were sent to set up MFA. allauth's activation view
 # ignores `next` (it always goes on to the new recovery codes), so the recovery codes page
