@@ -87,11 +87,11 @@ _CLAIM_PG = """
 WITH claimed AS (
     UPDATE {delivery} d
        SET state = 'sending', worker = %(worker)s, attempts = d.attempts + 1,
-           lease_until = now() + make_interval(secs => %(lease)s)
+           lease_until = clock_timestamp() + make_interval(secs => %(lease)s)
      WHERE d.id IN (
         SELECT id FROM {delivery}
          WHERE notice_id = %(notice)s AND state = 'queued'
-           AND (due_at IS NULL OR due_at <= now())
+           AND (due_at IS NULL OR due_at <= clock_timestamp())
          ORDER BY id
          LIMIT %(limit)s
          FOR UPDATE SKIP LOCKED)
@@ -204,14 +204,16 @@ class Branding:
     sender: LibrarySender | None
     local_paragraph: str
     logo_url: str
+    # The nearest sender with its own mail account; names and reply-to come from ``sender``.
+    transport: LibrarySender | None = None
+    from_address: str = ""
 
     @property
     def from_email(self) -> str:
         from email.utils import formataddr, parseaddr
 
         name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
-        if self.sender and self.sender.from_email:
-            address = self.sender.from_email
+        address = self.from_address or address
         shown = (self.sender.from_name if self.sender else "") or self.library.name
         return formataddr((shown, address))
 
@@ -291,16 +293,21 @@ def branding_for(library_ids: set[int]) -> dict[int, Branding]:
     }
     result = {}
     for lib_id, lib in libraries.items():
-        sender = None
+        sender = transport = None
+        from_address = ""
         for path in lib.ancestor_paths():  # root first: the nearest wins
             sender = senders.get(path, sender)
+            if path in senders and senders[path].from_email:
+                from_address = senders[path].from_email
+            if path in senders and senders[path].connection_key() is not None:
+                transport = senders[path]
         logo_url = ""
         if lib.logo_id:
             try:
                 logo_url = base_url() + lib.logo.get_rendition("max-240x80").url
             except Exception:  # noqa: BLE001 - a missing image file must not stop a campaign
                 logger.warning("Logo of library %s could not be rendered", lib_id)
-        result[lib_id] = Branding(lib, sender, "", logo_url)
+        result[lib_id] = Branding(lib, sender, "", logo_url, transport, from_address)
     return result
 
 
@@ -537,7 +544,7 @@ def send_batch(notice_id: int, worker: str | None = None) -> BatchResult:
             if key not in prepared:
                 prepared[key] = prepare(notice, branding, row.language)
             try:
-                conn = connections.for_sender(branding.sender)
+                conn = connections.for_sender(branding.transport)
                 build_message(notice, row, prepared[key], branding, conn).send()
             except Exception as exc:  # noqa: BLE001 - every failure is recorded on its row
                 failure = classify(exc)
@@ -550,7 +557,7 @@ def send_batch(notice_id: int, worker: str | None = None) -> BatchResult:
                     delay = backoff(row.attempts)
                     result.retry_in = min(result.retry_in or delay, delay)
                 if not isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
-                    connections.reset(branding.sender)  # the session may be broken
+                    connections.reset(branding.transport)  # the session may be broken
             else:
                 outcome.sent.append(row.id)
                 result.sent += 1

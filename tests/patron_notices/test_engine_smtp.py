@@ -1,0 +1,184 @@
+"""The engine against a real SMTP server on loopback (tasks run in-process here)."""
+
+import re
+
+import pytest
+from django.core import signing
+
+from plugins.patron_notices import notices, sending
+from plugins.patron_notices.models import (
+    Delivery,
+    LibraryParticipation,
+    LibrarySender,
+    Notice,
+    Patron,
+    PreferenceChange,
+)
+
+from .engine_support import SMTPServer, notice, office_sender, patron
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def smtp(libs):
+    with SMTPServer() as server:
+        office_sender(libs["root"], server.port)
+        yield server
+
+
+def send_now(n: Notice, capture) -> Notice:
+    Notice.objects.filter(pk=n.pk).update(state=Notice.State.APPROVED)
+    n.refresh_from_db()
+    with capture(execute=True):
+        notices.do_schedule_notice(None, n)
+    n.refresh_from_db()
+    return n
+
+
+def unsubscribe_url(message) -> str:
+    # A long header may be folded; the value is the one angle-bracketed HTTPS(S) URI.
+    return re.fullmatch(r"<(\S+)>", message["List-Unsubscribe"].strip()).group(1)
+
+
+def test_each_patron_gets_one_message_branded_by_their_library(
+    libs, smtp, django_capture_on_commit_callbacks
+):
+    libs["main"].reply_to, libs["main"].primary_colour = "desk@main.example", "#aa0000"
+    libs["main"].address = "1 Main Street"
+    libs["main"].save()
+    LibrarySender.objects.create(
+        library=libs["south"], from_name="South Libraries", reply_to="hello@south.example"
+    )
+    patron(libs["main"], "M1", "ada@example.org", first="Ada")
+    patron(libs["south"], "S1", "ada@example.org", first="Ada")  # same person: one message
+    patron(libs["south"], "S2", "bo@example.org", first="Bo", language="fr")
+    patron(libs["east"], "E1", "cy@example.org", first="Cy")
+    n = notice()
+    LibraryParticipation.objects.create(
+        notice=n, library=libs["north"], decision="approved", local_paragraph="Open Sundays."
+    )
+    n = send_now(n, django_capture_on_commit_callbacks)
+
+    assert n.state == Notice.State.DONE and n.planned_count == 3
+    messages = smtp.recorder.messages
+    assert sorted(m["To"] for m in messages) == [
+        "ada@example.org",
+        "bo@example.org",
+        "cy@example.org",
+    ]
+    ada, bo = smtp.recorder.to("ada@example.org")[0], smtp.recorder.to("bo@example.org")[0]
+    ada_html = ada.get_body(("html",)).get_content()
+    ada_text = ada.get_body(("plain",)).get_content()
+    assert ada["Subject"] == "Fines waived at Main"
+    assert ada["From"] == "Main <notices@consortium.example>"
+    assert ada["Reply-To"] == "desk@main.example"
+    assert "Dear Ada, fines are waived." in ada_html and "#aa0000" in ada_html
+    assert "1 Main Street" in ada_html and "Open Sundays." in ada_html  # system's paragraph
+    assert "Dear Ada, fines are waived." in ada_text and "<p>" not in ada_text
+    assert bo["Subject"] == "Amendes annulées à South System"
+    assert bo["From"] == "South Libraries <notices@consortium.example>"
+    assert bo["Reply-To"] == "hello@south.example"
+    assert "Bonjour Bo" in bo.get_body(("html",)).get_content()
+    assert "Open Sundays." not in bo.get_body(("html",)).get_content()
+
+    deliveries = {d.contact.email: d for d in Delivery.objects.select_related("contact")}
+    assert {d.state for d in deliveries.values()} == {"sent"}
+    assert ada["Message-ID"] == deliveries["ada@example.org"].message_id
+    assert len({m["Message-ID"] for m in messages}) == 3
+
+
+def test_headers_follow_rfc_8058(libs, smtp, django_capture_on_commit_callbacks, client):
+    patron(libs["main"], "M1", "ada@example.org")
+    send_now(notice(), django_capture_on_commit_callbacks)
+    message = smtp.recorder.messages[0]
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = unsubscribe_url(message)
+    assert url.startswith("http://testserver/patron-notices/u/")  # an absolute HTTPS(S) URI
+    assert url in message.get_body(("html",)).get_content()  # and a visible link
+    # A GET (a link scanner) only asks.
+    page = client.get(url.removeprefix("http://testserver"))
+    assert page.status_code == 200 and b'name="scope"' in page.content
+    assert Patron.objects.get(card_number="M1").suppression == ""
+    # The one-click POST as a mail provider sends it: no cookie, no CSRF token.
+    client.handler.enforce_csrf_checks = True
+    done = client.post(url.removeprefix("http://testserver"), {"List-Unsubscribe": "One-Click"})
+    assert done.status_code == 200
+    assert Patron.objects.get(card_number="M1").suppression == "unsubscribed"
+    assert PreferenceChange.objects.filter(field="unsubscribed").count() == 1
+
+
+def test_unsubscribe_from_everything_and_from_a_category(
+    libs, smtp, django_capture_on_commit_callbacks, client
+):
+    patron(libs["main"], "M1", "ada@example.org")
+    patron(libs["main"], "M2", "bo@example.org")
+    send_now(notice(), django_capture_on_commit_callbacks)
+    ada = unsubscribe_url(smtp.recorder.to("ada@example.org")[0])
+    bo = unsubscribe_url(smtp.recorder.to("bo@example.org")[0])
+    client.post(ada.removeprefix("http://testserver"), {"scope": "all"})
+    client.post(bo.removeprefix("http://testserver"), {"scope": "category"})
+    ada_contact = Patron.objects.get(card_number="M1").contact
+    bo_contact = Patron.objects.get(card_number="M2").contact
+    assert ada_contact.unsubscribed_all_at is not None
+    assert "general" not in bo_contact.notice_kinds and "services" in bo_contact.notice_kinds
+
+
+def test_a_tampered_token_is_refused(libs, smtp, django_capture_on_commit_callbacks, client):
+    patron(libs["main"], "M1", "ada@example.org")
+    patron(libs["main"], "M2", "bo@example.org")
+    send_now(notice(), django_capture_on_commit_callbacks)
+    url = unsubscribe_url(smtp.recorder.to("ada@example.org")[0])
+    path = url.removeprefix("http://testserver")
+    token = path.rstrip("/").rsplit("/", 1)[1]
+    bo_id = Delivery.objects.get(contact__email="bo@example.org").pk
+    # Someone else's delivery id with ada's signature, and a flipped signature character.
+    forged = signing.dumps(bo_id, salt=sending.UNSUBSCRIBE_SALT).split(":")[0]
+    forged += ":" + token.split(":", 1)[1]
+    flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+    for bad in (forged, flipped, "garbage"):
+        for method in (client.get, client.post):
+            response = method(f"/patron-notices/u/{bad}/", {"List-Unsubscribe": "One-Click"})
+            assert response.status_code == 403
+    assert not Patron.objects.exclude(suppression="").exists()
+
+
+def test_temporary_failure_is_retried_and_permanent_one_recorded(
+    libs, smtp, django_capture_on_commit_callbacks, settings
+):
+    settings.PATRON_NOTICES_RETRY_BASE_SECONDS = 0
+    patron(libs["main"], "M1", "slow@example.org")
+    patron(libs["main"], "M2", "gone@example.org")
+    patron(libs["main"], "M3", "fine@example.org")
+    smtp.recorder.temporary["slow@example.org"] = 2
+    smtp.recorder.permanent.add("gone@example.org")
+    n = send_now(notice(), django_capture_on_commit_callbacks)
+
+    rows = {d.contact.email: d for d in Delivery.objects.select_related("contact")}
+    assert rows["slow@example.org"].state == "sent" and rows["slow@example.org"].attempts == 3
+    assert rows["gone@example.org"].state == "failed"
+    assert rows["gone@example.org"].last_error.startswith("550")
+    assert rows["fine@example.org"].state == "sent"
+    assert len(smtp.recorder.to("slow@example.org")) == 1
+    assert smtp.recorder.to("gone@example.org") == []
+    assert n.state == Notice.State.DONE
+
+    # Once the cause is fixed, the office sends the failed ones again.
+    smtp.recorder.permanent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        notices.do_retry_failed(None, n)
+    assert Delivery.objects.get(contact__email="gone@example.org").state == "sent"
+    assert len(smtp.recorder.to("gone@example.org")) == 1
+
+
+def test_temporary_failures_give_up_after_the_last_attempt(
+    libs, smtp, django_capture_on_commit_callbacks, settings
+):
+    settings.PATRON_NOTICES_RETRY_BASE_SECONDS = 0
+    settings.PATRON_NOTICES_MAX_ATTEMPTS = 2
+    patron(libs["main"], "M1", "slow@example.org")
+    smtp.recorder.temporary["slow@example.org"] = 5
+    n = send_now(notice(), django_capture_on_commit_callbacks)
+    row = Delivery.objects.get()
+    assert (row.state, row.attempts, n.state) == ("failed", 2, "done")
+    assert row.last_error.startswith("451")
