@@ -364,7 +364,8 @@ class Proposal(ClusterableModel):
 
     def rule(self, options: list[str] | None = None) -> tally.Rule:
         if options is None:
-            options = [o.key for o in self.options.all()]
+            # A yes/no ballot has no options: spare the query (it runs on every ballot cast).
+            options = [] if self.kind == tally.YES_NO else [o.key for o in self.options.all()]
         return tally.Rule(
             kind=self.kind,
             majority=self.majority,

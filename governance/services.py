@@ -294,15 +294,16 @@ class CastPlan:
     old_receipt: str | None
 
 
-def _lock_proposal_shared(proposal_id: int) -> Proposal:
+def _lock_proposal_shared(proposal_id: int) -> Proposal | None:
+    """The proposal, locked FOR SHARE in the same query (ballots in flight share it)."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT 1 FROM {Proposal._meta.db_table} WHERE id = %s FOR SHARE",  # noqa: S608
-                [proposal_id],
-            )
-        return Proposal.objects.get(pk=proposal_id)
-    return Proposal.objects.select_for_update().get(pk=proposal_id)
+        table = Proposal._meta.db_table
+        rows = Proposal.objects.raw(
+            f"SELECT * FROM {table} WHERE id = %s FOR SHARE",  # noqa: S608
+            [proposal_id],
+        )
+        return next(iter(rows), None)
+    return Proposal.objects.select_for_update().filter(pk=proposal_id).first()
 
 
 def _json_choice(rule: tally.Rule, choice: Any) -> Any:
@@ -318,12 +319,17 @@ def _json_choice(rule: tally.Rule, choice: Any) -> Any:
 
 
 def check_cast_ballot(user, proposal_id: int, library_id: int, choice, receipt=None) -> CastPlan:
-    """Validate a ballot and take its locks; call inside ``transaction.atomic``."""
+    """Validate a ballot and take its locks; call inside ``transaction.atomic``.
+
+    ``choice`` may be a function of the proposal, for a form whose fields depend on the
+    kind of ballot: the proposal is then read once, already locked.
+    """
     proposal = _lock_proposal_shared(proposal_id)
-    if not proposal.accepting_ballots():
+    if proposal is None or not proposal.accepting_ballots():
         raise VotingClosed(_("This vote is not open."))
+    # Only the eligibility row: the library row need not be locked.
     eligibility = (
-        Eligibility.objects.select_for_update()
+        Eligibility.objects.select_for_update(of=("self",))
         .select_related("library")
         .filter(proposal_id=proposal_id, library_id=library_id)
         .first()
@@ -333,6 +339,8 @@ def check_cast_ballot(user, proposal_id: int, library_id: int, choice, receipt=N
     authority = voting_authority(user, eligibility.library)
     if authority is None:
         raise NotAllowed(_("You may not vote for this library."))
+    if callable(choice):
+        choice = choice(proposal)
     choice = _json_choice(proposal.rule(), choice)
     existing = Ballot.objects.filter(proposal_id=proposal_id, library_id=library_id).first()
     # Only the receipt links a secret ballot to its choice, so only its holder can change it.

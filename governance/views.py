@@ -95,7 +95,9 @@ def choice_from_post(proposal: Proposal, data):
 @login_required
 @require_POST
 def vote(request, pk):
-    proposal = _proposal(request, pk)
+    # No separate read of the proposal or view check: casting checks the voting authority
+    # (stronger than viewing) and reads the proposal once, under its lock. A draft is
+    # refused there as "not open".
     try:
         library_id = int(request.POST.get("library", ""))
     except ValueError:
@@ -103,22 +105,22 @@ def vote(request, pk):
     try:
         ballot, code = services.cast_ballot(
             request.user,
-            proposal.pk,
+            pk,
             library_id,
-            choice_from_post(proposal, request.POST),
+            lambda proposal: choice_from_post(proposal, request.POST),
             receipt=request.POST.get("receipt") or None,
         )
     except services.NotAllowed as refusal:
         raise PermissionDenied(str(refusal)) from refusal
     except services.GovernanceError as refusal:
         messages.error(request, str(refusal))
-        return redirect(proposal)
+        return redirect("governance:proposal", pk)
     # The receipt is shown once and kept nowhere: not in the session, not in the database.
     return render(
         request,
         "governance/receipt.html",
         {
-            "proposal": proposal,
+            "proposal": ballot.proposal,
             "ballot": ballot,
             "code": code,
             "fingerprint": services.fingerprint(code),
