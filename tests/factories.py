@@ -77,3 +77,28 @@ def tree(systems: int = 2, branches: int = 2) -> dict:
         for _ in range(branches):
             result["branches"].append(library(system))
     return result
+
+
+def ensure_site():
+    """The Wagtail site, home page, locale and root collection that migrations create.
+
+    A transactional test empties every table when it ends (migrations' data included), so
+    tests that run after one and need the site call this first.
+    """
+    from wagtail.models import Collection, Locale, Page, Site
+
+    from portal.home.models import HomePage
+
+    site = Site.objects.filter(is_default_site=True).first()
+    if site is not None:
+        return site
+    Locale.objects.get_or_create(language_code="en")
+    if Collection.get_first_root_node() is None:
+        Collection.add_root(name="Root")
+    root = Page.get_first_root_node() or Page.add_root(title="Root", slug="root")
+    home = HomePage.objects.first()
+    if home is None:
+        home = root.add_child(instance=HomePage(title="Welcome", slug="home"))
+    return Site.objects.create(
+        hostname="localhost", port=80, root_page=home, is_default_site=True, site_name="Concord"
+    )

@@ -155,10 +155,11 @@ def _without_indexes():
     table = Patron._meta.db_table
     with connection.cursor() as cursor:
         constraints = connection.introspection.get_constraints(cursor, table)
+    # Every foreign key of the table: each would queue a deferred check per copied row.
     foreign_keys = {
-        name: info["columns"][0]
+        name: (info["columns"][0], *info["foreign_key"])
         for name, info in constraints.items()
-        if info["foreign_key"] and info["columns"] == ["library_id"]
+        if info["foreign_key"]
     }
     with connection.schema_editor() as editor:
         # ALTER TABLE refuses tables with deferred checks pending from the seed so far;
@@ -172,12 +173,13 @@ def _without_indexes():
         for name in foreign_keys:
             editor.execute(f'ALTER TABLE "{table}" DROP CONSTRAINT "{name}"')
     yield
-    target = MemberLibrary._meta.db_table
     with connection.schema_editor() as editor:
-        for name, column in foreign_keys.items():
+        editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        editor.execute("SET CONSTRAINTS ALL DEFERRED")
+        for name, (column, target, target_column) in foreign_keys.items():
             editor.execute(
                 f'ALTER TABLE "{table}" ADD CONSTRAINT "{name}" FOREIGN KEY ("{column}") '
-                f'REFERENCES "{target}" ("id") DEFERRABLE INITIALLY DEFERRED'
+                f'REFERENCES "{target}" ("{target_column}") DEFERRABLE INITIALLY DEFERRED'
             )
         for constraint in Patron._meta.constraints:
             editor.add_constraint(Patron, constraint)

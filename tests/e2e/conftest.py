@@ -10,6 +10,8 @@ import os
 import pytest
 from django.core.cache import cache
 
+from tests import factories
+
 # Playwright's sync API keeps an event loop in the test thread; Django would refuse the
 # ORM calls the test makes between browser steps without this.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -24,6 +26,13 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+@pytest.fixture(autouse=True)
+def wagtail_site(transactional_db):
+    """Every journey starts with the site that migrations made: an earlier transactional
+    test may have emptied the tables it lives in."""
+    return factories.ensure_site()
 
 
 @pytest.fixture(scope="session")
@@ -42,12 +51,8 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, live_server, django_db_serialized_rollback):
-    """A new tab in a new browser context, pointed at the live server.
-
-    Serialized rollback: a transactional test empties every table when it ends, which
-    would take the Wagtail site and home page (made by migrations) with it.
-    """
+def page(browser, live_server):
+    """A new tab in a new browser context, pointed at the live server."""
     cache.clear()  # rate limits and used TOTP codes live in the cache
     context = browser.new_context(base_url=live_server.url, locale="en-US")
     context.set_default_timeout(10_000)
