@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 
 from aiosmtpd.controller import Controller
+from django.conf import settings
 from django.utils import timezone
 
 from plugins.patron_notices.models import Contact, LibrarySender, Notice, Patron
@@ -17,7 +24,8 @@ from plugins.patron_notices.models import Contact, LibrarySender, Notice, Patron
 class Recorder:
     """aiosmtpd handler: keeps every accepted message; can refuse chosen recipients."""
 
-    def __init__(self):
+    def __init__(self, delay: float = 0.0):
+        self.delay = delay  # seconds per message: lets a test act in mid-campaign
         self.messages: list[email.message.EmailMessage] = []
         self.lock = threading.Lock()
         self.temporary: Counter[str] = Counter()  # address -> how many 451 replies left
@@ -34,6 +42,8 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if self.delay:
+            await asyncio.sleep(self.delay)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)
@@ -51,8 +61,8 @@ def free_port() -> int:
 
 
 class SMTPServer:
-    def __init__(self):
-        self.recorder = Recorder()
+    def __init__(self, delay: float = 0.0):
+        self.recorder = Recorder(delay)
         self.port = free_port()
         self.controller = Controller(self.recorder, hostname="127.0.0.1", port=self.port)
 
@@ -111,9 +121,8 @@ def notice(author=None, category="general", **fields) -> Notice:
             ),
         ],
     )
-    return Notice.objects.create(
-        title="Closure", category=category, versions=versions, author=author, **fields
-    )
+    fields.setdefault("title", "Closure")
+    return Notice.objects.create(category=category, versions=versions, author=author, **fields)
 
 
 def bulk_audience(library, count: int, prefix: str) -> list[str]:
@@ -134,3 +143,72 @@ def bulk_audience(library, count: int, prefix: str) -> list[str]:
         for i, a in enumerate(addresses)
     )
     return addresses
+
+
+class Workers:
+    """Real ``celery -A portal worker`` processes on the test database and a queue of their own."""
+
+    def __init__(self, queue: str, **env):
+        from django.db import connection
+
+        db = connection.settings_dict
+        url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.patron_notices.worker_settings",
+            "DATABASE_URL": url,
+            "NOTICE_QUEUE": queue,
+            **{k: str(v) for k, v in env.items()},
+        }
+        self.queue = queue
+        self.procs: list[subprocess.Popen] = []
+
+    def start(self) -> subprocess.Popen:
+        # One process per worker (solo pool): its pid is the worker name in the rows it claims.
+        proc = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool=solo",
+                "-Q",
+                self.queue,
+                "--loglevel=WARNING",
+                "-n",
+                f"{self.queue}-{len(self.procs)}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def name_of(self, proc) -> str:
+        return f"{socket.gethostname()}:{proc.pid}"
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def wait_for(predicate, timeout: float = 60, every: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not true within {timeout} s: {predicate.__doc__ or predicate}")
