@@ -292,7 +292,7 @@ def main():
     parser.add_argument("--readers", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=100, help="voters at once")
     parser.add_argument("--workers", type=int, default=2 * cores + 1)
-    parser.add_argument("--threads", type=int, default=4, help="per worker (1: sync workers)")
+    parser.add_argument("--threads", type=int, default=1, help="per worker (1: sync workers)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
