@@ -42,6 +42,7 @@ class GovernanceConfig(PortalPluginConfig):
             ),
         ),
         dashboard_panel="governance.panels.dashboard_panel",
+        demo_seeder="governance.demo.seed",
     )
 
     def ready(self):

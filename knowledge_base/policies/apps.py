@@ -62,6 +62,7 @@ class PoliciesConfig(PortalPluginConfig):
             ),
         ),
         dashboard_panel="knowledge_base.policies.panels.dashboard_panel",
+        demo_seeder="knowledge_base.policies.demo.seed",
     )
 
     def ready(self):

@@ -40,6 +40,7 @@ class AnnouncementsConfig(PortalPluginConfig):
             ),
         ),
         dashboard_panel="plugins.announcements.panels.dashboard_panel",
+        demo_seeder="plugins.announcements.demo.seed",
     )
 
     def ready(self):

@@ -3,7 +3,9 @@
 The tree is built in memory and written with ``bulk_create`` (treebeard paths computed
 here, in name order), people likewise, then the role grants are resolved in
 one ``sync_grants`` call. Each plugin adds its own demo data through
-``PluginMeta.demo_seeder``; the core never names a plugin.
+``PluginMeta.demo_seeder``; the core never names a plugin. A seeder's module may define
+``reset_demo()``: ``--reset`` calls it before deleting the libraries, so a plugin can
+remove rows that protect them (ballots) and pages that would otherwise be seeded twice.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from decimal import Decimal
+from importlib import import_module
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
@@ -26,6 +29,7 @@ from django.db.models import Q
 from django.utils.module_loading import import_string
 from django.utils.text import slugify
 
+from portal.celery import app as celery_app
 from portal.demo import (
     BRANCHES_OF_ACADEMIC,
     CONSORTIUM_NAME,
@@ -104,7 +108,18 @@ class Command(BaseCommand):
         self.rng = random.Random(options["seed"])
         self.verbosity = options["verbosity"]
         started = time.perf_counter()
+        # The demo is seeded before any worker or broker runs (bin/demo starts them
+        # afterwards): tasks the plugins queue on commit run here, in this process.
+        eager = celery_app.conf.task_always_eager
+        celery_app.conf.task_always_eager = True
+        try:
+            libraries, user_ids, plugin_counts = self.seed(options)
+        finally:
+            celery_app.conf.task_always_eager = eager
+        self.timings.append(("total", time.perf_counter() - started))
+        self.summary(libraries, user_ids, plugin_counts)
 
+    def seed(self, options):
         with transaction.atomic():
             if MemberLibrary.objects.exists():
                 if not options["reset"]:
@@ -134,8 +149,7 @@ class Command(BaseCommand):
             committing = time.perf_counter()
         # PostgreSQL checks the deferred foreign keys of every row here.
         self.timings.append(("commit", time.perf_counter() - committing))
-        self.timings.append(("total", time.perf_counter() - started))
-        self.summary(libraries, user_ids, plugin_counts)
+        return libraries, user_ids, plugin_counts
 
     @contextmanager
     def phase(self, name: str):
@@ -147,6 +161,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  {name}: {seconds:.2f} s")
 
     def wipe(self) -> None:
+        for plugin in available_plugins():
+            if plugin.meta.demo_seeder:
+                module = import_module(plugin.meta.demo_seeder.rpartition(".")[0])
+                if hasattr(module, "reset_demo"):
+                    module.reset_demo()
         demo_users = get_user_model().objects.filter(email__iendswith=f"@{DEMO_DOMAIN}")
         memberships = Membership.objects.filter(Q(user__in=demo_users) | Q(library__isnull=False))
         if not Membership._meta.related_objects:
