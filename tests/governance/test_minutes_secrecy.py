@@ -1,0 +1,89 @@
+"""The minutes PDF read back as text: a secret proposal's roll-call column shows who voted,
+never how; an open proposal's column shows each library's choice."""
+
+import io
+import re
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+from pypdf import PdfReader
+
+from governance import services
+from governance.models import AgendaItem, Meeting
+from tests import factories
+
+from .conftest import expire
+
+
+def pdf_lines(content: bytes) -> list[str]:
+    reader = PdfReader(io.BytesIO(content))
+    return [line for page in reader.pages for line in page.extract_text().splitlines()]
+
+
+def roll_call(lines: list[str], names: list[str]) -> dict[str, list[str]]:
+    """``{library name: [weight, cell of item 1, cell of item 2, ...]}`` from the roll-call."""
+    rows = {}
+    for line in lines:
+        for name in names:
+            if line.startswith(name + " "):
+                rows[name] = line[len(name) :].split()
+    return rows
+
+
+def test_minutes_pdf_never_prints_a_library_beside_a_secret_choice(world, client):
+    zeta, _director = world.add_library(name="Zeta Library")
+    today = timezone.localdate()
+    proxy = factories.person()
+    services.do_name_delegate(
+        world.directors[2], world.libraries[2], proxy, "proxy", today, today + timedelta(days=1)
+    )
+    secret = world.proposal(title="Secret item", secret=True)
+    # Several choices do not fit a cell; an open one is spelled out under its item, a
+    # secret one must not be.
+    secret_approval = world.proposal(
+        title="Secret approval",
+        secret=True,
+        kind="approval",
+        max_choices=2,
+        majority="plurality",
+        options=("red", "green", "blue"),
+    )
+    open_ = world.proposal(title="Open item")
+    choices = ["yes", "no", "abstain"]
+    for n, choice in enumerate(choices):
+        world.vote(n, secret, choice, user=proxy if n == 2 else None)
+        world.vote(n, secret_approval, [["red"], ["green", "blue"], ["blue"]][n])
+        world.vote(n, open_, choice)
+    world.vote(3, open_, "yes")  # Zeta votes only on the open item
+    for proposal in (secret, secret_approval, open_):
+        expire(proposal)
+        services.close_proposal(proposal.pk)
+    meeting = Meeting.objects.create(title="Board", starts_at=timezone.now())
+    for n, proposal in enumerate((secret, secret_approval, open_)):
+        AgendaItem.objects.create(
+            meeting=meeting, title=proposal.title, proposal=proposal, sort_order=n
+        )
+
+    client.force_login(world.directors[0])
+    response = client.get(reverse("governance:minutes", args=[meeting.pk]))
+    assert response.status_code == 200
+    lines = pdf_lines(response.content)
+    names = [lib.name for lib in world.libraries]
+    assert zeta.name in names
+
+    rows = roll_call(lines, names)
+    assert set(rows) == set(names)  # every library that voted on anything has a line
+    for n, name in enumerate(names[:3]):
+        weight, secret_cell, approval_cell, open_cell = rows[name]
+        assert (secret_cell, approval_cell) == ("•", "•"), rows[name]
+        assert open_cell == {"yes": "Y", "no": "N", "abstain": "A"}[choices[n]]
+    assert rows[zeta.name][1:] == ["·", "·", "Y"]  # did not vote in secret; voted yes openly
+
+    # Nowhere else in the document (item text, proxy chain) does a library share a line
+    # with a choice: the proxy who voted in secret is named, not what they chose.
+    choice_words = re.compile(r"\b(Yes|No|Abstain|Red|Green|Blue)\b")
+    for line in lines:
+        if any(name in line for name in names) and not line.startswith(tuple(names)):
+            assert not choice_words.search(line), line
+    assert any(proxy.email in line for line in lines)  # the proxy chain is still shown
