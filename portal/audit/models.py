@@ -20,8 +20,15 @@ class AuditEntry(models.Model):
     # Kept beside the foreign key so the record survives the person's deletion.
     actor_label = models.CharField(max_length=254, blank=True)
     action = models.CharField(_("action"), max_length=100, db_index=True)
+    # No database constraint and nothing done on delete: the id is part of the hashed
+    # content, so removing a library must not rewrite the entries that name it.
     library = models.ForeignKey(
-        "members.MemberLibrary", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "members.MemberLibrary",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
     object_type = models.CharField(max_length=100, blank=True)
     object_id = models.CharField(max_length=64, blank=True)

@@ -87,3 +87,13 @@ def test_record_on_commit_only_after_commit():
     with transaction.atomic():
         record_on_commit("test.committed", actor=actor)
     assert list(AuditEntry.objects.values_list("action", flat=True)) == ["test.committed"]
+
+
+def test_removing_a_library_or_a_person_leaves_the_chain_intact():
+    root = factories.consortium()
+    library = factories.library(root)
+    made = entries(3, library=library)
+    type(made[0].actor).objects.filter(pk=made[0].actor_id).delete()
+    library.delete()
+    assert verify_chain().intact
+    assert AuditEntry.objects.filter(library_id=library.pk).count() == 3

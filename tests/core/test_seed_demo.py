@@ -1,5 +1,4 @@
 import io
-import time
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -143,8 +142,7 @@ def test_refused_without_debug(settings):
     assert not MemberLibrary.objects.exists()
 
 
-def test_a_few_hundred_libraries_seed_quickly():
-    started = time.perf_counter()
+def test_a_few_hundred_libraries_seed():
+    # Its speed is measured by bench/seed.py, not here.
     seed(libraries=200, staff_per_library=1, patrons=2000)
     assert MemberLibrary.objects.count() == 1 + 200 + 10
-    assert time.perf_counter() - started < 30
