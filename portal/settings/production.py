@@ -43,3 +43,20 @@ STORAGES = {
         "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage",
     },
 }
+
+# Logs: JSON lines (LOG_FORMAT=plain for reading by eye), personal data masked.
+LOGGING = {
+    **LOGGING,  # noqa: F405
+    "filters": {"personal_data": {"()": "portal.observability.logging.MaskPersonalData"}},
+    "formatters": {
+        **LOGGING["formatters"],  # noqa: F405
+        "json": {"()": "portal.observability.logging.JSONFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": os.environ.get("LOG_FORMAT", "json"),
+            "filters": ["personal_data"],
+        }
+    },
+}

@@ -1,0 +1,1 @@
+"""Operations support: structured logs without patron personal data."""
