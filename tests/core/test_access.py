@@ -118,3 +118,46 @@ def test_people_with_a_permission_on_a_library(small_tree):
     assert set(access.people_with("governance.cast_ballot", branch)) == {director}
     assert set(access.people_with("policies.view_policies", branch)) == {director, staff, admin}
     assert set(access.people_with("governance.manage_committees", branch)) == {admin}
+
+
+def test_people_with_any_of_many_libraries_in_one_query(small_tree, django_assert_num_queries):
+    from portal.members.models import LibraryPluginSwitch
+
+    system, other = small_tree["systems"]
+    branch = system.get_children().first()
+    director = factories.member(system, DIRECTOR)
+    other_director = factories.member(other, DIRECTOR)
+    staff = factories.member(branch, STAFF)
+    admin = factories.member(small_tree["root"], CONSORTIUM_ADMIN)
+    factories.member(other.get_children().first(), STAFF)  # on a library not asked about
+    libraries = [system, branch, other]
+
+    # The union of people_with over the libraries, each person once.
+    found = list(access.people_with_any("policies.view_policies", libraries))
+    assert len(found) == len(set(found))
+    assert set(found) == {director, other_director, staff, admin}
+    assert set(found) == set().union(
+        *(access.people_with("policies.view_policies", lib) for lib in libraries)
+    )
+    assert set(access.people_with_any("governance.cast_ballot", libraries)) == {
+        director,
+        other_director,
+    }
+    assert set(access.people_with_any("governance.cast_ballot", [branch])) == {director}
+    assert not access.people_with_any("governance.cast_ballot", []).exists()
+
+    # A library that switched the module off brings nobody (the office still sees the rest).
+    LibraryPluginSwitch.objects.create(library=other, plugin="governance", enabled=False)
+    assert set(access.people_with_any("governance.view_proposals", libraries)) == {
+        director,
+        staff,
+        admin,
+    }
+    assert not access.people_with_any("governance.view_proposals", [other]).exists()
+
+    # Two reads of the switches, then the people: the same for one library or all of them.
+    everywhere = list(type(system).objects.all())
+    with django_assert_num_queries(3):
+        list(access.people_with_any("governance.view_proposals", everywhere))
+    with django_assert_num_queries(3):
+        list(access.people_with_any("governance.view_proposals", [system]))
