@@ -10,6 +10,8 @@ class PortalConfig(AppConfig):
 
     def ready(self):
         checks.register(check_plugins, "concord")
+        # Connects the task_failure receiver that counts failures for the office's page.
+        from portal.observability import metrics  # noqa: F401
 
 
 def check_plugins(app_configs=None, **kwargs):

@@ -1,0 +1,26 @@
+"""The core's own Wagtail admin additions (plugins register theirs in their own hooks)."""
+
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
+from wagtail.admin.menu import MenuItem
+
+from portal import access
+from portal.observability.views import TaskMetricsView
+
+
+@hooks.register("register_admin_urls")
+def task_metrics_urls():
+    return [path("tasks/", TaskMetricsView.as_view(), name="concord_task_metrics")]
+
+
+class OfficeOnlyMenuItem(MenuItem):
+    def is_shown(self, request):
+        return access.is_consortium_admin(request.user)
+
+
+@hooks.register("register_settings_menu_item")
+def task_metrics_menu_item():
+    return OfficeOnlyMenuItem(
+        _("Background tasks"), reverse("concord_task_metrics"), icon_name="cogs", order=900
+    )
