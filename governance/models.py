@@ -309,6 +309,8 @@ class Proposal(ClusterableModel):
     closed_at = models.DateTimeField(null=True, blank=True, editable=False)
     announced_at = models.DateTimeField(null=True, blank=True, editable=False)
     reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when the decision email is claimed, so it goes out once per proposal.
+    decision_mailed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     base_form_class = ProposalAdminForm
     panels = [

@@ -4,8 +4,9 @@ from portal.home.panels import DashboardPanel
 
 
 def dashboard_panel(request, libraries):
-    """ "Your library has N open votes", deadlines first; a fixed number of queries."""
-    from .selectors import open_votes
+    """ "Your library has N open votes", deadlines first, then the recent decisions; a
+    fixed number of queries."""
+    from .selectors import open_votes, recent_decisions
 
     votes = open_votes(request.user)
     by_library: dict = {}
@@ -20,6 +21,7 @@ def dashboard_panel(request, libraries):
             "libraries": libraries,
             "open_votes": votes,
             "by_library": sorted(by_library.values(), key=lambda e: e[0].name),
+            "recent_decisions": recent_decisions(),
         },
         permission="governance.view_proposals",
     )

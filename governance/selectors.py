@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from fractions import Fraction
 
 from django.db.models import Count, Q
@@ -23,7 +24,15 @@ from .models import (
     Proposal,
     SecretChoice,
 )
-from .services import CAST, NAME_PROXY, VIEW, VotingAuthority, can_manage
+from .services import (
+    CAST,
+    FINAL_STATES,
+    NAME_PROXY,
+    RECENT_DAYS,
+    VIEW,
+    VotingAuthority,
+    can_manage,
+)
 
 
 def active_delegations(user, day=None) -> list[Delegation]:
@@ -238,6 +247,17 @@ def open_votes(user) -> list[OpenVote]:
         OpenVote(r.proposal, libraries[r.library_id][0], (r.proposal_id, r.library_id) in voted)
         for r in rows
     ]
+
+
+def recent_decisions(limit: int = 5, days: int = RECENT_DAYS) -> list[Proposal]:
+    """Proposals decided in the last ``days``, newest first: one query. Decisions are
+    public to members (the register), so this is the same for everyone who may look."""
+    since = timezone.now() - timedelta(days=days)
+    return list(
+        Proposal.objects.filter(state__in=FINAL_STATES, closed_at__gte=since)
+        .select_related("committee")
+        .order_by("-closed_at", "-pk")[:limit]
+    )
 
 
 def delegations_page(user):

@@ -14,15 +14,17 @@ import logging
 import secrets
 from base64 import b32encode
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from portal import access
 from portal.audit.services import record
@@ -49,6 +51,10 @@ CAST = "governance.cast_ballot"
 NAME_PROXY = "governance.name_proxy"
 MANAGE = "governance.manage_committees"
 VIEW = "governance.view_proposals"
+
+FINAL_STATES = (Proposal.State.DECIDED, Proposal.State.FAILED)
+# How long a decision stays "recent": on the dashboard, and for a late decision email.
+RECENT_DAYS = 14
 
 
 class GovernanceError(Exception):
@@ -541,6 +547,7 @@ def close_proposal(proposal_id: int, now=None, force: bool = False) -> Proposal 
             },
         )
         transaction.on_commit(lambda: announce_decision(proposal_id))
+        transaction.on_commit(lambda: _queue("notify_decided", proposal_id))
     return proposal
 
 
@@ -578,6 +585,14 @@ def close_due_proposals(now=None) -> list[int]:
         state__in=[Proposal.State.DECIDED, Proposal.State.FAILED], announced_at__isnull=True
     ).values_list("pk", flat=True):
         announce_decision(pk)
+    # A decision email whose task was lost (broker down at close) goes out late, not never.
+    for pk in Proposal.objects.filter(
+        state__in=FINAL_STATES,
+        decision_mailed_at__isnull=True,
+        closed_at__lte=now - timedelta(minutes=10),
+        closed_at__gte=now - timedelta(days=RECENT_DAYS),
+    ).values_list("pk", flat=True):
+        _queue("notify_decided", pk)
     return closed
 
 
@@ -600,11 +615,12 @@ def _recipients(proposal: Proposal, library_ids) -> list[str]:
     return sorted(addresses)
 
 
-def _mail(proposal: Proposal, subject: str, addresses: list[str]) -> int:
+def _mail(proposal: Proposal, subject: str, addresses: list[str], body: str = "", path="") -> int:
     from django.conf import settings
     from django.core.mail import send_mass_mail
 
-    body = f"{proposal.title}\n\n{settings.WAGTAILADMIN_BASE_URL}{proposal.get_absolute_url()}\n"
+    path = path or proposal.get_absolute_url()
+    body = f"{body or proposal.title}\n\n{settings.WAGTAILADMIN_BASE_URL}{path}\n"
     return send_mass_mail(
         [(subject, body, None, [address]) for address in addresses], fail_silently=True
     )
@@ -618,10 +634,63 @@ def notify_opened(proposal_id: int) -> int:
     return _mail(proposal, _("A vote is open: %s") % proposal.title, _recipients(proposal, ids))
 
 
+def decision_recipients(proposal: Proposal) -> list[str]:
+    """Everyone who may see the proposal for an eligible library, and the alternates and
+    proxies those libraries had during the window; each address once."""
+    libraries = MemberLibrary.objects.filter(
+        pk__in=Eligibility.objects.filter(proposal=proposal).values("library_id")
+    )
+    addresses = access.people_with_any(VIEW, libraries).values_list("email", flat=True)
+    opened = timezone.localdate(proposal.opens_at) if proposal.opens_at else None
+    closed = timezone.localdate(proposal.closed_at or timezone.now())
+    delegates = Delegation.objects.filter(
+        library__in=libraries, revoked_at=None, starts_on__lte=closed, person__is_active=True
+    )
+    if opened is not None:
+        delegates = delegates.filter(Q(ends_on__isnull=True) | Q(ends_on__gte=opened))
+    unique: dict[str, str] = {}
+    for address in [*addresses, *delegates.values_list("person__email", flat=True)]:
+        if address:
+            unique.setdefault(address.lower(), address)
+    return sorted(unique.values())
+
+
+OUTCOME_WORDS = {
+    tally.PASSED: _lazy("carried"),
+    tally.FAILED: _lazy("not carried"),
+    tally.TIE: _lazy("tied"),
+}
+
+
+def notify_decided(proposal_id: int) -> int:
+    """Email the decision once per proposal: the claim is recorded before sending, so a
+    retried or duplicated task sends nothing (a crash mid-send loses mail, never repeats it)."""
+    now = timezone.now()
+    claimed = Proposal.objects.filter(
+        pk=proposal_id, state__in=FINAL_STATES, decision_mailed_at__isnull=True
+    ).update(decision_mailed_at=now)
+    if not claimed:
+        return 0
+    proposal = Proposal.objects.get(pk=proposal_id)
+    addresses = decision_recipients(proposal)
+    outcome = OUTCOME_WORDS.get(proposal.outcome, proposal.outcome)
+    subject = _("Decided: %(title)s (%(outcome)s)") % {"title": proposal.title, "outcome": outcome}
+    body = _("The vote on “%(title)s” has closed: %(outcome)s. The results:") % {
+        "title": proposal.title,
+        "outcome": outcome,
+    }
+    results = reverse("governance:results", args=[proposal.pk])
+    sent = _mail(proposal, subject, addresses, body=body, path=results)
+    record(
+        "governance.proposal.decision_mailed",
+        obj=proposal,
+        data={"outcome": proposal.outcome, "recipients": len(addresses), "sent": sent},
+    )
+    return sent
+
+
 def remind_due_proposals(now=None, hours: int = 48) -> int:
     """Once per window: remind libraries that have not voted, 48 hours before the close."""
-    from datetime import timedelta
-
     now = now or timezone.now()
     sent = 0
     for proposal in Proposal.objects.filter(

@@ -22,3 +22,10 @@ def notify_opened(proposal_id: int) -> int:
     from .services import notify_opened as notify
 
     return notify(proposal_id)
+
+
+@shared_task(name="governance.notify_decided")
+def notify_decided(proposal_id: int) -> int:
+    from .services import notify_decided as notify
+
+    return notify(proposal_id)
