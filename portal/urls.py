@@ -26,6 +26,7 @@ urlpatterns = [
     path("admin/", include(wagtailadmin_urls)),
     path("documents/", include(wagtaildocs_urls)),
     path("accounts/", include("allauth.urls")),
+    path("api/", include("portal.api.urls")),
     path("dashboard/", home_views.dashboard, name="dashboard"),
     path("", include("portal.members.urls")),
     *plugin_urls(),

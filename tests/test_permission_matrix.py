@@ -164,7 +164,8 @@ PERSONAL = {
     "announcements:preferences",
     "patron_notices:overview",
 }
-# portal.health: probes for the proxy, public by design and tested in tests/ops.
+# portal.health: probes for the proxy, public by design; api/: the token-authenticated
+# integration API (401 without a token, a public schema). Both are tested in tests/ops.
 FRAMEWORK = ("wagtail", "allauth", "django", "laces", "portal.health")
 SAMPLE = {"int": "999999", "slug": "no-such-library", "str": "no-such-thing", "path": "x"}
 
@@ -176,7 +177,7 @@ def mounted_urls():
                 yield from walk(p.url_patterns, prefix + str(p.pattern), p.namespace or namespace)
             elif isinstance(p, URLPattern):
                 module = p.callback.__module__
-                if module.startswith(FRAMEWORK) or prefix.startswith("admin/"):
+                if module.startswith(FRAMEWORK) or prefix.startswith(("admin/", "api/")):
                     continue
                 name = f"{namespace}:{p.name}" if namespace else p.name
                 route = prefix + str(p.pattern)

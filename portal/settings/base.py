@@ -38,6 +38,7 @@ CORE_APPS = [
     "portal.members",
     "portal.audit",
     "portal.home",
+    "portal.api",
     "portal",
 ]
 

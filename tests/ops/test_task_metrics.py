@@ -15,7 +15,6 @@ from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from portal.observability import metrics
 from tests import factories
 from tests.core.test_celery import forget_backend
-from tests.ops.test_health import own_control_exchange  # noqa: F401 - fixture
 
 URL = "/admin/tasks/"
 
@@ -61,7 +60,7 @@ def test_the_office_sees_queued_running_and_failed_tasks(
     settings,
     own_control_exchange,
     not_eager,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     waiting = f"test-waiting-{uuid.uuid4().hex}"
     served = f"test-served-{uuid.uuid4().hex}"
@@ -86,7 +85,7 @@ def test_the_office_sees_queued_running_and_failed_tasks(
     assert found.active == 0
 
 
-def test_without_workers_the_page_says_so(client, office, own_control_exchange):  # noqa: F811
+def test_without_workers_the_page_says_so(client, office, own_control_exchange):
     client.force_login(office)
     response = client.get(URL)
     assert response.status_code == 200

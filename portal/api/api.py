@@ -1,0 +1,58 @@
+"""The integration API (django-ninja): /api/v1/..., schema at /api/openapi.json."""
+
+from django.conf import settings
+from ninja import NinjaAPI, Schema
+from ninja.errors import HttpError
+from ninja.security import HttpBearer
+from ninja.throttling import AuthRateThrottle
+
+from . import services
+from .models import ApiToken
+
+
+class TokenAuth(HttpBearer):
+    """``Authorization: Bearer cnc_<prefix>_<secret>``; request.auth is the ApiToken."""
+
+    def authenticate(self, request, token):
+        return services.authenticate(token)
+
+
+def require_scope(request, scope: str) -> ApiToken:
+    token = request.auth
+    if scope not in token.scopes:
+        raise HttpError(403, f"This token lacks the scope {scope}.")
+    return token
+
+
+api = NinjaAPI(
+    title="Concord integration API",
+    version="1",
+    description="For member libraries' systems: each token belongs to one library.",
+    auth=TokenAuth(),
+    throttle=[AuthRateThrottle(getattr(settings, "CONCORD_API_RATE", "600/m"))],
+    # The interactive docs load scripts from a CDN, which the CSP forbids; the schema is
+    # enough for clients and generators.
+    docs_url=None,
+    openapi_url="/openapi.json",
+    urls_namespace="api",
+)
+
+
+class LibraryOut(Schema):
+    code: str
+    name: str
+    kind: str
+    library_type: str
+    website: str
+
+
+@api.get("/v1/library", response=LibraryOut, summary="The token's own library")
+def own_library(request):
+    library = require_scope(request, ApiToken.Scope.LIBRARY_READ).library
+    return LibraryOut(
+        code=library.code,
+        name=library.name,
+        kind=library.kind,
+        library_type=library.library_type or "",
+        website=library.website or "",
+    )
