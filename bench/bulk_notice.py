@@ -1,0 +1,365 @@
+"""A patron notice to every patron: planning time, send rate, memory and the count check.
+
+    DATABASE_URL=postgres://concord:concord@127.0.0.1:5432/concord_notices_bench \\
+        .venv/bin/python bench/bulk_notice.py                    # 500 libraries, 1,000,000
+    ... bench/bulk_notice.py --patrons 200000 --reuse             # keep a seeded database
+
+Seeds the database with ``seed_demo`` (``--reset``: point it at a database you can throw
+away) unless ``--reuse`` finds the patrons already there; plans a notice through the
+engine's own service; starts Postfix's ``smtp-sink`` on loopback and measures its raw
+limit with ``smtp-source`` (10 sessions, the notice's message size); starts real
+``celery worker`` processes on Redis; waits until every row is sent and prints the
+figures. Workers and the sink are stopped at the end, whatever happens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.bulk_notice_settings")
+os.environ.setdefault("NOTICE_QUEUE", f"bench-notices-{uuid.uuid4().hex[:8]}")
+
+SINK = "/usr/sbin/smtp-sink"
+SOURCE = "/usr/sbin/smtp-source"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_kib(pid: int) -> tuple[int, int]:
+    """(current, peak) resident memory of a process in KiB, from /proc."""
+    values = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                key, value = line.split(":")
+                values[key] = int(value.split()[0])
+    return values.get("VmRSS", 0), values.get("VmHWM", 0)
+
+
+def sink_messages(path: Path) -> int:
+    """The last ``mesg=`` counter smtp-sink printed."""
+    counts = re.findall(rb"mesg=(\d+)", path.read_bytes()[-200:])
+    return int(counts[-1]) if counts else 0
+
+
+def link_contacts_pg(library_ids=None) -> None:
+    """The demo seeder's contact linking, with the JSON list cast for PostgreSQL.
+
+    ``SELECT DISTINCT`` resolves the untyped parameter to text before the insert sees the
+    jsonb column, which PostgreSQL refuses; this copy casts it.
+    """
+    import json
+
+    from django.db import connection
+    from django.utils import timezone
+
+    from plugins.patron_notices.models import Contact, Patron, notice_kinds_default
+
+    patrons, contacts = Patron._meta.db_table, Contact._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {contacts} (email, language, notice_kinds, created_at)"  # noqa: S608
+            f" SELECT DISTINCT lower(email), '', %s::jsonb, %s FROM {patrons}"
+            " WHERE email <> '' AND contact_id IS NULL ON CONFLICT (email) DO NOTHING",
+            [json.dumps(notice_kinds_default()), timezone.now()],
+        )
+        cursor.execute(
+            f"UPDATE {patrons} p SET contact_id = c.id FROM {contacts} c"  # noqa: S608
+            " WHERE c.email = lower(p.email) AND p.email <> '' AND p.contact_id IS NULL"
+        )
+
+
+def seed(args) -> None:
+    import io
+
+    from django.core.management import call_command
+    from django.test.utils import override_settings
+
+    from plugins.patron_notices import demo
+
+    demo.link_contacts = link_contacts_pg
+
+    started = time.perf_counter()
+    # seed_demo insists on DEBUG (it creates known logins); the workers run without it.
+    with override_settings(DEBUG=True):
+        call_command(
+            "seed_demo",
+            libraries=args.libraries,
+            patrons=args.patrons,
+            staff_per_library=1,
+            reset=True,
+            stdout=io.StringIO(),
+        )
+    print(
+        f"seeded {args.libraries} libraries, {args.patrons:,} patrons in "
+        f"{time.perf_counter() - started:.1f} s"
+    )
+
+
+def make_notice(port: int):
+    from django.utils import timezone
+
+    from plugins.patron_notices.models import Delivery, LibrarySender, Notice
+    from portal.members.models import MemberLibrary
+
+    # The previous run's rows in one statement: the ORM's cascade would fetch each one.
+    old = Delivery.objects.filter(notice__title__startswith="bench:")
+    old._raw_delete(old.db)
+    Notice.objects.filter(title__startswith="bench:").delete()
+    root = MemberLibrary.get_first_root_node()
+    LibrarySender.objects.all().delete()
+    LibrarySender.objects.create(
+        library=root,
+        from_email="notices@consortium.example",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_use_tls=False,
+    )
+    body = (
+        "<p>Dear {first_name},</p><p>All fines are waived while {library_name} is closed for"
+        " the flood repairs. Loans due in the closure are renewed automatically; you can"
+        " return items at any member library.</p><p>Questions: {library_reply_to}.</p>"
+    )
+    versions = [
+        ("version", {"language": lang, "subject": subject, "body": [("paragraph", body)]})
+        for lang, subject in (
+            ("en", "Fines waived at {library_name}"),
+            ("es", "Multas perdonadas en {library_name}"),
+            ("fr", "Amendes annulées à {library_name}"),
+        )
+    ]
+    return Notice.objects.create(
+        title=f"bench: closure {timezone.now():%H:%M:%S}",
+        category=Notice.Category.EMERGENCY,
+        versions=versions,
+        state=Notice.State.SCHEDULED,
+        send_at=timezone.now(),
+    )
+
+
+def sample_message_size(notice) -> int:
+    """Bytes of one message as the engine builds it (the size smtp-source sends)."""
+    from plugins.patron_notices import sending
+    from plugins.patron_notices.models import Delivery
+
+    delivery = Delivery.objects.filter(notice=notice).select_related("contact", "patron").first()
+    row = sending.Row(
+        delivery.pk,
+        delivery.library_id,
+        delivery.language,
+        1,
+        delivery.contact.email,
+        delivery.patron.first_name if delivery.patron else "",
+    )
+    brandings = sending.branding_for({row.library_id})
+    branding = brandings[row.library_id]
+    prepared = sending.prepare(notice, branding, row.language)
+    return len(sending.build_message(notice, row, prepared, branding, None).message().as_bytes())
+
+
+def raw_limit(port: int, size: int, count: int) -> float:
+    """smtp-source: ``count`` messages of ``size`` bytes over 10 parallel sessions that each
+    stay connected (-d), as the engine reuses its connection."""
+    started = time.perf_counter()
+    subprocess.run(  # noqa: S603
+        [
+            SOURCE,
+            "-d",
+            "-s",
+            "10",
+            "-m",
+            str(count),
+            "-l",
+            str(size),
+            "-f",
+            "bench@consortium.example",
+            "-t",
+            "patron@example.net",
+            f"127.0.0.1:{port}",
+        ],
+        check=True,
+    )
+    return count / (time.perf_counter() - started)
+
+
+def start_workers(n: int, env: dict) -> list[subprocess.Popen]:
+    procs = []
+    for i in range(n):
+        procs.append(
+            subprocess.Popen(  # noqa: S603
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "portal",
+                    "worker",
+                    "--pool=solo",
+                    "-Q",
+                    env["NOTICE_QUEUE"],
+                    "--loglevel=WARNING",
+                    "-n",
+                    f"bench{i}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+        )
+    return procs
+
+
+def stop(procs) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--libraries", type=int, default=500)
+    parser.add_argument("--patrons", type=int, default=1_000_000)
+    parser.add_argument("--reuse", action="store_true", help="keep the patrons already there")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--parallel", type=int, default=4, help="batch chains in the queue")
+    parser.add_argument("--source-messages", type=int, default=50_000)
+    args = parser.parse_args()
+    if "DATABASE_URL" not in os.environ:
+        parser.error("set DATABASE_URL to a database that may be wiped")
+
+    import django
+
+    django.setup()
+    from django.db.models import Count
+
+    from plugins.patron_notices import notices
+    from plugins.patron_notices.models import Delivery, Notice, Patron
+
+    existing = Patron.objects.count()
+    if not (args.reuse and existing >= args.patrons * 0.99):
+        seed(args)
+    print(f"patrons: {Patron.objects.count():,}")
+
+    port = free_port()
+    sink_out = Path(f"/tmp/bulk-notice-sink-{port}.out")  # noqa: S108
+    sink = subprocess.Popen(  # noqa: S603
+        [SINK, "-u", "nobody", "-c", f"127.0.0.1:{port}", "1000"],
+        stdout=sink_out.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    workers: list[subprocess.Popen] = []
+    try:
+        time.sleep(0.3)
+        notice = make_notice(port)
+
+        started = time.perf_counter()
+        planned = notices.do_start_sending(notice.pk)  # plans, then queues on commit
+        planning = time.perf_counter() - started
+        print(
+            f"planning: {planned:,} recipients in {planning:.2f} s "
+            f"(target < 30 s) — deduplicated from the consenting patrons"
+        )
+
+        size = sample_message_size(notice)
+        source_rate = raw_limit(port, size, args.source_messages)
+        before = sink_messages(sink_out)
+        print(
+            f"smtp-source: {args.source_messages:,} messages of {size:,} B, 10 sessions: "
+            f"{source_rate:,.0f} msg/s"
+        )
+
+        env = {
+            **os.environ,
+            "NOTICE_BATCH": str(args.batch),
+            "NOTICE_PARALLEL": str(args.parallel),
+        }
+        # The batches were queued at planning; the workers take them from here.
+        started = time.perf_counter()
+        workers = start_workers(args.workers, env)
+        samples: list[tuple[float, int, list[int]]] = []
+        first_sent_at = None
+        while True:
+            time.sleep(1)
+            sent = Delivery.objects.filter(notice=notice, state=Delivery.State.SENT).count()
+            elapsed = time.perf_counter() - started
+            rss = [rss_kib(w.pid)[0] for w in workers if w.poll() is None]
+            samples.append((elapsed, sent, rss))
+            if sent and first_sent_at is None:
+                first_sent_at = elapsed
+            state = Notice.objects.get(pk=notice.pk).state
+            if len(samples) % 10 == 0:
+                rate = sent / max(elapsed - (first_sent_at or 0), 1e-9)
+                print(
+                    f"  {elapsed:6.0f} s  sent {sent:,}  {rate:,.0f}/s  "
+                    f"RSS {', '.join(f'{r // 1024} MiB' for r in rss)}",
+                    flush=True,
+                )
+            if state != Notice.State.SENDING or any(w.poll() is not None for w in workers):
+                break
+        wall = time.perf_counter() - started
+        peaks = [rss_kib(w.pid)[1] // 1024 for w in workers if w.poll() is None]
+        counts = dict(
+            Delivery.objects.filter(notice=notice)
+            .values_list("state")
+            .annotate(n=Count("id"))
+            .values_list("state", "n")
+        )
+        sending_seconds = wall - (first_sent_at or 0)
+        rate = counts.get("sent", 0) / max(sending_seconds, 1e-9)
+        received = sink_messages(sink_out) - before
+    finally:
+        stop(workers)
+        sink.send_signal(signal.SIGTERM)
+        sink.wait(timeout=10)
+
+    def at(fraction):
+        target = samples[-1][1] * fraction
+        return next((rss for _t, s, rss in samples if s >= target), samples[-1][2])
+
+    print(f"workers: {args.workers} (solo pool), batch {args.batch}, {args.parallel} chains")
+    print(
+        f"send: {counts.get('sent', 0):,} sent in {sending_seconds:.1f} s "
+        f"(first message {first_sent_at or 0:.1f} s after the workers started) = "
+        f"{rate:,.0f} msg/s (target >= 2,000)"
+    )
+    print(f"ratio to smtp-source: {rate / source_rate:.2f}")
+    for label, fraction in (("10%", 0.1), ("50%", 0.5), ("100%", 1.0)):
+        print(f"RSS per worker at {label}: {', '.join(f'{r // 1024} MiB' for r in at(fraction))}")
+    print(f"peak RSS per worker: {', '.join(f'{p} MiB' for p in peaks)}")
+    lost = planned - counts.get("sent", 0)
+    verdict = "OK" if lost == 0 and received == planned else "MISMATCH"
+    print(
+        f"count check: planned {planned:,}, sent {counts.get('sent', 0):,}, "
+        f"failed {counts.get('failed', 0):,}, still queued/sending "
+        f"{counts.get('queued', 0) + counts.get('sending', 0):,}, "
+        f"smtp-sink received {received:,} -> {verdict}"
+        f" ({lost:,} lost)"
+    )
+
+
+if __name__ == "__main__":
+    main()
