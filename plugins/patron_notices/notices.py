@@ -33,6 +33,15 @@ def may_send(user) -> bool:
     return access.can(user, SEND, consortium())
 
 
+def may_draft(user) -> bool:
+    """Drafting is open to anyone who may draft for some library; sending is the office's."""
+    return access.can_anywhere(user, DRAFT)
+
+
+def may_edit(user, notice: Notice) -> bool:
+    return notice.state == State.DRAFT and (may_draft(user) or may_send(user))
+
+
 def _locked(notice: Notice) -> Notice:
     return Notice.objects.select_for_update().get(pk=notice.pk)
 
@@ -284,3 +293,34 @@ def do_unsubscribe(delivery: Delivery, scope: str) -> str:
             for field, old, new, patron in changes
         )
     return scope
+
+
+# -- preview and test send -----------------------------------------------------------------------
+
+MAX_TEST_ADDRESSES = 10
+
+
+def check_test_send(user, notice: Notice, library: MemberLibrary, addresses: list[str]) -> Notice:
+    """Whoever may draft or send may send a test, to at most ten chosen addresses."""
+    if not (may_draft(user) or may_send(user)):
+        raise PermissionDenied
+    if not addresses or len(addresses) > MAX_TEST_ADDRESSES:
+        raise ValidationError(
+            _("Give between one and %(n)d addresses.") % {"n": MAX_TEST_ADDRESSES}
+        )
+    return notice
+
+
+def do_test_send(user, notice: Notice, library: MemberLibrary, language: str, addresses) -> None:
+    """Queue a test copy, branded as ``library`` in ``language``, for each address."""
+    from .tasks import send_test_notice
+
+    record_on_commit(
+        "patron_notices.test_sent",
+        actor=user,
+        library=library,
+        obj=notice,
+        data={"addresses": len(addresses), "language": language},
+    )
+    args = (notice.pk, library.pk, language, list(addresses))
+    transaction.on_commit(lambda: send_test_notice.apply_async(args, **_queue()))

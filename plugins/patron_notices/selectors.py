@@ -45,3 +45,90 @@ def counts_by_library(user) -> list[dict]:
         .order_by("path")
         .values("pk", "code", "name", "patron_count", "expired_count")
     )
+
+
+# -- notices -------------------------------------------------------------------------------------
+
+
+def notice_progress(notice) -> dict:
+    """Sent, failed, remaining, rate and expected finish of a notice, with per-library counts.
+
+    Two grouped queries on the delivery report index, whatever the number of recipients.
+    """
+    from django.utils import timezone
+
+    from .models import Delivery
+
+    by_library: dict[int, dict[str, int]] = {}
+    totals = dict.fromkeys(Delivery.State.values, 0)
+    rows = (
+        Delivery.objects.filter(notice=notice)
+        .values_list("library_id", "state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for library_id, state, n in rows:
+        by_library.setdefault(library_id, dict.fromkeys(Delivery.State.values, 0))[state] = n
+        totals[state] += n
+    names = dict(
+        MemberLibrary.objects.filter(pk__in=by_library).values_list("pk", "name").order_by()
+    )
+    remaining = totals["queued"] + totals["sending"]
+    rate = expected = None
+    if notice.started_at and totals["sent"]:
+        end = notice.finished_at or timezone.now()
+        seconds = max((end - notice.started_at).total_seconds(), 1.0)
+        rate = totals["sent"] / seconds
+        if remaining and notice.state == notice.State.SENDING:
+            expected = timezone.now() + timezone.timedelta(seconds=remaining / rate)
+    return {
+        "state": notice.state,
+        "state_label": str(notice.get_state_display()),
+        "planned": notice.planned_count,
+        "sent": totals["sent"],
+        "failed": totals["failed"],
+        "skipped": totals["skipped"],
+        "remaining": remaining,
+        "rate": round(rate, 1) if rate else None,
+        "expected_finish": expected.isoformat() if expected else None,
+        "libraries": sorted(
+            ({"id": pk, "name": names.get(pk, ""), **counts} for pk, counts in by_library.items()),
+            key=lambda r: r["name"],
+        ),
+    }
+
+
+def participations(notice) -> list[dict]:
+    """What each member library did with the notice, for the office; one query."""
+    from .models import LibraryParticipation
+
+    return list(
+        LibraryParticipation.objects.filter(notice=notice)
+        .select_related("library", "decided_by")
+        .order_by("library__path")
+    )
+
+
+def library_report(notice, library) -> dict:
+    """Delivery counts of one library's patrons (its branches included) for its board."""
+    from .models import Delivery
+
+    counts = dict.fromkeys(Delivery.State.values, 0)
+    counts.update(
+        Delivery.objects.filter(notice=notice, library__path__startswith=library.path)
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+        .order_by()
+    )
+    branches = list(
+        Delivery.objects.filter(notice=notice, library__path__startswith=library.path)
+        .values("library__name")
+        .annotate(
+            sent=Count("id", filter=Q(state="sent")),
+            failed=Count("id", filter=Q(state="failed")),
+            total=Count("id"),
+        )
+        .order_by("library__name")
+    )
+    return {"counts": counts, "total": sum(counts.values()), "branches": branches}

@@ -87,3 +87,17 @@ def reap_notices() -> int:
     from . import notices
 
     return notices.do_reap()
+
+
+@shared_task(name="patron_notices.send_test_notice")
+def send_test_notice(notice_id: int, library_id: int, language: str, addresses: list[str]) -> int:
+    from portal.members.models import MemberLibrary
+
+    from . import sending
+    from .models import Notice
+
+    notice = Notice.objects.filter(pk=notice_id).first()
+    library = MemberLibrary.objects.filter(pk=library_id).first()
+    if notice is None or library is None:
+        return 0
+    return sending.send_test(notice, library, language, addresses)

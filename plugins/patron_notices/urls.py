@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import notice_views, views
 
 app_name = "patron_notices"
 
@@ -14,4 +14,15 @@ urlpatterns = [
     path("imports/<int:pk>/problems.csv", views.import_problems, name="import_problems"),
     path("preferences/<str:token>/", views.preferences, name="preferences"),
     path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("notices/", notice_views.notice_list, name="notices"),
+    path(
+        "notices/<int:pk>/libraries/<slug:code>/",
+        notice_views.participate,
+        name="participate",
+    ),
+    path(
+        "notices/<int:pk>/libraries/<slug:code>/report.pdf",
+        notice_views.delivery_report,
+        name="delivery_report",
+    ),
 ]

@@ -1,12 +1,26 @@
-"""A way into the patron directory from the Wagtail admin, for those who may see it."""
+"""The patron directory and patron notices in the Wagtail admin.
 
-from django.urls import reverse
+Who may do what with a notice is decided by ``portal.access`` (through ``notices.may_*``)
+in the permission policy below: anyone with ``draft_notices`` somewhere drafts; the
+office (``send_notices``) approves, schedules and controls the send.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
+from wagtail.admin.views import generic
+from wagtail.admin.viewsets.base import ViewSetGroup
+from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.permission_policies import BasePermissionPolicy
+from wagtail.permissions import register_permission_policy
 
 from portal import access
 
+from . import admin_views, notices
+from .models import Notice
 from .selectors import COUNTS, IMPORT, VIEW
 
 
@@ -21,3 +35,103 @@ def patron_directory_menu_item():
     return PatronDirectoryMenuItem(
         _("Patron directory"), reverse("patron_notices:overview"), icon_name="group", order=260
     )
+
+
+class NoticePermissionPolicy(BasePermissionPolicy):
+    """Drafts: anyone who may draft (or send). A notice past draft is no longer edited."""
+
+    def user_has_permission(self, user, action):
+        if action in ("add", "change", "delete", "view"):
+            return notices.may_draft(user) or notices.may_send(user)
+        return False
+
+    def user_has_any_permission(self, user, actions):
+        return any(self.user_has_permission(user, action) for action in actions)
+
+    def user_has_permission_for_instance(self, user, action, instance):
+        if action in ("change", "delete"):
+            return notices.may_edit(user, instance)
+        return self.user_has_permission(user, action)
+
+    def user_has_any_permission_for_instance(self, user, actions, instance):
+        return any(self.user_has_permission_for_instance(user, a, instance) for a in actions)
+
+    def instances_user_has_any_permission_for(self, user, actions):
+        if self.user_has_any_permission(user, actions):
+            return Notice.objects.all()
+        return Notice.objects.none()
+
+
+register_permission_policy(Notice, NoticePermissionPolicy(Notice))
+
+
+class NoticeCreateView(generic.CreateView):
+    def save_instance(self):
+        self.form.instance.author = self.request.user
+        return super().save_instance()
+
+
+class NoticeEditView(generic.EditView):
+    def get_object(self, queryset=None):
+        notice = super().get_object(queryset)
+        # Wagtail checks "change" for the model; a notice past draft is not edited by anyone.
+        if not notices.may_edit(self.request.user, notice):
+            raise PermissionDenied
+        return notice
+
+
+class NoticeViewSet(ModelViewSet):
+    model = Notice
+    icon = "mail"
+    name = "notices"
+    menu_label = _("Notices")
+    add_view_class = NoticeCreateView
+    edit_view_class = NoticeEditView
+    copy_view_enabled = False
+    list_display = ["title", "category", "state", "send_at", "planned_count"]
+    list_filter = ["state", "category"]
+    search_fields = ["title"]
+    panels = [
+        FieldRowPanel([FieldPanel("title"), FieldPanel("category")]),
+        FieldPanel("versions"),
+        MultiFieldPanel(
+            [
+                FieldPanel("libraries"),
+                FieldPanel("branches"),
+                FieldPanel("patron_categories"),
+                FieldPanel("languages"),
+                FieldPanel("include_print"),
+            ],
+            heading=_("Audience"),
+        ),
+        MultiFieldPanel(
+            [
+                FieldRowPanel([FieldPanel("send_at"), FieldPanel("participation_deadline")]),
+                FieldRowPanel([FieldPanel("hourly_limit"), FieldPanel("domain_limit")]),
+            ],
+            heading=_("Schedule and limits"),
+        ),
+    ]
+
+    def get_urlpatterns(self):
+        return [
+            *super().get_urlpatterns(),
+            path("<int:pk>/manage/", admin_views.manage, name="manage"),
+            path("<int:pk>/progress.json", admin_views.progress_json, name="progress_json"),
+            path("<int:pk>/act/<slug:action>/", admin_views.act, name="act"),
+            path("<int:pk>/preview/", admin_views.preview, name="preview"),
+            path("<int:pk>/preview/message/", admin_views.preview_message, name="preview_message"),
+            path("<int:pk>/test-send/", admin_views.test_send, name="test_send"),
+        ]
+
+
+class PatronNoticesGroup(ViewSetGroup):
+    menu_label = _("Patron notices")
+    menu_icon = "mail"
+    menu_order = 250
+    items = (NoticeViewSet,)
+
+
+@hooks.register("register_admin_viewset")
+def register_patron_notices():
+    return PatronNoticesGroup()

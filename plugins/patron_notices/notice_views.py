@@ -1,0 +1,158 @@
+"""Portal pages of patron notices for member libraries: take part before the deadline, and
+the delivery report for the library's board. Every view checks access for its library."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from portal import access
+from portal.members.models import MemberLibrary
+
+from . import notices, selectors, sending
+from .models import LibraryParticipation, Notice
+
+OPEN = (Notice.State.DRAFT, Notice.State.APPROVED, Notice.State.SCHEDULED)
+
+
+def _reaches(notice: Notice, library: MemberLibrary, chosen: list[str]) -> bool:
+    """The notice's audience includes the library (no choice means every member)."""
+    return not chosen or any(
+        library.path.startswith(p) or p.startswith(library.path) for p in chosen
+    )
+
+
+@login_required
+def notice_list(request):
+    """Notices the user's libraries may still take part in, with what each decided."""
+    libraries = list(access.libraries_for(request.user, notices.TAKE_PART).order_by("path"))
+    if not libraries:
+        raise PermissionDenied
+    # A system's people decide for its branches: show the top of each subtree only.
+    paths = [lib.path for lib in libraries]
+    tops = [
+        lib for lib in libraries if not any(lib.path.startswith(p) and lib.path != p for p in paths)
+    ]
+    now = timezone.now()
+    open_notices = list(
+        Notice.objects.filter(state__in=OPEN)
+        .filter(Q(participation_deadline__isnull=True) | Q(participation_deadline__gte=now))
+        .prefetch_related("libraries")
+        .order_by("send_at", "pk")
+    )
+    decided = {
+        (p.notice_id, p.library_id): p
+        for p in LibraryParticipation.objects.filter(notice__in=open_notices, library__in=tops)
+    }
+    rows = []
+    for notice in open_notices:
+        chosen = [lib.path for lib in notice.libraries.all()]
+        for library in tops:
+            if _reaches(notice, library, chosen):
+                rows.append((notice, library, decided.get((notice.pk, library.pk))))
+    return render(request, "patron_notices/notices.html", {"rows": rows})
+
+
+class ParticipationForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=gettext_lazy("For our patrons"),
+        choices=[
+            (LibraryParticipation.Decision.APPROVED, LibraryParticipation.Decision.APPROVED.label),
+            (
+                LibraryParticipation.Decision.OPTED_OUT,
+                LibraryParticipation.Decision.OPTED_OUT.label,
+            ),
+        ],
+        widget=forms.RadioSelect,
+    )
+    local_paragraph = forms.CharField(
+        label=gettext_lazy("Local paragraph"),
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=gettext_lazy("Added below the notice for our patrons, e.g. our opening hours."),
+    )
+
+
+@login_required
+def participate(request, pk, code):
+    library = get_object_or_404(MemberLibrary, code=code)
+    if not access.can(request.user, notices.TAKE_PART, library):
+        raise PermissionDenied
+    notice = get_object_or_404(Notice, pk=pk)
+    current = LibraryParticipation.objects.filter(notice=notice, library=library).first()
+    initial = (
+        {"decision": current.decision, "local_paragraph": current.local_paragraph}
+        if current
+        else {}
+    )
+    form = ParticipationForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                locked = notices.check_participate(request.user, notice, library)
+                notices.do_participate(
+                    request.user,
+                    locked,
+                    library,
+                    form.cleaned_data["decision"],
+                    form.cleaned_data["local_paragraph"],
+                )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Saved. The consortium office sees what you decided."))
+            return redirect("patron_notices:notices")
+    language = notice.version_languages[0]
+    return render(
+        request,
+        "patron_notices/participate.html",
+        {
+            "notice": notice,
+            "library": library,
+            "form": form,
+            "current": current,
+            "preview": sending.preview(notice, library, language, _("Alex")),
+            "open": notice.state in OPEN
+            and not (
+                notice.participation_deadline and notice.participation_deadline < timezone.now()
+            ),
+        },
+    )
+
+
+@login_required
+def delivery_report(request, pk, code):
+    """The notice's delivery figures for one library and its branches, as a PDF."""
+    from portal.pdf import render_pdf
+
+    library = get_object_or_404(MemberLibrary, code=code)
+    if not access.can(request.user, notices.TAKE_PART, library):
+        raise PermissionDenied
+    notice = get_object_or_404(Notice, pk=pk)
+    participation = LibraryParticipation.objects.filter(notice=notice, library=library).first()
+    pdf = render_pdf(
+        "patron_notices/pdf/delivery_report.html",
+        {
+            "notice": notice,
+            "library": library,
+            "participation": participation,
+            "generated_at": timezone.now(),
+            **selectors.library_report(notice, library),
+        },
+        request=request,
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = (
+        f'attachment; filename="notice-{notice.pk}-{library.code}.pdf"'
+    )
+    return response

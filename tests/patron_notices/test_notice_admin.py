@@ -1,0 +1,200 @@
+"""The notices admin: drafting, approval by a second person, sending controls, progress,
+preview and test send, each decided through portal.access."""
+
+import pytest
+from allauth.mfa.models import Authenticator
+from django.contrib.auth.models import Permission
+from django.core import mail
+
+from plugins.patron_notices.models import Delivery, Notice
+from portal.members.roles import CONSORTIUM_ADMIN
+from tests import factories
+
+from .engine_support import notice, patron
+
+pytestmark = pytest.mark.django_db
+
+
+def office_member(libs, email):
+    user = factories.member(libs["root"], CONSORTIUM_ADMIN, email=email)
+    Authenticator.objects.create(user=user, type="totp", data={"secret": "x"})
+    return user
+
+
+def admin_access(user):
+    # A deployment puts its communications people in a group with admin access.
+    user.user_permissions.add(
+        Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
+    )
+    return user
+
+
+@pytest.fixture
+def office(libs):
+    return office_member(libs, "office@example.org")
+
+
+@pytest.fixture
+def second(libs):
+    return office_member(libs, "second@example.org")
+
+
+def act(client, n, action, **data):
+    return client.post(f"/admin/notices/{n.pk}/act/{action}/", data)
+
+
+def refused(response) -> bool:
+    # Wagtail's admin turns PermissionDenied into a redirect to its dashboard with a message.
+    return response.status_code == 403 or (
+        response.status_code == 302 and response["Location"] == "/admin/"
+    )
+
+
+def state(n):
+    return Notice.objects.get(pk=n.pk).state
+
+
+def test_communications_drafts_but_cannot_approve_or_send(client, libs, people, office):
+    comms = admin_access(people["comms"])
+    client.force_login(comms)
+    assert client.get("/admin/notices/").status_code == 200
+    assert client.get("/admin/notices/new/").status_code == 200
+    draft = notice(author=office)
+    assert client.get(f"/admin/notices/edit/{draft.pk}/").status_code == 200
+    page = client.get(f"/admin/notices/{draft.pk}/manage/")
+    assert page.status_code == 200
+    assert b"/act/approve/" not in page.content  # no sending controls offered
+    assert refused(act(client, draft, "approve"))
+    assert state(draft) == Notice.State.DRAFT
+    Notice.objects.filter(pk=draft.pk).update(state=Notice.State.APPROVED)
+    assert refused(act(client, draft, "schedule"))
+    assert state(draft) == Notice.State.APPROVED
+    # Once past draft, nobody edits it any more.
+    assert refused(client.get(f"/admin/notices/edit/{draft.pk}/"))
+
+
+def test_staff_without_draft_permission_are_refused(client, libs, people, office):
+    staff = admin_access(people["staff"])
+    client.force_login(staff)
+    draft = notice(author=office)
+    assert refused(client.get("/admin/notices/"))
+    assert refused(client.get(f"/admin/notices/{draft.pk}/manage/"))
+    assert refused(client.get(f"/admin/notices/{draft.pk}/progress.json"))
+    assert refused(client.get(f"/admin/notices/{draft.pk}/preview/"))
+    assert refused(act(client, draft, "cancel"))
+
+
+def test_a_second_person_approves_then_the_office_schedules(
+    client, libs, office, second, django_capture_on_commit_callbacks
+):
+    draft = notice(author=office)
+    client.force_login(office)
+    act(client, draft, "approve")
+    assert state(draft) == Notice.State.DRAFT  # the author never approves their own
+    client.force_login(second)
+    act(client, draft, "approve")
+    assert state(draft) == Notice.State.APPROVED
+    assert Notice.objects.get(pk=draft.pk).approved_by == second
+    with django_capture_on_commit_callbacks(execute=False):
+        act(client, draft, "schedule", send_at="2099-01-01T09:00")
+    scheduled = Notice.objects.get(pk=draft.pk)
+    assert scheduled.state == Notice.State.SCHEDULED
+    assert scheduled.send_at.year == 2099
+
+
+def test_controls_pause_resume_cancel_and_retry_failed(
+    client, libs, office, django_capture_on_commit_callbacks
+):
+    n = notice(author=office, state=Notice.State.SENDING, planned_count=3)
+    for i, lib in enumerate(("main", "east", "south")):
+        p = patron(libs[lib], f"C{i}", f"p{i}@example.net")
+        Delivery.objects.create(
+            notice=n, contact=p.contact, patron=p, library=libs[lib], language="en"
+        )
+    Delivery.objects.filter(library=libs["south"]).update(state="failed", last_error="550")
+    client.force_login(office)
+    act(client, n, "pause")
+    assert state(n) == Notice.State.PAUSED
+    act(client, n, "pause")  # refused: already paused, nothing changes
+    assert state(n) == Notice.State.PAUSED
+    with django_capture_on_commit_callbacks(execute=True):
+        act(client, n, "resume")
+    # Tasks run eagerly here: resuming sent the queued rows (to the test mailbox), and a
+    # notice with only failed rows left is done.
+    assert Delivery.objects.filter(notice=n, state="sent").count() == 2
+    assert state(n) == Notice.State.DONE
+    with django_capture_on_commit_callbacks(execute=True):
+        act(client, n, "retry_failed")
+    assert Delivery.objects.filter(notice=n, state="failed").count() == 0
+    assert Delivery.objects.filter(notice=n, state="sent").count() == 3
+    assert state(n) == Notice.State.DONE
+    assert act(client, n, "cancel").status_code == 302
+    assert state(n) == Notice.State.DONE  # a finished notice cannot be cancelled
+
+
+def test_progress_json_counts_per_state_and_library(client, libs, office):
+    n = notice(author=office, state=Notice.State.SENDING, planned_count=4)
+    for i, (lib, row_state) in enumerate(
+        [("main", "sent"), ("main", "sent"), ("east", "failed"), ("south", "queued")]
+    ):
+        p = patron(libs[lib], f"G{i}", f"g{i}@example.net")
+        Delivery.objects.create(
+            notice=n,
+            contact=p.contact,
+            patron=p,
+            library=libs[lib],
+            language="en",
+            state=row_state,
+        )
+    Notice.objects.filter(pk=n.pk).update(started_at=n.created_at)
+    client.force_login(office)
+    data = client.get(f"/admin/notices/{n.pk}/progress.json").json()
+    assert (data["sent"], data["failed"], data["remaining"], data["planned"]) == (2, 1, 1, 4)
+    assert data["rate"] > 0 and data["expected_finish"]
+    by_name = {row["name"]: row for row in data["libraries"]}
+    assert by_name["Main"]["sent"] == 2 and by_name["East"]["failed"] == 1
+    assert by_name["South System"]["queued"] == 1
+
+
+def test_preview_as_any_librarys_patron(client, libs, office):
+    n = notice(author=office)
+    client.force_login(office)
+    page = client.get(
+        f"/admin/notices/{n.pk}/preview/",
+        {"library": libs["east"].pk, "language": "fr", "first_name": "Zoé"},
+    )
+    assert page.status_code == 200
+    assert "Amendes annulées à East" in page.content.decode()
+    message = client.get(
+        f"/admin/notices/{n.pk}/preview/message/",
+        {"library": libs["east"].pk, "language": "fr", "first_name": "Zoé"},
+    )
+    body = message.content.decode()
+    assert "Bonjour Zoé" in body and "East" in body
+
+
+def test_test_send_goes_to_the_chosen_addresses_only(
+    client, libs, people, office, django_capture_on_commit_callbacks
+):
+    n = notice(author=office)
+    comms = admin_access(people["comms"])
+    client.force_login(comms)  # drafting is enough to send oneself a test
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            f"/admin/notices/{n.pk}/test-send/",
+            {
+                "library": libs["main"].pk,
+                "language": "en",
+                "addresses": "me@example.org\nyou@x.org",
+            },
+        )
+    assert response.status_code == 302
+    assert sorted(m.to[0] for m in mail.outbox) == ["me@example.org", "you@x.org"]
+    assert all(m.subject == "[Test] Fines waived at Main" for m in mail.outbox)
+    assert Delivery.objects.count() == 0  # a test is no delivery
+    too_many = "\n".join(f"a{i}@example.org" for i in range(11))
+    page = client.post(
+        f"/admin/notices/{n.pk}/test-send/",
+        {"library": libs["main"].pk, "language": "en", "addresses": too_many},
+    )
+    assert page.status_code == 200 and len(mail.outbox) == 2
