@@ -254,7 +254,7 @@ def main() -> None:
     import django
 
     django.setup()
-    from django.db.models import Count
+    from django.db.models import Count, Max, Min
 
     from plugins.patron_notices import notices
     from plugins.patron_notices.models import Delivery, Notice, Patron
@@ -312,7 +312,7 @@ def main() -> None:
                 first_sent_at = elapsed
             state = Notice.objects.get(pk=notice.pk).state
             if len(samples) % 10 == 0:
-                rate = sent / max(elapsed - (first_sent_at or 0), 1e-9)
+                rate = sent / max(elapsed - (first_sent_at or elapsed) + 1, 1)
                 print(
                     f"  {elapsed:6.0f} s  sent {sent:,}  {rate:,.0f}/s  "
                     f"RSS {', '.join(f'{r // 1024} MiB' for r in rss)}",
@@ -328,7 +328,13 @@ def main() -> None:
             .annotate(n=Count("id"))
             .values_list("state", "n")
         )
-        sending_seconds = wall - (first_sent_at or 0)
+        # The send window from the rows themselves: first to last recorded sent_at.
+        window = Delivery.objects.filter(notice=notice).aggregate(
+            first=Min("sent_at"), last=Max("sent_at")
+        )
+        sending_seconds = (
+            (window["last"] - window["first"]).total_seconds() if window["first"] else wall
+        )
         rate = counts.get("sent", 0) / max(sending_seconds, 1e-9)
         received = sink_messages(sink_out) - before
     finally:
@@ -342,9 +348,9 @@ def main() -> None:
 
     print(f"workers: {args.workers} (solo pool), batch {args.batch}, {args.parallel} chains")
     print(
-        f"send: {counts.get('sent', 0):,} sent in {sending_seconds:.1f} s "
-        f"(first message {first_sent_at or 0:.1f} s after the workers started) = "
-        f"{rate:,.0f} msg/s (target >= 2,000)"
+        f"send: {counts.get('sent', 0):,} sent in {sending_seconds:.1f} s from first to last "
+        f"message = {rate:,.0f} msg/s (target >= 2,000); "
+        f"{counts.get('sent', 0) / wall:,.0f} msg/s over {wall:.1f} s from starting the workers"
     )
     print(f"ratio to smtp-source: {rate / source_rate:.2f}")
     for label, fraction in (("10%", 0.1), ("50%", 0.5), ("100%", 1.0)):

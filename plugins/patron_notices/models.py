@@ -298,6 +298,9 @@ class Notice(models.Model):
     planned_count = models.IntegerField(_("recipients planned"), default=0)
     started_at = models.DateTimeField(_("sending started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("sending finished"), null=True, blank=True)
+    # Raised by resume and retry: workers render again with the libraries' senders and
+    # branding as they are now (they keep rendered messages per notice and generation).
+    generation = models.PositiveIntegerField(default=0, editable=False)
     # Sending limits; empty means the sender's own limits only.
     hourly_limit = models.PositiveIntegerField(_("messages per hour"), null=True, blank=True)
     domain_limit = models.PositiveIntegerField(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -189,7 +190,7 @@ def do_pause(user, notice: Notice) -> Notice:
 def do_resume(user, notice: Notice) -> Notice:
     from .tasks import queue_batches
 
-    Notice.objects.filter(pk=notice.pk).update(state=State.SENDING)
+    Notice.objects.filter(pk=notice.pk).update(state=State.SENDING, generation=F("generation") + 1)
     notice.state = State.SENDING
     record_on_commit("patron_notices.notice_resumed", actor=user, obj=notice)
     notice_id = notice.pk
@@ -216,7 +217,9 @@ def do_retry_failed(user, notice: Notice) -> int:
         state=Delivery.State.QUEUED, attempts=0, due_at=None, last_error=""
     )
     if count:
-        Notice.objects.filter(pk=notice.pk).update(state=State.SENDING, finished_at=None)
+        Notice.objects.filter(pk=notice.pk).update(
+            state=State.SENDING, finished_at=None, generation=F("generation") + 1
+        )
         notice.state = State.SENDING
         record_on_commit(
             "patron_notices.failed_retried", actor=user, obj=notice, data={"rows": count}

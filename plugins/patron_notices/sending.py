@@ -591,21 +591,24 @@ def notice_state(notice_id: int) -> str:
     return Notice.objects.filter(pk=notice_id).values_list("state", flat=True).first() or ""
 
 
-# Rendered groups of the notices this process sends, kept across batches: a batch of 500
-# rows spans hundreds of (library, language) groups, so rendering per batch would render
-# nearly every message. A sending notice's text and participations no longer change.
-_GROUPS: OrderedDict[int, tuple[dict, dict]] = OrderedDict()
+# Branding and rendered groups of the notices this process sends, kept across batches: a
+# batch of 500 rows spans hundreds of (library, language) groups, so rendering per batch
+# would render nearly every message. A sending notice's text and participations no longer
+# change. Bounded: a few notices, each at most libraries x languages groups.
+# Keyed by notice and generation: resuming or retrying a notice (after fixing a library's
+# mail account, say) makes every worker read the senders and render again.
+_GROUPS: OrderedDict[tuple[int, int], tuple[dict, dict, dict]] = OrderedDict()
 _GROUP_NOTICES = 4
 
 
-def _group_cache(notice_id: int) -> tuple[dict, dict]:
-    if notice_id in _GROUPS:
-        _GROUPS.move_to_end(notice_id)
+def _group_cache(key: tuple[int, int]) -> tuple[dict, dict, dict]:
+    if key in _GROUPS:
+        _GROUPS.move_to_end(key)
     else:
-        _GROUPS[notice_id] = ({}, {})
+        _GROUPS[key] = ({}, {}, {})
         while len(_GROUPS) > _GROUP_NOTICES:
             _GROUPS.popitem(last=False)
-    return _GROUPS[notice_id]
+    return _GROUPS[key]
 
 
 def send_batch(notice_id: int, worker: str | None = None) -> BatchResult:
@@ -629,9 +632,12 @@ def send_batch(notice_id: int, worker: str | None = None) -> BatchResult:
         release(worker, [r.id for r in deferred], cancelled=False)
         ratelimit.defer(deferred, wait)
         result.stopped, result.retry_in = "rate", wait
-    brandings = branding_for({r.library_id for r in rows})
-    local_paragraphs(notice_id, brandings)
-    prepared, serialised = _group_cache(notice_id)
+    brandings, prepared, serialised = _group_cache((notice_id, notice.generation))
+    missing = {r.library_id for r in rows} - brandings.keys()
+    if missing:
+        fresh = branding_for(missing)
+        local_paragraphs(notice_id, fresh)
+        brandings.update(fresh)
     prefix = unsubscribe_prefix()
     connections = Connections()
     outcome = Outcome()
