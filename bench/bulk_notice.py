@@ -51,6 +51,32 @@ def rss_kib(pid: int) -> tuple[int, int]:
     return values.get("VmRSS", 0), values.get("VmHWM", 0)
 
 
+def cpu_seconds(pids) -> float:
+    """User + system CPU time of processes, from /proc (what they cost, whatever the load)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+            total += int(fields[11]) + int(fields[12])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total / ticks
+
+
+def backend_pids(database: str) -> list[int]:
+    """The PostgreSQL server processes serving the bench database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def sink_messages(path: Path) -> int:
     """The last ``mesg=`` counter smtp-sink printed."""
     counts = re.findall(rb"mesg=(\d+)", path.read_bytes()[-200:])
@@ -298,6 +324,7 @@ def main() -> None:
             "NOTICE_PARALLEL": str(args.parallel),
         }
         # The batches were queued at planning; the workers take them from here.
+        sink_cpu_before = cpu_seconds([sink.pid])  # smtp-source's share is not the engine's
         started = time.perf_counter()
         workers = start_workers(args.workers, env)
         samples: list[tuple[float, int, list[int]]] = []
@@ -321,6 +348,14 @@ def main() -> None:
             if state != Notice.State.SENDING or any(w.poll() is not None for w in workers):
                 break
         wall = time.perf_counter() - started
+        # CPU the send cost: the workers, their database server processes and the sink. On
+        # a shared machine this says what the engine needs, the rate what it got.
+        from django.db import connection
+
+        database = connection.settings_dict["NAME"]
+        worker_cpu = cpu_seconds(w.pid for w in workers)
+        all_cpu = worker_cpu + cpu_seconds([*backend_pids(database), sink.pid]) - sink_cpu_before
+        load = os.getloadavg()
         peaks = [rss_kib(w.pid)[1] // 1024 for w in workers if w.poll() is None]
         counts = dict(
             Delivery.objects.filter(notice=notice)
@@ -353,6 +388,14 @@ def main() -> None:
         f"{counts.get('sent', 0) / wall:,.0f} msg/s over {wall:.1f} s from starting the workers"
     )
     print(f"ratio to smtp-source: {rate / source_rate:.2f}")
+    sent_total = counts.get("sent", 0)
+    print(
+        f"CPU: workers {worker_cpu:.1f} s ({sent_total / max(worker_cpu, 1e-9):,.0f} msg per "
+        f"worker-CPU-second); workers + PostgreSQL + sink {all_cpu:.1f} s "
+        f"({sent_total / max(all_cpu, 1e-9):,.0f} msg per CPU-second, so about "
+        f"{2 * sent_total / max(all_cpu, 1e-9):,.0f} msg/s on two free cores); "
+        f"load average at the end {load[0]:.1f}"
+    )
     for label, fraction in (("10%", 0.1), ("50%", 0.5), ("100%", 1.0)):
         print(f"RSS per worker at {label}: {', '.join(f'{r // 1024} MiB' for r in at(fraction))}")
     print(f"peak RSS per worker: {', '.join(f'{p} MiB' for p in peaks)}")

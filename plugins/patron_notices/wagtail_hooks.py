@@ -71,6 +71,12 @@ class NoticeCreateView(generic.CreateView):
         return super().save_instance()
 
 
+class NoticeIndexView(generic.IndexView):
+    def get_edit_url(self, instance):
+        # A notice's own page: its state, controls and progress, and Edit while a draft.
+        return reverse("notices:manage", args=[instance.pk])
+
+
 class NoticeEditView(generic.EditView):
     def get_object(self, queryset=None):
         notice = super().get_object(queryset)
@@ -85,6 +91,7 @@ class NoticeViewSet(ModelViewSet):
     icon = "mail"
     name = "notices"
     menu_label = _("Notices")
+    index_view_class = NoticeIndexView
     add_view_class = NoticeCreateView
     edit_view_class = NoticeEditView
     copy_view_enabled = False

@@ -57,9 +57,11 @@ def state(n):
 def test_communications_drafts_but_cannot_approve_or_send(client, libs, people, office):
     comms = admin_access(people["comms"])
     client.force_login(comms)
-    assert client.get("/admin/notices/").status_code == 200
     assert client.get("/admin/notices/new/").status_code == 200
     draft = notice(author=office)
+    listing = client.get("/admin/notices/")
+    assert listing.status_code == 200
+    assert f"/admin/notices/{draft.pk}/manage/" in listing.content.decode()
     assert client.get(f"/admin/notices/edit/{draft.pk}/").status_code == 200
     page = client.get(f"/admin/notices/{draft.pk}/manage/")
     assert page.status_code == 200
@@ -123,11 +125,14 @@ def test_controls_pause_resume_cancel_and_retry_failed(
     # notice with only failed rows left is done.
     assert Delivery.objects.filter(notice=n, state="sent").count() == 2
     assert state(n) == Notice.State.DONE
+    # Workers render again (reading the senders anew) after a resume or a retry.
+    assert Notice.objects.get(pk=n.pk).generation == 1
     with django_capture_on_commit_callbacks(execute=True):
         act(client, n, "retry_failed")
     assert Delivery.objects.filter(notice=n, state="failed").count() == 0
     assert Delivery.objects.filter(notice=n, state="sent").count() == 3
     assert state(n) == Notice.State.DONE
+    assert Notice.objects.get(pk=n.pk).generation == 2
     assert act(client, n, "cancel").status_code == 302
     assert state(n) == Notice.State.DONE  # a finished notice cannot be cancelled
 
