@@ -30,9 +30,18 @@ class RequireMFAMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path == _wagtail_login_path():
-            return redirect(_login_url(request))
         user = getattr(request, "user", None)
+        if request.path == _wagtail_login_path():
+            if user is not None and user.is_authenticated:
+                # Signed in but without admin access: sending them to sign in again would
+                # loop (allauth returns a signed-in person to `next`, i.e. the admin).
+                messages.info(
+                    request,
+                    _("The administration area is for the consortium office."),
+                    fail_silently=True,
+                )
+                return redirect("dashboard")
+            return redirect(_login_url(request))
         if (
             user is not None
             and user.is_authenticated

@@ -174,3 +174,13 @@ def test_wagtail_admin_login_goes_through_allauth(client, db):
     # Off-site `next` values are dropped.
     response = client.get(reverse("wagtailadmin_login") + "?next=https://evil.example/")
     assert response.url == reverse("account_login")
+
+
+def test_signed_in_person_without_admin_access_is_not_sent_round_in_circles(client, db):
+    tree = factories.tree(systems=1, branches=0)
+    staff = factories.member(tree["systems"][0], "staff")
+    client.force_login(staff)
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain[-1][0] == reverse("dashboard")
+    assert len(response.redirect_chain) <= 3
+    assert response.status_code == 200
