@@ -919,10 +919,12 @@ def link_contacts(library_ids: list[int] | None = None) -> None:
     patrons, contacts = Patron._meta.db_table, Contact._meta.db_table
     ids = ",".join(str(int(i)) for i in library_ids or [])
     where = f" AND library_id IN ({ids})" if ids else ""
+    # psycopg sends the JSON as text; PostgreSQL wants it cast (SQLite stores text anyway).
+    kinds = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {contacts} (email, language, notice_kinds, created_at)"  # noqa: S608
-            f" SELECT DISTINCT lower(email), '', %s, %s FROM {patrons}"
+            f" SELECT DISTINCT lower(email), '', {kinds}, %s FROM {patrons}"
             f" WHERE email <> '' AND contact_id IS NULL{where}"
             " ON CONFLICT (email) DO NOTHING",
             [_json_kinds(), timezone.now()],
