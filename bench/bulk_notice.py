@@ -83,42 +83,11 @@ def sink_messages(path: Path) -> int:
     return int(counts[-1]) if counts else 0
 
 
-def link_contacts_pg(library_ids=None) -> None:
-    """The demo seeder's contact linking, with the JSON list cast for PostgreSQL.
-
-    ``SELECT DISTINCT`` resolves the untyped parameter to text before the insert sees the
-    jsonb column, which PostgreSQL refuses; this copy casts it.
-    """
-    import json
-
-    from django.db import connection
-    from django.utils import timezone
-
-    from plugins.patron_notices.models import Contact, Patron, notice_kinds_default
-
-    patrons, contacts = Patron._meta.db_table, Contact._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {contacts} (email, language, notice_kinds, created_at)"  # noqa: S608
-            f" SELECT DISTINCT lower(email), '', %s::jsonb, %s FROM {patrons}"
-            " WHERE email <> '' AND contact_id IS NULL ON CONFLICT (email) DO NOTHING",
-            [json.dumps(notice_kinds_default()), timezone.now()],
-        )
-        cursor.execute(
-            f"UPDATE {patrons} p SET contact_id = c.id FROM {contacts} c"  # noqa: S608
-            " WHERE c.email = lower(p.email) AND p.email <> '' AND p.contact_id IS NULL"
-        )
-
-
 def seed(args) -> None:
     import io
 
     from django.core.management import call_command
     from django.test.utils import override_settings
-
-    from plugins.patron_notices import demo
-
-    demo.link_contacts = link_contacts_pg
 
     started = time.perf_counter()
     # seed_demo insists on DEBUG (it creates known logins); the workers run without it.
