@@ -62,6 +62,7 @@ class PoliciesConfig(PortalPluginConfig):
             ),
         ),
         dashboard_panel="knowledge_base.policies.panels.dashboard_panel",
+        report_columns="knowledge_base.policies.reports.report_columns",
         demo_seeder="knowledge_base.policies.demo.seed",
     )
 
