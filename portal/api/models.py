@@ -12,11 +12,9 @@ class ApiToken(models.Model):
     """
 
     class Scope(models.TextChoices):
+        # The core's own scope. Plugins add theirs as PluginMeta.extra["api_scopes"]
+        # ({"patrons:sync": label, ...}), so the core names no plugin.
         LIBRARY_READ = "library:read", _("Read the library's own details")
-        PATRONS_SYNC = "patrons:sync", _("Create, update and expire patrons")
-        PROPOSALS_READ = "proposals:read", _("Read proposals and results")
-        ANNOUNCEMENTS_READ = "announcements:read", _("Read announcements")
-        POLICIES_READ = "policies:read", _("Read policies")
 
     library = models.ForeignKey(
         "members.MemberLibrary", on_delete=models.CASCADE, related_name="api_tokens"

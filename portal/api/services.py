@@ -28,7 +28,7 @@ def check_issue_token(user, library, scopes) -> list[str]:
     """Only the consortium office issues tokens; scopes must be known ones."""
     if not access.is_consortium_admin(user):
         raise PermissionDenied
-    unknown = set(scopes) - set(ApiToken.Scope.values)
+    unknown = set(scopes) - set(known_scopes())
     if unknown or not scopes:
         raise ValidationError(_("Choose one or more of the listed scopes."))
     return sorted(set(scopes))
@@ -94,3 +94,13 @@ def authenticate(presented: str) -> ApiToken | None:
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
+
+
+def known_scopes() -> dict[str, str]:
+    """Every scope a token may carry: the core's and those the available plugins declare."""
+    from portal.plugins import available_plugins
+
+    scopes = dict(ApiToken.Scope.choices)
+    for plugin in available_plugins():
+        scopes.update(plugin.meta.extra.get("api_scopes", {}))
+    return scopes
