@@ -1,10 +1,14 @@
 """The integration API (django-ninja): /api/v1/..., schema at /api/openapi.json."""
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 from ninja import NinjaAPI, Schema
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
 from ninja.throttling import AuthRateThrottle
+
+from portal.members.switches import plugin_enabled
+from portal.plugins import available_plugins
 
 from . import services
 from .models import ApiToken
@@ -17,10 +21,14 @@ class TokenAuth(HttpBearer):
         return services.authenticate(token)
 
 
-def require_scope(request, scope: str) -> ApiToken:
+def require_scope(request, scope: str, plugin: str | None = None) -> ApiToken:
+    """The request's token, once it carries ``scope`` (and, for a plugin's endpoint, once
+    that plugin is switched on for the token's library)."""
     token = request.auth
     if scope not in token.scopes:
         raise HttpError(403, f"This token lacks the scope {scope}.")
+    if plugin is not None and not plugin_enabled(plugin, token.library):
+        raise HttpError(404, f"The {plugin} module is switched off for this library.")
     return token
 
 
@@ -56,3 +64,15 @@ def own_library(request):
         library_type=library.library_type or "",
         website=library.website or "",
     )
+
+
+def mount_plugin_routers() -> None:
+    """Each available plugin may name a ninja Router as ``PluginMeta.extra["api_router"]``;
+    it is served under /api/v1/<plugin label with - for _>/, so the core names no plugin."""
+    for plugin in available_plugins():
+        dotted = plugin.meta.extra.get("api_router")
+        if dotted:
+            api.add_router(f"/v1/{plugin.label.replace('_', '-')}/", import_string(dotted))
+
+
+mount_plugin_routers()
