@@ -41,6 +41,10 @@ class AnnouncementsConfig(PortalPluginConfig):
         ),
         dashboard_panel="plugins.announcements.panels.dashboard_panel",
         demo_seeder="plugins.announcements.demo.seed",
+        extra={
+            "api_router": "plugins.announcements.api.router",
+            "api_scopes": {"announcements:read": _("Read announcements published for the library")},
+        },
     )
 
     def ready(self):
