@@ -475,9 +475,14 @@ def build_message(notice, row: Row, prepared: Prepared, branding: Branding, conn
     )
     subject = prepared.subject.replace(FIRST_NAME, first)
     message_id = message_id_for(notice.pk, row.id)
-    return _email(
+    message = _email(
         notice, subject, text, markup, branding, row.email, message_id, unsubscribe, connection_
     )
+    if row.id:
+        # Read by django-anymail backends only: the provider echoes it in its bounce and
+        # complaint webhooks, which name the row to mark (see bounces.py).
+        message.metadata = {"concord_notice": str(notice.pk), "concord_delivery": str(row.id)}
+    return message
 
 
 def _email(notice, subject, text, markup, branding, to, message_id, unsubscribe, connection_=None):

@@ -1,9 +1,12 @@
-"""Receivers: the periodic fan-out repairs and starts notices."""
+"""Receivers: the periodic fan-out repairs and starts notices; providers' bounces and
+complaints feed the suppression list."""
 
+from anymail.signals import tracking
 from django.dispatch import receiver
 
 from portal.signals import periodic
 
+from . import bounces
 from .tasks import reap_notices
 
 
@@ -17,3 +20,7 @@ def _queue() -> dict:
     from .tasks import _queue_kwargs
 
     return _queue_kwargs()
+
+
+# One receiver per process whatever the number of imports.
+tracking.connect(bounces.on_tracking, dispatch_uid="patron_notices.bounces")

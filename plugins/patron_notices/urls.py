@@ -1,6 +1,6 @@
-from django.urls import path
+from django.urls import include, path
 
-from . import notice_views, views
+from . import bounces, notice_views, views
 
 app_name = "patron_notices"
 
@@ -25,4 +25,6 @@ urlpatterns = [
         notice_views.delivery_report,
         name="delivery_report",
     ),
+    # Bounces and complaints from mail providers (django-anymail), e.g. postmark/tracking/.
+    path("anymail/", include((bounces.tracking_urls(), "anymail"))),
 ]
