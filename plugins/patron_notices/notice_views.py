@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -128,6 +128,34 @@ def participate(request, pk, code):
             ),
         },
     )
+
+
+ARCHIVED = (Notice.State.SENDING, Notice.State.PAUSED, Notice.State.DONE)
+
+
+def archive(request, pk, code, language):
+    """Public: a sent notice as a library's patrons got it, linked from each message."""
+    from portal.members.switches import plugin_enabled
+
+    notice = get_object_or_404(Notice, pk=pk, state__in=ARCHIVED)
+    library = get_object_or_404(MemberLibrary, code=code)
+    chosen = [lib.path for lib in notice.libraries.all()]
+    opted_out = LibraryParticipation.objects.filter(
+        notice=notice,
+        decision=LibraryParticipation.Decision.OPTED_OUT,
+        library__path__in=library.ancestor_paths(),
+    ).exists()
+    if (
+        language not in notice.version_languages
+        or not _reaches(notice, library, chosen)
+        or opted_out
+        or not plugin_enabled("patron_notices", library)
+    ):
+        raise Http404
+    response = HttpResponse(sending.archive_page(notice, library, language).html)
+    # The body is the office's own HTML: no scripts run, and no other site frames it.
+    response["Content-Security-Policy"] = "script-src 'none'; frame-ancestors 'none'"
+    return response
 
 
 @login_required

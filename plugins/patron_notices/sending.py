@@ -260,9 +260,20 @@ class Prepared:
     text: str
 
 
-def prepare(notice: Notice, branding: Branding, language: str) -> Prepared:
+def archive_path(notice_id: int, library_code: str, language: str) -> str:
+    return reverse("patron_notices:archive", args=[notice_id, library_code, language])
+
+
+def prepare(notice: Notice, branding: Branding, language: str, archive: bool = False) -> Prepared:
+    """The message of ``branding``'s library in ``language``; ``archive``: as the public web
+    page, without the unsubscribe and view-in-browser links."""
     version = notice.version_for(language)
     values = branding.placeholders()
+    archive_url = ""
+    if not archive:
+        archive_url = base_url() + archive_path(
+            notice.pk, branding.library.code, version["language"]
+        )
     with translation.override(version["language"]):
         body_html = version["body"].render_as_block(
             context={"primary_colour": branding.library.primary_colour}
@@ -277,7 +288,8 @@ def prepare(notice: Notice, branding: Branding, language: str) -> Prepared:
                 "logo_url": branding.logo_url,
                 "reply_to": branding.reply_to,
                 "local_paragraph": branding.local_paragraph,
-                "unsubscribe_url": UNSUBSCRIBE,
+                "unsubscribe_url": "" if archive else UNSUBSCRIBE,
+                "archive_url": archive_url,
                 "language": version["language"],
             },
         )
@@ -725,6 +737,20 @@ def preview(notice: Notice, library: MemberLibrary, language: str, first_name: s
         subject=prepared.subject.replace(FIRST_NAME, first_name),
         html=prepared.html.replace(FIRST_NAME, name).replace(UNSUBSCRIBE, "#"),
         text=prepared.text.replace(FIRST_NAME, first_name).replace(UNSUBSCRIBE, "#"),
+    )
+
+
+def archive_page(notice: Notice, library: MemberLibrary, language: str) -> Prepared:
+    """The public web copy of the notice as ``library``'s patrons got it: no patron's data."""
+    brandings = branding_for({library.pk})
+    local_paragraphs(notice.pk, brandings)
+    prepared = prepare(notice, brandings[library.pk], language, archive=True)
+    with translation.override(language):
+        reader = translation.pgettext("greeting on a notice's web page", "reader")
+    return Prepared(
+        subject=prepared.subject.replace(FIRST_NAME, reader),
+        html=prepared.html.replace(FIRST_NAME, html.escape(reader)),
+        text=prepared.text.replace(FIRST_NAME, reader),
     )
 
 

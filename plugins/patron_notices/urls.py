@@ -25,6 +25,11 @@ urlpatterns = [
         notice_views.delivery_report,
         name="delivery_report",
     ),
+    path(
+        "archive/<int:pk>/<slug:code>/<str:language>/",
+        notice_views.archive,
+        name="archive",
+    ),
     # Bounces and complaints from mail providers (django-anymail), e.g. postmark/tracking/.
     path("anymail/", include((bounces.tracking_urls(), "anymail"))),
 ]
