@@ -388,6 +388,38 @@ class RowChecker:
         ), []
 
 
+# Held shared by every writer that links patrons to contacts, exclusively by the purge of
+# orphaned contacts: a contact an import found cannot vanish before its patrons commit
+# (the patron's contact reference has no database constraint; see models.Patron).
+CONTACTS_LOCK = "patron_notices.contacts"
+
+
+def hold_references(branch_ids: Iterable[int]) -> None:
+    """Inside a transaction: keep the branches and contacts this write refers to.
+
+    FOR KEY SHARE on the branch rows is what a foreign-key check takes, once per branch
+    rather than once per row; the shared advisory lock keeps the contacts (see above).
+    """
+    if connection.vendor != "postgresql":
+        return  # SQLite serialises writers: nothing can be deleted meanwhile
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(hashtext(%s))", [CONTACTS_LOCK])
+        ids = sorted(set(branch_ids))
+        if ids:
+            cursor.execute(
+                f"SELECT id FROM {MemberLibrary._meta.db_table}"  # noqa: S608
+                " WHERE id = ANY(%s) FOR KEY SHARE",
+                [ids],
+            )
+
+
+def hold_contacts_exclusively() -> None:
+    """Inside a transaction: wait for writers linking patrons to contacts (the purge)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [CONTACTS_LOCK])
+
+
 def branch_codes(library: MemberLibrary) -> dict[str, int]:
     """Codes of the library and every branch below it (lower-cased) -> id."""
     return {
@@ -411,6 +443,7 @@ class Importer:
         self._problems: list[ImportProblem] = []
         self.mapping: dict[str, str] = dict(job.mapping or {})
         self.offset = 0
+        self.branches: dict[str, int] = {}
         self.timings: dict[str, float] = {}
         # "sql" (PostgreSQL: COPY and set-based SQL) or "orm" (any database; the demo's).
         self.engine = engine or ("sql" if connection.vendor == "postgresql" else "orm")
@@ -477,7 +510,8 @@ class Importer:
                 header = [cell.strip() for cell in row]
                 mapping = job.mapping or mapping_for(job.preset, header)
                 self.mapping = mapping
-                checker = RowChecker(header, mapping, branch_codes(job.library))
+                self.branches = branch_codes(job.library)
+                checker = RowChecker(header, mapping, self.branches)
                 stage = checker.stage
                 if checker.missing_required():
                     raise ImportRefused(_("The file has no card number column."))
@@ -599,6 +633,8 @@ class PostgresUpsert:
                     # patrons: hashing is right whatever the (possibly stale) statistics
                     # say; a nested loop over the unindexed staging table never is.
                     cursor.execute("SET LOCAL enable_nestloop = off")
+                    # Compiling these few statements costs more than it saves.
+                    cursor.execute("SET LOCAL jit = off")
                     # Foreign keys checked as each statement ends, not all at commit: the
                     # same work, but counted in the phase that causes it.
                     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -614,6 +650,7 @@ class PostgresUpsert:
                         "SELECT pg_advisory_xact_lock(hashtext('patron_notices.import'), %s)",
                         [job.library_id],
                     )
+                    hold_references(importer.branches.values())
                     imported = self._upsert(cursor)
                     expired = 0
                     if job.full_sync:
@@ -678,20 +715,28 @@ class PostgresUpsert:
         source = f"import {self.job.pk}"
         library = self.job.library_id
         with importer.phase("contacts"):
-            # Only addresses not yet known; in file order, so contact ids follow the
-            # patrons' order and their index on patrons grows at one end.
+            # Only addresses not yet known (one hash anti-join); an address repeated in
+            # the file is skipped by ON CONFLICT, which also covers another library's
+            # import adding it meanwhile. No grouping or sorting: the staging table is
+            # read in file order, so contact ids follow the patrons' order and the
+            # contact index on patrons grows at one end.
             cursor.execute(
                 f"INSERT INTO {contacts} (email, language, notice_kinds, created_at)"  # noqa: S608
-                " SELECT n.email_norm, '', %s::jsonb, %s FROM ("
-                "  SELECT s.email_norm, min(s.line) AS first FROM patron_stage s"
-                "  WHERE s.email_norm <> '' AND NOT EXISTS ("
-                f"   SELECT 1 FROM {contacts} c WHERE c.email = s.email_norm)"
-                "  GROUP BY s.email_norm) n"
-                " ORDER BY n.first"
-                # Another library's import may add the same address meanwhile.
+                " SELECT s.email_norm, '', %s::jsonb, %s FROM patron_stage s"
+                " WHERE s.email_norm <> '' AND NOT EXISTS ("
+                f"  SELECT 1 FROM {contacts} c WHERE c.email = s.email_norm)"
                 " ON CONFLICT (email) DO NOTHING",
                 [_json_kinds(), now],
             )
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {table} WHERE library_id = %s)",  # noqa: S608
+            [library],
+        )
+        if not cursor.fetchone()[0]:
+            # A library's first import: nothing to update, no card to look up.
+            with importer.phase("patrons: insert new"):
+                self._insert(cursor, now, source, existing=False)
+            return self._count(cursor)
         with importer.phase("patrons: update changed"):
             # Consent: given or withdrawn in the file; left alone where the file says nothing.
             consent_differs = (
@@ -720,20 +765,33 @@ class PostgresUpsert:
                 {"now": now, "source": source, "library": library},
             )
         with importer.phase("patrons: insert new"):
-            cursor.execute(
-                f"INSERT INTO {table} (library_id, card_number, first_name, last_name, email,"  # noqa: S608
-                " phone, home_branch_id, category, expires_on, preferred_language, contact_id,"
-                " consent_given_at, consent_source, suppression, created_at, updated_at)"
-                " SELECT %(library)s, s.card, s.first_name, s.last_name, s.email, s.phone,"
-                " s.branch_id, s.category, s.expires_on, coalesce(nullif(s.language, ''), 'en'),"
-                " c.id, CASE WHEN s.consent = 'y' THEN %(now)s END,"
-                " CASE WHEN s.consent = 'y' THEN %(source)s ELSE '' END, '', %(now)s, %(now)s"
-                f" FROM patron_stage s LEFT JOIN {contacts} c ON c.email = s.email_norm"
-                f" WHERE NOT EXISTS (SELECT 1 FROM {table} p"
-                "  WHERE p.library_id = %(library)s AND p.card_number = s.card)"
-                " ORDER BY s.line",
-                {"now": now, "source": source, "library": library},
-            )
+            self._insert(cursor, now, source, existing=True)
+        return self._count(cursor)
+
+    def _insert(self, cursor, now, source: str, existing: bool) -> None:
+        """New cards, in file order; ``existing=False`` when the library has none yet."""
+        table, contacts = Patron._meta.db_table, Contact._meta.db_table
+        new_only = (
+            f" WHERE NOT EXISTS (SELECT 1 FROM {table} p"  # noqa: S608
+            "  WHERE p.library_id = %(library)s AND p.card_number = s.card)"
+            if existing
+            else ""
+        )
+        cursor.execute(
+            f"INSERT INTO {table} (library_id, card_number, first_name, last_name, email,"  # noqa: S608
+            " phone, home_branch_id, category, expires_on, preferred_language, contact_id,"
+            " consent_given_at, consent_source, suppression, created_at, updated_at)"
+            " SELECT %(library)s, s.card, s.first_name, s.last_name, s.email, s.phone,"
+            " s.branch_id, s.category, s.expires_on, coalesce(nullif(s.language, ''), 'en'),"
+            " c.id, CASE WHEN s.consent = 'y' THEN %(now)s END,"
+            " CASE WHEN s.consent = 'y' THEN %(source)s ELSE '' END, '', %(now)s, %(now)s"
+            f" FROM patron_stage s LEFT JOIN {contacts} c ON c.email = s.email_norm{new_only}"
+            " ORDER BY s.line",
+            {"now": now, "source": source, "library": self.job.library_id},
+        )
+
+    @staticmethod
+    def _count(cursor) -> int:
         cursor.execute("SELECT count(*) FROM patron_stage")
         return cursor.fetchone()[0]
 
@@ -788,6 +846,7 @@ class OrmUpsert:
             return {"status": ImportJob.Status.REJECTED, "imported": 0, "expired": 0}
         now = timezone.now()
         with transaction.atomic():
+            hold_references(importer.branches.values())
             emails = {r[6] for r in staged if r[6]}
             Contact.objects.bulk_create(
                 [Contact(email=e) for e in emails], ignore_conflicts=True, batch_size=1000
@@ -921,7 +980,8 @@ def link_contacts(library_ids: list[int] | None = None) -> None:
     where = f" AND library_id IN ({ids})" if ids else ""
     # psycopg sends the JSON as text; PostgreSQL wants it cast (SQLite stores text anyway).
     kinds = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        hold_references(())
         cursor.execute(
             f"INSERT INTO {contacts} (email, language, notice_kinds, created_at)"  # noqa: S608
             f" SELECT DISTINCT lower(email), '', {kinds}, %s FROM {patrons}"

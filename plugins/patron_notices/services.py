@@ -190,7 +190,10 @@ def do_purge_expired(now=None) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(days=retention_days())
     deleted, _detail = Patron.objects.filter(expired_at__lt=cutoff).delete()
-    Contact.objects.filter(patrons__isnull=True).delete()
+    with transaction.atomic():
+        # An import may be linking patrons to a contact that looks orphaned until it commits.
+        imports.hold_contacts_exclusively()
+        Contact.objects.filter(patrons__isnull=True).delete()
     # Uploaded files and their problem lists hold personal data too.
     for job in ImportJob.objects.filter(finished_at__lt=cutoff).exclude(file=""):
         job.file.delete(save=False)
