@@ -16,6 +16,7 @@ from portal.members.models import MemberLibrary
 from . import tally
 from .models import (
     VOTING_KINDS,
+    Authority,
     Ballot,
     BallotEvent,
     Delegation,
@@ -276,8 +277,10 @@ def minutes_context(meeting: Meeting) -> dict:
     chain and the quorum evidence. Secret proposals show turnout, never choices.
 
     The roll-call reads plain values (a 30-item meeting of 525 libraries is 15,750
-    ballots); only the few ballots printed in full (proxies, multi-choice) load models.
-    """
+    ballots); only the few ballots printed in full (multi-choice) load models. The proxy
+    chain is one line per library and authority for the whole meeting, naming the items
+    it was used on: repeated under each item it was a long paragraph, and WeasyPrint
+    lays out a paragraph again for each of its lines (most of the render time)."""
     items = list(
         meeting.agenda_items.select_related("proposal").prefetch_related("proposal__options")
     )
@@ -292,14 +295,13 @@ def minutes_context(meeting: Meeting) -> dict:
     listed_ids = [
         pk for pk, p in proposals.items() if not p.secret and p.kind not in SINGLE_CODE_KINDS
     ]
-    in_full: dict[int, list[Ballot]] = {}
+    listed: dict[int, list[Ballot]] = {}
     for ballot in (
-        Ballot.objects.filter(proposal_id__in=list(proposals))
-        .filter(Q(proposal_id__in=listed_ids) | ~Q(authority="director"))
-        .select_related("library", "cast_by", "delegation__named_by")
+        Ballot.objects.filter(proposal_id__in=listed_ids)
+        .select_related("library")
         .order_by("library__name")
     ):
-        in_full.setdefault(ballot.proposal_id, []).append(ballot)
+        listed.setdefault(ballot.proposal_id, []).append(ballot)
     events = {}
     for row in (
         BallotEvent.objects.filter(proposal_id__in=list(proposals))
@@ -307,31 +309,93 @@ def minutes_context(meeting: Meeting) -> dict:
         .annotate(n=Count("pk"))
     ):
         events[row["proposal_id"]] = row["n"]
+    numbers: dict[int, list[int]] = {}
     entries = []
-    for item in items:
+    for number, item in enumerate(items, start=1):
         proposal = item.proposal
         entry = {"item": item, "proposal": proposal}
         if proposal is not None:
-            rows = in_full.get(proposal.pk, [])
+            numbers.setdefault(proposal.pk, []).append(number)
             entry.update(
                 turnout=turnout.get(proposal.pk, 0),
-                proxies=[b for b in rows if b.authority != "director"],
                 events=events.get(proposal.pk, 0),
                 bars=chart_bars(proposal) if proposal.is_final else [],
                 # Multi-choice ballots do not fit a roll-call cell: listed with the item.
-                listed=rows if proposal.pk in listed_ids else [],
+                listed=listed.get(proposal.pk, []),
             )
         entries.append(entry)
+    chain, delegated = proxy_chain(list(proposals), numbers)
+    for entry in entries:
+        if entry["proposal"] is not None:
+            entry["proxies"] = delegated.get(entry["proposal"].pk, 0)
     names = dict(
         MemberLibrary.objects.filter(pk__in={lib for _p, lib in cast}).values_list("pk", "name")
     )
-    return {"meeting": meeting, "entries": entries, "roll_calls": roll_calls(entries, cast, names)}
+    return {
+        "meeting": meeting,
+        "entries": entries,
+        "proxy_chain": chain,
+        "roll_calls": roll_calls(entries, cast, names),
+    }
+
+
+def proxy_chain(
+    proposal_ids: list[int], numbers: dict[int, list[int]]
+) -> tuple[list[dict], dict[int, int]]:
+    """Ballots not cast by the director, grouped by library, person and authority: who
+    cast them, under whose naming and for which dates, on which items. Never the choice.
+    Also the number of such ballots per proposal."""
+    authorities = dict(Authority.choices)
+    groups: dict[tuple, list[int]] = {}
+    delegated: dict[int, int] = {}
+    for proposal_id, *key in (
+        Ballot.objects.filter(proposal_id__in=proposal_ids)
+        .exclude(authority=Authority.DIRECTOR)
+        .values_list(
+            "proposal_id",
+            "library__name",
+            "cast_by__email",
+            "authority",
+            "delegation__named_by__email",
+            "delegation__starts_on",
+            "delegation__ends_on",
+        )
+    ):
+        delegated[proposal_id] = delegated.get(proposal_id, 0) + 1
+        groups.setdefault(tuple(key), []).extend(numbers.get(proposal_id, []))
+    chain = [
+        {
+            "library": library,
+            "cast_by": cast_by or "",
+            "authority": authorities.get(authority, authority),
+            "named_by": named_by or "",
+            "starts_on": starts_on,
+            "ends_on": ends_on,
+            "items": number_ranges(items),
+        }
+        for (library, cast_by, authority, named_by, starts_on, ends_on), items in sorted(
+            groups.items(), key=lambda group: (group[0][0], group[0][1] or "")
+        )
+    ]
+    return chain, delegated
+
+
+def number_ranges(numbers: list[int]) -> str:
+    """``[1, 2, 3, 5, 7, 8]`` as ``"1–3, 5, 7–8"``."""
+    runs: list[list[int]] = []
+    for n in sorted(set(numbers)):
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}–{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
 
 
 # A ballot's cell in the roll-call: one character (choice hidden for secret ballots).
 SINGLE_CODE_KINDS = (tally.YES_NO, tally.CHOOSE_ONE)
 ROLL_CALL_CODES = {tally.YES: "Y", tally.NO: "N", tally.ABSTAIN: "A", tally.RECUSE: "R"}
 ROLL_CALL_COLUMNS = 30
+ROLL_CALL_LINES_PER_BLOCK = 25
 NAME_WIDTH = 34
 
 
@@ -377,7 +441,14 @@ def roll_calls(entries: list[dict], cast: dict, names: dict[int, str]) -> list[d
                 f"{_cell(p, cast.get((p.pk, library)), codes.get(p.pk, {})):>3}" for _n, p in chunk
             )
             lines.append(f"{name} {weight:>6}{cells}")
-        blocks.append({"first": chunk[0][0], "last": chunk[-1][0], "lines": [header, *lines]})
+        # A few short <pre> blocks, not one long one: WeasyPrint hands the whole rest of
+        # a block's text to Pango for every line it breaks, which grows with the square of
+        # its length (525 lines in one block: a quarter of the layout time).
+        parts = [
+            "\n".join(lines[i : i + ROLL_CALL_LINES_PER_BLOCK])
+            for i in range(0, len(lines), ROLL_CALL_LINES_PER_BLOCK)
+        ]
+        blocks.append({"first": chunk[0][0], "last": chunk[-1][0], "head": header, "parts": parts})
     return blocks
 
 

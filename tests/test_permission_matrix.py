@@ -161,7 +161,14 @@ def _training(w, a, b):
 
 def _patron_notices(w, a, b):
     from plugins.patron_notices import sending, services
-    from plugins.patron_notices.models import Contact, Delivery, ImportJob, Notice, Patron
+    from plugins.patron_notices.models import (
+        Contact,
+        Delivery,
+        ImportJob,
+        Notice,
+        Patron,
+        PrintRun,
+    )
 
     contact = Contact.objects.create(email="reader@example.net")
     patron = Patron.objects.create(
@@ -198,6 +205,16 @@ def _patron_notices(w, a, b):
         {"pk": notice.pk, "code": library.code, "language": "en"} for library in (a, b)
     )
     w.args["import"] = ({"pk": jobs[0].pk}, {"pk": jobs[1].pk})
+    runs = [
+        PrintRun.objects.create(
+            notice=notice,
+            library=library,
+            state="done",
+            file=ContentFile(b"%PDF-1.4\n", name="letters.pdf"),
+        )
+        for library in (a, b)
+    ]
+    w.args["print_run"] = ({"pk": runs[0].pk}, {"pk": runs[1].pk})
     w.args["preference_token"] = ({"token": services.preference_token(contact)},) * 2
     w.args["unsubscribe_token"] = ({"token": sending.unsubscribe_token(delivery.pk)},) * 2
 
@@ -382,6 +399,8 @@ MATRIX: dict[str, Row] = {
     "patron_notices:delivery_report": Row(
         "get", "notice_library", E(L2, S2, S2, OWN, S2, OWN, (200, 200))
     ),
+    # printed letters carry names and addresses: the library's own people and the office
+    "patron_notices:print_run": Row("get", "print_run", E(L2, S2, S2, OWN, S2, OWN, (200, 200))),
 }
 
 # URLs served by libraries the plugins mount: the mail providers' webhooks authenticate

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from portal.members.models import MemberLibrary
 
-from . import notices, selectors, sending
+from . import letters, notices, planning, selectors, sending
 from .models import Notice
 
 
@@ -46,6 +46,13 @@ def _actions(notice: Notice) -> list[tuple[str, str]]:
 def manage(request, pk):
     notice = _notice_for(request, pk)
     may_send = notices.may_send(request.user)
+    audience = None
+    if notice.state in (Notice.State.DRAFT, Notice.State.APPROVED, Notice.State.SCHEDULED):
+        # Who it would reach if it went now, after deduplication, consent and suppression.
+        audience = {
+            "recipients": planning.count_recipients(notice),
+            "letters": letters.count_letters(notice) if notice.include_print else None,
+        }
     return render(
         request,
         "patron_notices/admin/manage.html",
@@ -56,6 +63,8 @@ def manage(request, pk):
             "progress": selectors.notice_progress(notice),
             "participations": selectors.participations(notice),
             "schedule_form": ScheduleForm(initial={"send_at": notice.send_at}),
+            "audience": audience,
+            "print_runs": notice.print_runs.select_related("library").order_by("library__path"),
         },
     )
 

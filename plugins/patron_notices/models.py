@@ -506,3 +506,55 @@ def message_id_for(notice_id: int, delivery_id: int) -> str:
     """Stable across retries and workers: a resent message is recognisably the same one."""
     domain = getattr(settings, "PATRON_NOTICES_MESSAGE_ID_DOMAIN", "concord.invalid")
     return f"<notice-{notice_id}.delivery-{delivery_id}@{domain}>"
+
+
+# -- printed letters -----------------------------------------------------------------------------
+
+
+class PostalAddress(models.Model):
+    """Where a patron without an email address gets printed notices: the address block as
+    it goes on the envelope, one line per line."""
+
+    patron = models.OneToOneField(
+        Patron, on_delete=models.CASCADE, related_name="postal_address", verbose_name=_("patron")
+    )
+    lines = models.TextField(_("address"))
+
+    class Meta:
+        verbose_name = _("postal address")
+        verbose_name_plural = _("postal addresses")
+
+    def __str__(self):
+        return f"address of patron {self.patron_id}"
+
+
+def print_storage():
+    # Letters carry names and addresses: kept outside MEDIA_ROOT, served only by a view
+    # that checks access.
+    return FileSystemStorage(location=settings.VAR_DIR / "private")
+
+
+class PrintRun(models.Model):
+    """One library's printed letters of a notice, for its patrons without an email address."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="print_runs")
+    library = models.ForeignKey("members.MemberLibrary", on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    letters = models.PositiveIntegerField(_("letters"), default=0)
+    file = models.FileField(storage=print_storage, upload_to="print-runs/", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Only what went wrong in the portal's words, never a patron's data.
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        verbose_name = _("print run")
+        constraints = [models.UniqueConstraint(fields=["notice", "library"], name="one_print_run")]
+
+    def __str__(self):
+        return f"print run {self.pk} ({self.state})"

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy
 from portal import access
 from portal.members.models import MemberLibrary
 
-from . import notices, selectors, sending
+from . import letters, notices, selectors, sending
 from .models import LibraryParticipation, Notice
 
 OPEN = (Notice.State.DRAFT, Notice.State.APPROVED, Notice.State.SCHEDULED)
@@ -122,6 +122,10 @@ def participate(request, pk, code):
             "form": form,
             "current": current,
             "preview": sending.preview(notice, library, language, _("Alex")),
+            # The printed letters of the library and its branches, once made.
+            "print_runs": notice.print_runs.filter(
+                library__path__startswith=library.path, state="done"
+            ).select_related("library"),
             "open": notice.state in OPEN
             and not (
                 notice.participation_deadline and notice.participation_deadline < timezone.now()
@@ -184,3 +188,33 @@ def delivery_report(request, pk, code):
         f'attachment; filename="notice-{notice.pk}-{library.code}.pdf"'
     )
     return response
+
+
+@login_required
+def print_run(request, pk):
+    """A library's printed letters: its communications people and director, and the office."""
+    from django.http import FileResponse
+
+    from portal.audit.services import record
+
+    from .models import PrintRun
+
+    run = get_object_or_404(
+        PrintRun.objects.select_related("library"), pk=pk, state=PrintRun.State.DONE
+    )
+    if not access.can(request.user, letters.DOWNLOAD, run.library):
+        raise PermissionDenied
+    # The letters carry names and addresses: who took them is on record.
+    record(
+        "patron_notices.letters_downloaded",
+        actor=request.user,
+        library=run.library,
+        obj=run.notice,
+        data={"run": run.pk, "letters": run.letters},
+    )
+    return FileResponse(
+        run.file.open("rb"),
+        as_attachment=True,
+        filename=f"notice-{run.notice_id}-{run.library.code}-letters.pdf",
+        content_type="application/pdf",
+    )

@@ -39,6 +39,33 @@ def may_draft(user) -> bool:
     return access.can_anywhere(user, DRAFT)
 
 
+DRAFTERS_GROUP = "Patron notice drafters"
+
+
+def sync_drafters_group(user_id: int) -> None:
+    """Give the admin's door (``wagtailadmin.access_admin``) to whoever may draft notices
+    somewhere, e.g. a member library's communications people; take it back with the role.
+
+    Inside the admin the notice permission policy still asks ``portal.access``."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group, Permission
+
+    user = get_user_model().objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    access.forget(user)
+    drafts = access.can_anywhere(user, DRAFT)
+    group, created = Group.objects.get_or_create(name=DRAFTERS_GROUP)
+    if created:
+        group.permissions.add(
+            Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
+        )
+    if drafts:
+        user.groups.add(group)
+    else:
+        user.groups.remove(group)
+
+
 def may_edit(user, notice: Notice) -> bool:
     return notice.state == State.DRAFT and (may_draft(user) or may_send(user))
 
@@ -158,6 +185,10 @@ def do_start_sending(notice_id: int) -> int:
                 obj=notice,
                 data={"recipients": notice.planned_count},
             )
+            if notice.include_print:
+                from .tasks import plan_print_runs
+
+                transaction.on_commit(lambda: plan_print_runs.apply_async((notice_id,), **_queue()))
         if notice.state != State.SENDING:
             return 0
         transaction.on_commit(lambda: queue_batches(notice_id))

@@ -2,8 +2,10 @@
 complaints feed the suppression list."""
 
 from anymail.signals import tracking
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from portal.members.models import Membership
 from portal.signals import periodic
 
 from . import bounces
@@ -24,3 +26,11 @@ def _queue() -> dict:
 
 # One receiver per process whatever the number of imports.
 tracking.connect(bounces.on_tracking, dispatch_uid="patron_notices.bounces")
+
+
+@receiver([post_save, post_delete], sender=Membership, dispatch_uid="patron_notices.drafters")
+def membership_changed(sender, instance, **kwargs):
+    # After the core's own receiver has resolved the person's grants.
+    from .notices import sync_drafters_group
+
+    sync_drafters_group(instance.user_id)

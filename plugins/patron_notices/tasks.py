@@ -101,3 +101,25 @@ def send_test_notice(notice_id: int, library_id: int, language: str, addresses: 
     if notice is None or library is None:
         return 0
     return sending.send_test(notice, library, language, addresses)
+
+
+@shared_task(name="patron_notices.plan_print_runs", acks_late=True)
+def plan_print_runs(notice_id: int) -> int:
+    """One print run per library with letters to print, each rendered by its own task."""
+    from . import letters
+    from .models import Notice
+
+    notice = Notice.objects.filter(pk=notice_id, include_print=True).first()
+    if notice is None:
+        return 0
+    run_ids = letters.do_plan_print_runs(notice)
+    for run_id in run_ids:
+        render_print_run.apply_async((run_id,), **_queue_kwargs())
+    return len(run_ids)
+
+
+@shared_task(name="patron_notices.render_print_run", acks_late=True)
+def render_print_run(run_id: int) -> str:
+    from . import letters
+
+    return letters.do_render_print_run(run_id)

@@ -30,6 +30,7 @@ urlpatterns = [
         notice_views.archive,
         name="archive",
     ),
+    path("print-runs/<int:pk>/letters.pdf", notice_views.print_run, name="print_run"),
     # Bounces and complaints from mail providers (django-anymail), e.g. postmark/tracking/.
     path("anymail/", include((bounces.tracking_urls(), "anymail"))),
 ]

@@ -5,12 +5,14 @@ in the permission policy below: anyone with ``draft_notices`` somewhere drafts; 
 office (``send_notices``) approves, schedules and controls the send.
 """
 
+from django import forms
 from django.core.exceptions import PermissionDenied
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
+from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
-from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
+from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList
 from wagtail.admin.views import generic
 from wagtail.admin.viewsets.base import ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
@@ -18,8 +20,10 @@ from wagtail.permission_policies import BasePermissionPolicy
 from wagtail.permissions import register_permission_policy
 
 from portal import access
+from portal.members.models import MemberLibrary
 
 from . import admin_views, notices
+from .blocks import language_choices
 from .models import Notice
 from .selectors import COUNTS, IMPORT, VIEW
 
@@ -63,6 +67,38 @@ class NoticePermissionPolicy(BasePermissionPolicy):
 
 
 register_permission_policy(Notice, NoticePermissionPolicy(Notice))
+
+
+class NoticeForm(WagtailAdminModelForm):
+    """Audience choices as people pick them: languages ticked, categories as codes."""
+
+    languages = forms.MultipleChoiceField(
+        label=_("Languages"),
+        choices=language_choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Only patrons who read one of these. None ticked: every language."),
+    )
+    patron_categories = forms.CharField(
+        label=_("Patron categories"),
+        required=False,
+        help_text=_("The ILS category codes, separated by commas, e.g. PT, ST. Empty: all."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["patron_categories"] = ", ".join(self.instance.patron_categories or [])
+        self.fields["libraries"].queryset = MemberLibrary.objects.order_by("path")
+        self.fields["libraries"].help_text = _(
+            "None chosen: every member library. A library system takes its branches."
+        )
+        self.fields["branches"].queryset = MemberLibrary.objects.exclude(
+            kind=MemberLibrary.Kind.CONSORTIUM
+        ).order_by("path")
+
+    def clean_patron_categories(self):
+        value = self.cleaned_data["patron_categories"] or ""
+        return sorted({code.strip() for code in value.split(",") if code.strip()})
 
 
 class NoticeCreateView(generic.CreateView):
@@ -120,6 +156,9 @@ class NoticeViewSet(ModelViewSet):
         ),
     ]
 
+    def get_edit_handler(self):
+        return ObjectList(self.panels, base_form_class=NoticeForm).bind_to_model(self.model)
+
     def get_urlpatterns(self):
         return [
             *super().get_urlpatterns(),
@@ -130,6 +169,22 @@ class NoticeViewSet(ModelViewSet):
             path("<int:pk>/preview/message/", admin_views.preview_message, name="preview_message"),
             path("<int:pk>/test-send/", admin_views.test_send, name="test_send"),
         ]
+
+
+class TakePartMenuItem(MenuItem):
+    def is_shown(self, request):
+        return access.can_anywhere(request.user, notices.TAKE_PART)
+
+
+@hooks.register("register_admin_menu_item")
+def take_part_menu_item():
+    # The libraries' side of a notice: approve it for our patrons, add a paragraph, opt out.
+    return TakePartMenuItem(
+        _("Notices for our patrons"),
+        reverse("patron_notices:notices"),
+        icon_name="mail",
+        order=255,
+    )
 
 
 class PatronNoticesGroup(ViewSetGroup):

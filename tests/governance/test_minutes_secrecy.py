@@ -5,11 +5,12 @@ import io
 import re
 from datetime import timedelta
 
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from governance import services
+from governance import selectors, services
 from governance.models import AgendaItem, Meeting
 from tests import factories
 
@@ -87,3 +88,47 @@ def test_minutes_pdf_never_prints_a_library_beside_a_secret_choice(world, client
         if any(name in line for name in names) and not line.startswith(tuple(names)):
             assert not choice_words.search(line), line
     assert any(proxy.email in line for line in lines)  # the proxy chain is still shown
+
+
+def test_minutes_proxy_chain_is_one_line_per_library_and_authority(world):
+    today = timezone.localdate()
+    proxy = factories.person()
+    services.do_name_delegate(
+        world.directors[1], world.libraries[1], proxy, "proxy", today, today + timedelta(days=2)
+    )
+    proposals = [world.proposal(title=f"Item {n}", secret=n == 1) for n in range(4)]
+    for n, proposal in enumerate(proposals):
+        world.vote(0, proposal, "yes")
+        # The proxy votes on items 1, 2 and 4; the director on item 3.
+        world.vote(1, proposal, "no", user=None if n == 2 else proxy)
+        expire(proposal)
+        services.close_proposal(proposal.pk)
+    meeting = Meeting.objects.create(title="Board", starts_at=timezone.now())
+    AgendaItem.objects.create(meeting=meeting, title="Welcome", sort_order=0)
+    for n, proposal in enumerate(proposals, start=1):
+        AgendaItem.objects.create(
+            meeting=meeting, title=proposal.title, proposal=proposal, sort_order=n
+        )
+
+    context = selectors.minutes_context(meeting)
+    assert context["proxy_chain"] == [
+        {
+            "library": world.libraries[1].name,
+            "cast_by": proxy.email,
+            "authority": "Proxy",
+            "named_by": world.directors[1].email,
+            "starts_on": today,
+            "ends_on": today + timedelta(days=2),
+            # Agenda numbers: item 1 is the welcome, so the proposals are items 2-5.
+            "items": "2–3, 5",
+        }
+    ]
+    assert [e.get("proxies") for e in context["entries"]] == [None, 1, 1, 0, 1]
+    html = render_to_string("governance/minutes.html", context)
+    assert html.count(proxy.email) == 1
+    assert "1 ballot was cast by an alternate or a proxy" in html
+
+
+def test_number_ranges():
+    assert selectors.number_ranges([]) == ""
+    assert selectors.number_ranges([5, 1, 2, 3, 8, 7, 2]) == "1–3, 5, 7–8"

@@ -203,3 +203,71 @@ def test_test_send_goes_to_the_chosen_addresses_only(
         {"library": libs["main"].pk, "language": "en", "addresses": too_many},
     )
     assert page.status_code == 200 and len(mail.outbox) == 2
+
+
+def test_communications_reach_the_admin_by_their_role_alone(client, libs):
+    from plugins.patron_notices.notices import DRAFTERS_GROUP
+    from portal.members.models import Membership
+    from portal.members.roles import COMMUNICATIONS, STAFF
+
+    comms = factories.member(libs["main"], COMMUNICATIONS, email="c2@example.org")
+    staff = factories.member(libs["main"], STAFF, email="s2@example.org")
+    client.force_login(comms)  # no admin permission given by hand
+    assert client.get("/admin/notices/new/").status_code == 200
+    home = client.get("/admin/")
+    assert home.status_code == 200
+    assert "/patron-notices/notices/" in home.content.decode()  # the libraries' side
+    client.force_login(staff)
+    assert client.get("/admin/notices/").status_code == 302  # out of the admin
+    assert not staff.groups.filter(name=DRAFTERS_GROUP).exists()
+    # Losing the role closes the admin again.
+    Membership.objects.filter(user=comms).delete()
+    assert not comms.groups.filter(name=DRAFTERS_GROUP).exists()
+    client.force_login(comms)
+    assert client.get("/admin/notices/new/").status_code == 302
+
+
+def test_audience_is_edited_in_the_admin_and_counted_before_sending(client, libs, office):
+    from wagtail.test.utils.form_data import nested_form_data, rich_text, streamfield
+
+    for i, (lib, category, language) in enumerate(
+        [("main", "PT", "fr"), ("east", "PT", "fr"), ("main", "ST", "fr"), ("south", "PT", "fr")]
+    ):
+        patron(libs[lib], f"A{i}", f"a{i}@example.net", language=language, category=category)
+    patron(libs["east"], "A9", "a0@example.net", language="fr", category="PT")  # same person
+    client.force_login(office)
+    data = nested_form_data(
+        {
+            "title": "Closure",
+            "category": "service",
+            "versions": streamfield(
+                [
+                    (
+                        "version",
+                        {
+                            "language": "fr",
+                            "subject": "Fermeture",
+                            "body": streamfield([("paragraph", rich_text("<p>Bonjour</p>"))]),
+                        },
+                    )
+                ]
+            ),
+            "patron_categories": "PT, ",
+            "send_at": "",
+            "participation_deadline": "",
+            "hourly_limit": "",
+            "domain_limit": "",
+        }
+    )
+    data["libraries"] = [libs["north"].pk]  # a system: its branches come with it
+    data["languages"] = ["fr"]
+    response = client.post("/admin/notices/new/", data)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    n = Notice.objects.get(title="Closure")
+    assert (n.patron_categories, n.languages, n.author) == (["PT"], ["fr"], office)
+    assert list(n.libraries.all()) == [libs["north"]]
+    page = client.get(f"/admin/notices/{n.pk}/manage/").content.decode()
+    # a0 (two cards, counted once) and a1: PT patrons of North's branches reading French.
+    assert "would reach 2 people by email" in page
+    edit = client.get(f"/admin/notices/edit/{n.pk}/").content.decode()
+    assert 'value="PT"' in edit and 'name="languages"' in edit
