@@ -77,4 +77,6 @@ class PatronNoticesConfig(PortalPluginConfig):
     )
 
     def ready(self):
-        from . import signals  # noqa: F401 - connects the receivers
+        from . import import_admin, signals  # noqa: F401 - connects the receivers
+
+        import_admin.connect_receivers()

@@ -184,7 +184,20 @@ class ImportJob(models.Model):
         default=False,
         help_text=_("Expire the library's patrons that the file no longer lists."),
     )
+    class Phase(models.TextChoices):
+        WAITING = "waiting", _("Waiting")
+        VALIDATING = "validating", _("Reading and checking the rows")
+        DEDUPLICATING = "deduplicating", _("Finding repeated card numbers")
+        WRITING = "writing", _("Writing patrons and contacts")
+        EXPIRING = "expiring", _("Expiring patrons the file no longer lists")
+        DONE = "done", _("Finished")
+        FAILED = "failed", _("Failed")
+
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.MAPPING)
+    # What a running import is doing now; the admin's progress bar follows it.
+    phase = models.CharField(
+        _("phase"), max_length=16, choices=Phase.choices, default=Phase.WAITING
+    )
     size = models.BigIntegerField(default=0)
     bytes_read = models.BigIntegerField(default=0)
     rows_read = models.IntegerField(default=0)
@@ -202,11 +215,24 @@ class ImportJob(models.Model):
     def __str__(self):
         return f"import {self.pk} ({self.status})"
 
+    # Where each phase starts on the progress bar: reading the file is most of the work.
+    PHASE_START = {
+        Phase.WAITING: 0,
+        Phase.VALIDATING: 0,
+        Phase.DEDUPLICATING: 60,
+        Phase.WRITING: 65,
+        Phase.EXPIRING: 95,
+        Phase.DONE: 100,
+        Phase.FAILED: 100,
+    }
+
     @property
     def percent(self) -> int:
-        if self.status in (self.Status.DONE, self.Status.REJECTED):
+        if self.status in (self.Status.DONE, self.Status.REJECTED, self.Status.FAILED):
             return 100
-        return int(100 * self.bytes_read / self.size) if self.size else 0
+        if self.phase == self.Phase.VALIDATING:
+            return int(60 * self.bytes_read / self.size) if self.size else 0
+        return self.PHASE_START.get(self.phase, 0)
 
 
 class ImportProblem(models.Model):

@@ -132,3 +132,48 @@ def library_report(notice, library) -> dict:
         .order_by("library__name")
     )
     return {"counts": counts, "total": sum(counts.values()), "branches": branches}
+
+
+# -- imports -------------------------------------------------------------------------------------
+
+
+def import_access(user, library: MemberLibrary) -> str | None:
+    """How much of a library's imports ``user`` sees: "full" (its own communications people
+    and director: the problems download too), "counts" (the office), or None."""
+    if access.can(user, IMPORT, library) or access.can(user, VIEW, library):
+        return "full"
+    if access.can(user, COUNTS, library):
+        return "counts"
+    return None
+
+
+def imports_for(user) -> tuple[QuerySet, set[int]]:
+    """The import jobs ``user`` may watch, newest first, and the library ids seen in full."""
+    from .models import ImportJob
+
+    full = set(access.libraries_for(user, IMPORT).values_list("pk", flat=True))
+    full |= set(access.libraries_for(user, VIEW).values_list("pk", flat=True))
+    counted = access.libraries_for(user, COUNTS).values("pk")
+    jobs = (
+        ImportJob.objects.filter(Q(library__in=full) | Q(library__in=counted))
+        .select_related("library")
+        .order_by("-created_at", "-pk")
+    )
+    return jobs, full
+
+
+def import_progress(job) -> dict:
+    """Counts and phase of an import: no patron data, so the office may read it too."""
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "label": str(job.get_status_display()),
+        "phase": job.phase,
+        "phase_label": str(job.get_phase_display()),
+        "percent": job.percent,
+        "running": job.status in (job.Status.QUEUED, job.Status.RUNNING),
+        "rows_read": job.rows_read,
+        "rows_imported": job.rows_imported,
+        "rows_invalid": job.rows_invalid,
+        "rows_expired": job.rows_expired,
+    }

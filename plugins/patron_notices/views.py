@@ -111,17 +111,7 @@ def import_progress(request, pk):
 @login_required
 def import_status(request, pk):
     job = _job_for(request.user, pk)
-    return JsonResponse(
-        {
-            "status": job.status,
-            "label": job.get_status_display(),
-            "percent": job.percent,
-            "rows_read": job.rows_read,
-            "rows_imported": job.rows_imported,
-            "rows_invalid": job.rows_invalid,
-            "rows_expired": job.rows_expired,
-        }
-    )
+    return JsonResponse(selectors.import_progress(job))
 
 
 @login_required
