@@ -55,6 +55,8 @@ class World:
     args: dict = field(default_factory=dict)
     # name -> (POST data on A's side, on B's side)
     data: dict = field(default_factory=dict)
+    # Pages Wagtail serves at their own place in the page tree: (who, url)
+    tree_pages: list = field(default_factory=list)
 
 
 def _announcements(w, a, b):
@@ -67,6 +69,7 @@ def _announcements(w, a, b):
 
     page_a, page_b = publish("For A", a), publish("For B", b)
     w.args["announcement"] = ({"pk": page_a.pk}, {"pk": page_b.pk})
+    w.tree_pages.append((STAFF, page_a.url))
     from plugins.announcements.selectors import preference_of
 
     now = timezone.localtime()
@@ -117,6 +120,7 @@ def _policies(w, a, b):
     for library in (a, b):
         LocalProcedure.objects.create(policy=page, library=library, text="Ask at the desk.")
     w.args["policy"] = ({"code": page.code},) * 2
+    w.tree_pages.append((STAFF, page.url))
     w.args["policy_version"] = ({"code": page.code, "number": 1},) * 2
     w.args["policy_local"] = (
         {"code": page.code, "library_code": a.code},
@@ -155,6 +159,7 @@ def _training(w, a, b):
     cert_a = certificate(w.people["colleague_a"], a)
     cert_b = certificate(w.people["staff_b"], b)
     w.args["course"] = ({"course_id": course.pk},) * 2
+    w.tree_pages += [(STAFF, course.url), (STAFF, lesson.url)]
     w.args["lesson"] = ({"lesson_id": lesson.pk},) * 2
     w.args["certificate"] = ({"code": cert_a.code}, {"code": cert_b.code})
 

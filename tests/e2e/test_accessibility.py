@@ -5,10 +5,13 @@ import pytest
 from allauth.mfa.models import Authenticator
 from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings
+from django.core.cache import cache
 from django.test import Client
+from django.urls import reverse
 
-from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
+from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR, STAFF, TRAINER
 from tests import factories
+from tests import test_permission_matrix as matrix
 
 pytestmark = [
     pytest.mark.e2e,
@@ -25,10 +28,12 @@ def with_mfa(user):
 
 
 def signed_in(page, live_server, user):
-    """Give the browser a session for ``user`` (the sign-in form has its own journey)."""
+    """Give the browser a session for ``user`` (the sign-in form has its own journey);
+    ``page`` is a tab or a browser context."""
     client = Client()
     client.force_login(user)
-    page.context.add_cookies(
+    context = getattr(page, "context", page)
+    context.add_cookies(
         [
             {
                 "name": settings.SESSION_COOKIE_NAME,
@@ -98,40 +103,79 @@ def test_public_pages(page, world, url):
     check_page(page, url)
 
 
-def staff_pages(world):
-    return [
-        "/dashboard/",
-        f"/libraries/{world['branch'].code}/",
-        "/governance/",
-        "/policies/",
-        "/training/me/",
-        "/announcements/",
-    ]
+# --- every page a person can reach ---------------------------------------------------------
+#
+# The pages are those of the permission matrix: every URL a role may open with GET (and
+# the pages Wagtail serves in the page tree), for each role, on the matrix's own world.
+# What is not an HTML page (PDFs, feeds, JSON, SVG) is left out; the test client finds
+# out cheaply before the browser goes there.
+
+ROLES = [STAFF, COMMUNICATIONS, TRAINER, DIRECTOR, CONSORTIUM_ADMIN]
 
 
-def director_pages(world):
-    return [
-        "/dashboard/",
-        f"/libraries/{world['system'].code}/",
-        f"/libraries/{world['system'].code}/people/",
-        "/governance/",
-        "/policies/",
-        "/training/me/",
-        "/announcements/",
-        "/patron-notices/",
-    ]
+def reachable_pages(world) -> list[tuple[str, str]]:
+    """(who, url) for every HTML page each person (and a visitor) is let into."""
+    pages = []
+    for name, row in sorted(matrix.MATRIX.items()):
+        if row.method != "get":
+            continue
+        for who in [matrix.ANON, *ROLES]:
+            expected = row.expect[who]
+            own = expected[0] if isinstance(expected, tuple) else expected
+            if own != 200:
+                continue
+            public = row.expect[matrix.ANON] == expected
+            if public and who != matrix.ANON:
+                continue  # a public page is the same page for everyone
+            kwargs = world.args[row.args][0] if row.args else {}
+            pages.append((who, reverse(name, kwargs=kwargs)))
+    pages += list(world.tree_pages)
+    html = []
+    clients = {matrix.ANON: Client()}
+    for who in ROLES:
+        clients[who] = Client()
+        clients[who].force_login(world.people[who])
+    for who, url in pages:
+        response = clients[who].get(url)
+        if response.status_code == 200 and response["Content-Type"].startswith("text/html"):
+            html.append((who, url))
+    return html
 
 
-def test_a_staff_members_pages(page, live_server, world):
-    signed_in(page, live_server, world["staff"])
-    for url in staff_pages(world):
-        check_page(page, url)
+def test_every_page_a_person_can_reach(browser, live_server):
+    world = matrix.build_world()
+    pages = reachable_pages(world)
+    # The matrix gives some hundred and twenty; a short list means the walk went wrong.
+    assert len(pages) > 100, pages
+    failures = []
+    contexts = {}
+    try:
+        for who, url in pages:
+            if who not in contexts:
+                context = browser.new_context(base_url=live_server.url, locale="en-US")
+                context.set_default_timeout(10_000)
+                if who != matrix.ANON:
+                    signed_in(context, live_server, world.people[who])
+                contexts[who] = context.new_page()
+            cache.clear()  # the API and sign-in rate limits live in the cache
+            try:
+                check_page(contexts[who], url)
+            except AssertionError as problem:
+                failures.append(f"[{who}] {problem}")
+    finally:
+        for tab in contexts.values():
+            tab.context.close()
+    assert not failures, "\n\n".join(failures)
 
 
-def test_a_directors_pages(page, live_server, world):
-    signed_in(page, live_server, world["director"])
-    for url in director_pages(world):
-        check_page(page, url)
+def test_the_check_finds_a_blocking_violation(page):
+    """The check has teeth: a field without a label is a critical violation to axe-core."""
+    page.set_content(
+        '<html lang="en"><head><title>t</title></head><body><main>'
+        '<input type="text" name="card"></main></body></html>'
+    )
+    found = {v["id"]: v["impact"] for v in axe.run(page).response["violations"]}
+    assert found.get("label") in BLOCKING, found
 
 
 def test_the_wagtail_admin_dashboard_loads_under_the_policy(page, live_server, world):
