@@ -30,7 +30,8 @@ def _notice_for(request, pk) -> Notice:
 def _actions(notice: Notice) -> list[tuple[str, str]]:
     State = Notice.State
     offered = {
-        State.DRAFT: [("approve", gettext_lazy("Approve"))],
+        # Approval is the workflow's, on the edit page (see NoticeApprovalTask).
+        State.DRAFT: [],
         State.APPROVED: [("schedule", gettext_lazy("Schedule"))],
         State.SCHEDULED: [("schedule", gettext_lazy("Reschedule")), ("cancel", _("Cancel"))],
         State.SENDING: [("pause", gettext_lazy("Pause")), ("cancel", gettext_lazy("Cancel"))],
@@ -59,6 +60,7 @@ def manage(request, pk):
         {
             "notice": notice,
             "may_send": may_send,
+            "may_approve": notices.may_approve(request.user, notice),
             "actions": _actions(notice) if may_send else [],
             "progress": selectors.notice_progress(notice),
             "participations": selectors.participations(notice),
@@ -86,15 +88,12 @@ class ScheduleForm(forms.Form):
 @require_POST
 def act(request, pk, action):
     notice = get_object_or_404(Notice, pk=pk)
-    if action not in ("approve", "schedule", "pause", "resume", "cancel", "retry_failed"):
+    if action not in ("schedule", "pause", "resume", "cancel", "retry_failed"):
         raise PermissionDenied
     user = request.user
     try:
         with transaction.atomic():
-            if action == "approve":
-                locked = notices.check_approve_notice(user, notice)
-                notices.do_approve_notice(user, locked)
-            elif action == "schedule":
+            if action == "schedule":
                 form = ScheduleForm(request.POST)
                 if not form.is_valid():
                     raise ValidationError(_("Give a valid date and time."))

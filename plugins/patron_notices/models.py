@@ -4,6 +4,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.fields import StreamField
+from wagtail.models import DraftStateMixin, RevisionMixin, Task, WorkflowMixin
 
 from .blocks import LanguageVersionBlock
 
@@ -184,6 +185,7 @@ class ImportJob(models.Model):
         default=False,
         help_text=_("Expire the library's patrons that the file no longer lists."),
     )
+
     class Phase(models.TextChoices):
         WAITING = "waiting", _("Waiting")
         VALIDATING = "validating", _("Reading and checking the rows")
@@ -274,8 +276,13 @@ class PreferenceChange(models.Model):
 # -- notices -----------------------------------------------------------------------------------
 
 
-class Notice(models.Model):
-    """A message from the consortium to the patrons of its members, branded per library."""
+class Notice(WorkflowMixin, DraftStateMixin, RevisionMixin, models.Model):
+    """A message from the consortium to the patrons of its members, branded per library.
+
+    Approval is a Wagtail workflow (draft -> submitted -> approved by a second person, see
+    :class:`NoticeApprovalTask`); approving publishes the draft and makes the notice
+    ``approved``. ``state`` then carries it through scheduling and sending.
+    """
 
     class Category(models.TextChoices):
         SERVICE = "service", _("Service notice")
@@ -380,6 +387,59 @@ class Notice(models.Model):
     @property
     def version_languages(self) -> list[str]:
         return [v.value["language"] for v in self.versions]
+
+
+class NoticeApprovalTask(Task):
+    """The workflow step of a patron notice: someone who may send notices approves it, and
+    never its author (checked here on every action and by a database constraint)."""
+
+    class Meta:
+        verbose_name = _("second-person approval of a patron notice")
+        verbose_name_plural = _("second-person approvals of patron notices")
+
+    def user_can_approve(self, obj, user) -> bool:
+        from . import notices
+
+        return notices.may_approve(user, obj)
+
+    def user_can_access_editor(self, obj, user):
+        return self.user_can_approve(obj, user)
+
+    def locked_for_user(self, obj, user):
+        # While it waits for approval the author does not change what is being approved.
+        return not self.user_can_approve(obj, user)
+
+    def get_actions(self, obj, user):
+        if not self.user_can_approve(obj, user):
+            return []
+        return [
+            ("reject", _("Request changes"), True),
+            ("approve", _("Approve"), False),
+            ("approve", _("Approve with comment"), True),
+        ]
+
+    def on_action(self, task_state, user, action_name, **kwargs):
+        from django.core.exceptions import PermissionDenied
+
+        obj = task_state.workflow_state.content_object
+        if not self.user_can_approve(obj, user):
+            raise PermissionDenied
+        return super().on_action(task_state, user, action_name, **kwargs)
+
+    def get_task_states_user_can_moderate(self, user, **kwargs):
+        from wagtail.models import TaskState
+
+        from . import notices
+
+        if not notices.may_send(user):
+            return TaskState.objects.none()
+        return TaskState.objects.filter(
+            status=TaskState.STATUS_IN_PROGRESS, task=self.task_ptr
+        ).exclude(workflow_state__requested_by=user)
+
+    @classmethod
+    def get_description(cls):
+        return _("The consortium office approves; the author never approves their own notice.")
 
 
 class LibraryParticipation(models.Model):

@@ -66,6 +66,11 @@ def sync_drafters_group(user_id: int) -> None:
         user.groups.remove(group)
 
 
+def may_approve(user, notice: Notice) -> bool:
+    """The second pair of eyes: someone who may send notices, never the notice's author."""
+    return may_send(user) and notice.author_id != getattr(user, "pk", None)
+
+
 def may_edit(user, notice: Notice) -> bool:
     return notice.state == State.DRAFT and (may_draft(user) or may_send(user))
 
@@ -78,6 +83,7 @@ def _locked(notice: Notice) -> Notice:
 
 
 def check_approve_notice(user, notice: Notice) -> Notice:
+    """Server-side guard of the workflow's approval (see ``NoticeApprovalTask``)."""
     if not may_send(user):
         raise PermissionDenied
     notice = _locked(notice)
@@ -93,6 +99,36 @@ def do_approve_notice(user, notice: Notice) -> Notice:
     notice.save(update_fields=["state", "approved_by", "approved_at"])
     record_on_commit("patron_notices.notice_approved", actor=user, obj=notice)
     return notice
+
+
+APPROVAL_WORKFLOW = "Patron notice approval"
+
+
+def ensure_approval_workflow() -> None:
+    """The Wagtail workflow every notice goes through, with its one task. Idempotent."""
+    from django.contrib.contenttypes.models import ContentType
+    from wagtail.models import Workflow, WorkflowContentType, WorkflowTask
+
+    from .models import NoticeApprovalTask
+
+    workflow, _created = Workflow.objects.get_or_create(name=str(APPROVAL_WORKFLOW))
+    task = NoticeApprovalTask.objects.filter(name=str(APPROVAL_WORKFLOW)).first()
+    if task is None:
+        task = NoticeApprovalTask.objects.create(name=str(APPROVAL_WORKFLOW))
+    WorkflowTask.objects.get_or_create(workflow=workflow, task=task, defaults={"sort_order": 0})
+    WorkflowContentType.objects.update_or_create(
+        content_type=ContentType.objects.get_for_model(Notice), defaults={"workflow": workflow}
+    )
+
+
+def on_workflow_approved(sender, instance, user=None, **kwargs):
+    """The workflow's last step approved (and published) the notice: it may be scheduled."""
+    notice = instance.content_object
+    if not isinstance(notice, Notice):
+        return
+    with transaction.atomic():
+        locked = check_approve_notice(user, notice)
+        do_approve_notice(user, locked)
 
 
 def check_schedule_notice(user, notice: Notice, send_at) -> Notice:

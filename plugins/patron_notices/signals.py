@@ -2,8 +2,9 @@
 complaints feed the suppression list."""
 
 from anymail.signals import tracking
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
+from wagtail.signals import workflow_approved
 
 from portal.members.models import Membership
 from portal.signals import periodic
@@ -34,3 +35,20 @@ def membership_changed(sender, instance, **kwargs):
     from .notices import sync_drafters_group
 
     sync_drafters_group(instance.user_id)
+
+
+@receiver(post_migrate, dispatch_uid="patron_notices.approval_workflow")
+def approval_workflow(sender, **kwargs):
+    if sender.label == "patron_notices":
+        from .notices import ensure_approval_workflow
+
+        ensure_approval_workflow()
+
+
+def _workflow_approved(sender, instance, user=None, **kwargs):
+    from .notices import on_workflow_approved
+
+    on_workflow_approved(sender, instance, user=user, **kwargs)
+
+
+workflow_approved.connect(_workflow_approved, dispatch_uid="patron_notices.workflow_approved")

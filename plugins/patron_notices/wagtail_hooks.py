@@ -1,8 +1,10 @@
 """The patron directory and patron notices in the Wagtail admin.
 
 Who may do what with a notice is decided by ``portal.access`` (through ``notices.may_*``)
-in the permission policy below: anyone with ``draft_notices`` somewhere drafts; the
-office (``send_notices``) approves, schedules and controls the send.
+in the permission policy below: anyone with ``draft_notices`` somewhere drafts and submits
+to the approval workflow; someone else of the office (``send_notices``) approves it there
+(``NoticeApprovalTask``), then the office schedules and controls the send. A notice is a
+snippet because Wagtail's workflows (with drafts and revisions) are the snippets'.
 """
 
 from django import forms
@@ -13,11 +15,11 @@ from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel, ObjectList
-from wagtail.admin.views import generic
-from wagtail.admin.viewsets.base import ViewSetGroup
-from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permission_policies import BasePermissionPolicy
 from wagtail.permissions import register_permission_policy
+from wagtail.snippets.models import register_snippet
+from wagtail.snippets.views import snippets as snippet_views
+from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 
 from portal import access
 from portal.members.models import MemberLibrary
@@ -47,6 +49,10 @@ class NoticePermissionPolicy(BasePermissionPolicy):
     def user_has_permission(self, user, action):
         if action in ("add", "change", "delete", "view"):
             return notices.may_draft(user) or notices.may_send(user)
+        if action == "publish":
+            # Publishing is what the workflow's approval does; the views below offer no
+            # direct "Publish", and the task refuses the author.
+            return notices.may_send(user)
         return False
 
     def user_has_any_permission(self, user, actions):
@@ -101,19 +107,26 @@ class NoticeForm(WagtailAdminModelForm):
         return sorted({code.strip() for code in value.split(",") if code.strip()})
 
 
-class NoticeCreateView(generic.CreateView):
+class NoDirectPublish:
+    """Approval only through the workflow: never a plain "Publish" that skips it."""
+
+    def get_available_actions(self):
+        return [a for a in super().get_available_actions() if a != "publish"]
+
+
+class NoticeCreateView(NoDirectPublish, snippet_views.CreateView):
     def save_instance(self):
         self.form.instance.author = self.request.user
         return super().save_instance()
 
 
-class NoticeIndexView(generic.IndexView):
+class NoticeIndexView(snippet_views.IndexView):
     def get_edit_url(self, instance):
         # A notice's own page: its state, controls and progress, and Edit while a draft.
         return reverse("notices:manage", args=[instance.pk])
 
 
-class NoticeEditView(generic.EditView):
+class NoticeEditView(NoDirectPublish, snippet_views.EditView):
     def get_object(self, queryset=None):
         notice = super().get_object(queryset)
         # Wagtail checks "change" for the model; a notice past draft is not edited by anyone.
@@ -122,11 +135,19 @@ class NoticeEditView(generic.EditView):
         return notice
 
 
-class NoticeViewSet(ModelViewSet):
+class NoticeUnpublishView(snippet_views.UnpublishView):
+    def dispatch(self, request, *args, **kwargs):
+        # An approved notice goes on to be sent or cancelled, never back to a draft.
+        raise PermissionDenied
+
+
+class NoticeViewSet(SnippetViewSet):
     model = Notice
     icon = "mail"
-    name = "notices"
+    admin_url_namespace = "notices"
+    base_url_path = "notices"
     menu_label = _("Notices")
+    unpublish_view_class = NoticeUnpublishView
     index_view_class = NoticeIndexView
     add_view_class = NoticeCreateView
     edit_view_class = NoticeEditView
@@ -187,13 +208,11 @@ def take_part_menu_item():
     )
 
 
-class PatronNoticesGroup(ViewSetGroup):
+class PatronNoticesGroup(SnippetViewSetGroup):
     menu_label = _("Patron notices")
     menu_icon = "mail"
     menu_order = 250
     items = (NoticeViewSet,)
 
 
-@hooks.register("register_admin_viewset")
-def register_patron_notices():
-    return PatronNoticesGroup()
+register_snippet(PatronNoticesGroup)

@@ -57,7 +57,7 @@ def state(n):
 def test_communications_drafts_but_cannot_approve_or_send(client, libs, people, office):
     comms = admin_access(people["comms"])
     client.force_login(comms)
-    assert client.get("/admin/notices/new/").status_code == 200
+    assert client.get("/admin/notices/add/").status_code == 200
     draft = notice(author=office)
     listing = client.get("/admin/notices/")
     assert listing.status_code == 200
@@ -86,19 +86,78 @@ def test_staff_without_draft_permission_are_refused(client, libs, people, office
     assert refused(act(client, draft, "cancel"))
 
 
-def test_a_second_person_approves_then_the_office_schedules(
-    client, libs, office, second, django_capture_on_commit_callbacks
+def notice_form(**overrides):
+    from wagtail.test.utils.form_data import nested_form_data, rich_text, streamfield
+
+    data = nested_form_data(
+        {
+            "title": "Closure",
+            "category": "service",
+            "versions": streamfield(
+                [
+                    (
+                        "version",
+                        {
+                            "language": "fr",
+                            "subject": "Fermeture",
+                            "body": streamfield([("paragraph", rich_text("<p>Bonjour</p>"))]),
+                        },
+                    )
+                ]
+            ),
+            "patron_categories": "",
+            "send_at": "",
+            "participation_deadline": "",
+            "hourly_limit": "",
+            "domain_limit": "",
+        }
+    )
+    data.update(overrides)
+    return data
+
+
+def approve_url(n, task_state):
+    return f"/admin/notices/workflow/action/{n.pk}/approve/{task_state.pk}/"
+
+
+def test_a_second_person_approves_in_the_workflow_then_the_office_schedules(
+    client, libs, people, office, second, django_capture_on_commit_callbacks
 ):
-    draft = notice(author=office)
     client.force_login(office)
-    act(client, draft, "approve")
-    assert state(draft) == Notice.State.DRAFT  # the author never approves their own
+    assert client.post("/admin/notices/add/", notice_form()).status_code == 302
+    draft = Notice.objects.get(title="Closure")
+    assert (draft.author, draft.live, draft.state) == (office, False, Notice.State.DRAFT)
+    # The author submits it to the workflow from the edit page.
+    response = client.post(
+        f"/admin/notices/edit/{draft.pk}/", notice_form(**{"action-submit": "1"})
+    )
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.workflow_in_progress
+    task_state = draft.current_workflow_task_state
+    assert task_state.task.specific.__class__.__name__ == "NoticeApprovalTask"
+    # Neither the author nor a drafter without the right to send approves it.
+    assert refused(client.post(approve_url(draft, task_state)))
+    client.force_login(admin_access(people["comms"]))
+    assert refused(client.post(approve_url(draft, task_state)))
+    draft.refresh_from_db()
+    assert (draft.state, draft.live) == (Notice.State.DRAFT, False)
+    # A plain "Publish" does not skip the workflow either.
     client.force_login(second)
-    act(client, draft, "approve")
-    assert state(draft) == Notice.State.APPROVED
-    assert Notice.objects.get(pk=draft.pk).approved_by == second
+    client.post(f"/admin/notices/edit/{draft.pk}/", notice_form(**{"action-publish": "1"}))
+    draft.refresh_from_db()
+    assert (draft.state, draft.live) == (Notice.State.DRAFT, False)
+    # Someone else of the office approves: the workflow publishes it, and it is approved.
+    assert client.post(approve_url(draft, draft.current_workflow_task_state)).status_code == 302
+    approved = Notice.objects.get(pk=draft.pk)
+    assert (approved.state, approved.live, approved.approved_by) == (
+        Notice.State.APPROVED,
+        True,
+        second,
+    )
+    assert approved.current_workflow_state is None  # the workflow is finished
     with django_capture_on_commit_callbacks(execute=False):
-        act(client, draft, "schedule", send_at="2099-01-01T09:00")
+        act(client, approved, "schedule", send_at="2099-01-01T09:00")
     scheduled = Notice.objects.get(pk=draft.pk)
     assert scheduled.state == Notice.State.SCHEDULED
     assert scheduled.send_at.year == 2099
@@ -213,7 +272,7 @@ def test_communications_reach_the_admin_by_their_role_alone(client, libs):
     comms = factories.member(libs["main"], COMMUNICATIONS, email="c2@example.org")
     staff = factories.member(libs["main"], STAFF, email="s2@example.org")
     client.force_login(comms)  # no admin permission given by hand
-    assert client.get("/admin/notices/new/").status_code == 200
+    assert client.get("/admin/notices/add/").status_code == 200
     home = client.get("/admin/")
     assert home.status_code == 200
     assert "/patron-notices/notices/" in home.content.decode()  # the libraries' side
@@ -224,7 +283,7 @@ def test_communications_reach_the_admin_by_their_role_alone(client, libs):
     Membership.objects.filter(user=comms).delete()
     assert not comms.groups.filter(name=DRAFTERS_GROUP).exists()
     client.force_login(comms)
-    assert client.get("/admin/notices/new/").status_code == 302
+    assert client.get("/admin/notices/add/").status_code == 302
 
 
 def test_audience_is_edited_in_the_admin_and_counted_before_sending(client, libs, office):
@@ -261,7 +320,7 @@ def test_audience_is_edited_in_the_admin_and_counted_before_sending(client, libs
     )
     data["libraries"] = [libs["north"].pk]  # a system: its branches come with it
     data["languages"] = ["fr"]
-    response = client.post("/admin/notices/new/", data)
+    response = client.post("/admin/notices/add/", data)
     assert response.status_code == 302, response.content.decode()[:3000]
     n = Notice.objects.get(title="Closure")
     assert (n.patron_categories, n.languages, n.author) == (["PT"], ["fr"], office)
