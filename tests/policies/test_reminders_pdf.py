@@ -77,3 +77,26 @@ def test_version_pdf_and_manual_pdf(client, consortium, library_page):
     pdf = render_pdf("policies/pdf/manual.html", context)
     assert pdf[:5] == b"%PDF-"
     assert client.get(reverse("policies:manual_pdf")).status_code == 200
+
+
+def test_manual_prints_numbered_clauses_and_a_paged_contents(consortium, library_page):
+    import io
+
+    from pypdf import PdfReader
+
+    new_policy(library_page)
+    new_policy(
+        library_page,
+        code="PRIV-001",
+        title="Patron privacy",
+        clauses=["Records are kept for <b>one</b> year.", "First part.</p><p>Second part."],
+    )
+    reader = PdfReader(io.BytesIO(render_pdf("policies/pdf/manual.html", manual_context())))
+    pages = [page.extract_text() for page in reader.pages]
+    text = "\n".join(pages)
+    # A one-paragraph clause prints flat with its number; a longer one keeps its paragraphs.
+    assert "1.1 Records are kept for one year." in text.replace("\u2002", " ")
+    assert "First part." in text and "Second part." in text
+    # The contents give each policy's first page.
+    privacy_page = next(i for i, p in enumerate(pages, 1) if "PRIV-001 · Patron privacy\n" in p)
+    assert f"PRIV-001 · Patron privacy (v1) {privacy_page}" in pages[1].replace("\n", " ")
