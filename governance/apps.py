@@ -43,6 +43,10 @@ class GovernanceConfig(PortalPluginConfig):
         ),
         dashboard_panel="governance.panels.dashboard_panel",
         demo_seeder="governance.demo.seed",
+        extra={
+            "api_router": "governance.api.router",
+            "api_scopes": {"proposals:read": _("Read proposals and published results")},
+        },
     )
 
     def ready(self):

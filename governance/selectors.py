@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from fractions import Fraction
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -214,6 +215,36 @@ def register(committee: str = "", outcome: str = "", year: str = ""):
     if year.isdigit():
         proposals = proposals.filter(closed_at__year=int(year))
     return proposals.order_by("-closed_at", "-pk")
+
+
+def proposals_for_library(library: MemberLibrary):
+    """Proposals as a member library reads them through the integration API: the same
+    ones its people see on the portal (every proposal past draft, as ``proposal_list``),
+    newest first, with the turnout, the electorate's size and the library's own part
+    (its weight if eligible, whether it voted). One query, however many are read."""
+    ballots = Ballot.objects.filter(proposal=OuterRef("pk"))
+    eligible = Eligibility.objects.filter(proposal=OuterRef("pk"))
+
+    def counted(rows):
+        return Coalesce(
+            Subquery(
+                rows.order_by().values("proposal").annotate(n=Count("pk")).values("n"),
+                output_field=IntegerField(),
+            ),
+            Value(0),
+        )
+
+    return (
+        Proposal.objects.exclude(state=Proposal.State.DRAFT)
+        .select_related("committee")
+        .annotate(
+            turnout=counted(ballots),
+            electorate_size=counted(eligible),
+            own_weight=Subquery(eligible.filter(library=library).values("weight")[:1]),
+            own_voted=Exists(ballots.filter(library=library)),
+        )
+        .order_by("-closes_at", "-pk")
+    )
 
 
 @dataclass
