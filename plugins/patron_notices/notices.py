@@ -50,20 +50,30 @@ def sync_drafters_group(user_id: int) -> None:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group, Permission
 
-    user = get_user_model().objects.filter(pk=user_id).first()
-    if user is None:
-        return
-    access.forget(user)
-    drafts = access.can_anywhere(user, DRAFT)
     group, created = Group.objects.get_or_create(name=DRAFTERS_GROUP)
     if created:
         group.permissions.add(
             Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
         )
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    if user is None:
+        return
+    access.forget(user)
+    drafts = access.can_anywhere(user, DRAFT)
     if drafts:
         user.groups.add(group)
     else:
         user.groups.remove(group)
+
+
+def sync_all_drafters() -> None:
+    """The drafters group from scratch (on migrate): people who held the role before the
+    group existed get in, people who lost it get out. Three queries."""
+    from django.contrib.auth.models import Group
+
+    sync_drafters_group(None)  # the group and its permission
+    group = Group.objects.get(name=DRAFTERS_GROUP)
+    group.user_set.set(access.people_with_any(DRAFT, MemberLibrary.objects.all()))
 
 
 def may_approve(user, notice: Notice) -> bool:

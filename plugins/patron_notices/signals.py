@@ -40,9 +40,10 @@ def membership_changed(sender, instance, **kwargs):
 @receiver(post_migrate, dispatch_uid="patron_notices.approval_workflow")
 def approval_workflow(sender, **kwargs):
     if sender.label == "patron_notices":
-        from .notices import ensure_approval_workflow
+        from .notices import ensure_approval_workflow, sync_all_drafters
 
         ensure_approval_workflow()
+        sync_all_drafters()
 
 
 def _workflow_approved(sender, instance, user=None, **kwargs):

@@ -330,3 +330,18 @@ def test_audience_is_edited_in_the_admin_and_counted_before_sending(client, libs
     assert "would reach 2 people by email" in page
     edit = client.get(f"/admin/notices/edit/{n.pk}/").content.decode()
     assert 'value="PT"' in edit and 'name="languages"' in edit
+
+
+def test_people_who_held_the_role_before_reach_the_admin_after_migrate(libs):
+    from django.contrib.auth.models import Group
+
+    from plugins.patron_notices.notices import DRAFTERS_GROUP, sync_all_drafters
+    from portal.members.roles import COMMUNICATIONS, STAFF
+
+    comms = factories.member(libs["south"], COMMUNICATIONS, email="c3@example.org")
+    staff = factories.member(libs["south"], STAFF, email="s3@example.org")
+    group = Group.objects.get(name=DRAFTERS_GROUP)
+    group.user_set.set([staff])  # as if out of step: a stale member, a missing one
+    sync_all_drafters()
+    assert set(group.user_set.all()) == {comms}
+    assert comms.has_perm("wagtailadmin.access_admin")
