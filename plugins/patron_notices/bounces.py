@@ -14,6 +14,7 @@ import logging
 from anymail.signals import EventType, RejectReason
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from portal.audit.services import record_on_commit
@@ -69,7 +70,7 @@ def _delivery_for(event, contact: Contact | None) -> Delivery | None:
         return None
     return (
         rows.filter(contact=contact, state__in=[Delivery.State.SENT, Delivery.State.FAILED])
-        .order_by("-sent_at", "-pk")
+        .order_by(F("sent_at").desc(nulls_last=True), "-pk")
         .first()
     )
 

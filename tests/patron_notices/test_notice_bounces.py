@@ -171,3 +171,31 @@ def test_messages_through_a_provider_carry_their_row_for_its_webhooks(
     (message,) = mail.outbox
     assert message.metadata == {"concord_notice": str(n.pk), "concord_delivery": str(row.pk)}
     assert message.extra_headers["Message-ID"] == row.message_id
+
+
+def test_without_metadata_the_last_message_sent_is_the_one_marked(post, libs, secret):
+    from django.utils import timezone
+
+    bo = patron(libs["main"], "M2", "bo@example.org")
+    older = Delivery.objects.create(
+        notice=notice(),
+        contact=bo.contact,
+        patron=bo,
+        library=bo.library,
+        language="en",
+        state="failed",
+        last_error="550 earlier",
+    )
+    latest = Delivery.objects.create(
+        notice=notice(),
+        contact=bo.contact,
+        patron=bo,
+        library=bo.library,
+        language="en",
+        state="sent",
+        sent_at=timezone.now(),
+    )
+    payload = postmark_bounce("bo@example.org", kind="SpamComplaint", record="SpamComplaint")
+    assert post(payload, **auth()).status_code == 200
+    assert Delivery.objects.get(pk=latest.pk).last_error.startswith("complained")
+    assert Delivery.objects.get(pk=older.pk).last_error == "550 earlier"
