@@ -11,7 +11,8 @@ import difflib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from portal import access
@@ -70,6 +71,31 @@ def local_procedures(user, page: PolicyPage) -> list[LocalProcedure]:
 
 def current_version(page: PolicyPage) -> PolicyVersion | None:
     return PolicyVersion.objects.filter(policy=page).order_by("-number").first()
+
+
+def draft_revisions(policy_ids=None) -> QuerySet:
+    """Unpublished revisions of policies saved after their live version: what may be proposed.
+
+    Revisions already published (snapshotted as a version) and older drafts that a later
+    publication overtook are left out.
+    """
+    from django.contrib.contenttypes.models import ContentType
+    from wagtail.models import Revision
+
+    page_type = ContentType.objects.get_for_model(PolicyPage)
+    published_at = PolicyPage.objects.filter(pk=Cast(OuterRef("object_id"), IntegerField())).values(
+        "last_published_at"
+    )[:1]
+    revisions = (
+        Revision.objects.filter(content_type=page_type)
+        .annotate(published_at=Subquery(published_at))
+        .filter(Q(published_at__isnull=True) | Q(created_at__gt=F("published_at")))
+        .exclude(pk__in=PolicyVersion.objects.filter(revision__isnull=False).values("revision_id"))
+        .order_by("-created_at")
+    )
+    if policy_ids is not None:
+        revisions = revisions.filter(object_id__in=[str(pk) for pk in policy_ids])
+    return revisions
 
 
 def versions_of(page: PolicyPage) -> list[PolicyVersion]:

@@ -7,17 +7,22 @@ workflow, locking and comments come with the page editor).
 from __future__ import annotations
 
 from django import forms
+from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
+from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.model import ModelViewSet, ModelViewSetGroup
+from wagtail.models import Revision
 from wagtail.permission_policies import BasePermissionPolicy
 from wagtail.permissions import register_permission_policy
 
 from portal import access
 from portal.members.roles import ROLES
 
+from . import selectors
 from .models import AcknowledgementCampaign, PolicyCategory, PolicyChange
 
 
@@ -72,6 +77,50 @@ class CampaignForm(forms.ModelForm):
         fields = ["policy", "version", "roles", "libraries", "due_date"]
 
 
+class RevisionChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        created = timezone.localtime(obj.created_at)
+        return _("%(title)s: draft of %(date)s by %(person)s") % {
+            "title": obj.object_str,
+            "date": created.strftime("%Y-%m-%d %H:%M"),
+            "person": (obj.user.get_full_name() or obj.user.email) if obj.user else "—",
+        }
+
+
+class ChangeForm(WagtailAdminModelForm):
+    """Offers only the chosen policy's own unpublished drafts as the revision to propose."""
+
+    revision = RevisionChoiceField(label=_("Draft revision"), queryset=Revision.objects.none())
+
+    class Meta:
+        model = PolicyChange
+        fields = ["policy", "revision", "status", "comment_until", "effective_date"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        policy_id = self.instance.policy_id or self.data.get("policy") or None
+        if not self.instance.pk:
+            # A new change starts open for comment or before the committee, nothing later.
+            self.fields["status"].choices = [
+                (s.value, s.label)
+                for s in (PolicyChange.Status.COMMENT, PolicyChange.Status.PROPOSED)
+            ]
+        drafts = selectors.draft_revisions([policy_id] if policy_id else None)
+        if self.instance.revision_id:
+            # The revision already proposed stays choosable even once it is published.
+            drafts = Revision.objects.filter(
+                Q(pk__in=drafts.values("pk")) | Q(pk=self.instance.revision_id)
+            ).order_by("-created_at")
+        self.fields["revision"].queryset = drafts.select_related("user")
+
+    def clean(self):
+        cleaned = super().clean()
+        policy, revision = cleaned.get("policy"), cleaned.get("revision")
+        if policy and revision and revision.object_id != str(policy.pk):
+            self.add_error("revision", _("Choose a draft of this policy."))
+        return cleaned
+
+
 class CategoryViewSet(ModelViewSet):
     model = PolicyCategory
     icon = "folder-open-inverse"
@@ -86,9 +135,11 @@ class ChangeViewSet(ModelViewSet):
     model = PolicyChange
     icon = "doc-full"
     menu_label = _("Proposed changes")
-    form_fields = ["policy", "revision", "status", "comment_until", "effective_date"]
     list_display = ["__str__", "status", "comment_until", "effective_date", "authority_label"]
     list_filter = ["status"]
+
+    def get_form_class(self, for_update=False):
+        return ChangeForm
 
 
 class CampaignViewSet(ModelViewSet):
