@@ -74,6 +74,14 @@ class PatronNoticesConfig(PortalPluginConfig):
         periodic_jobs=(
             PeriodicJob("purge_expired", "patron_notices.purge_expired_patrons", 24 * 3600.0),
         ),
+        extra={
+            "api_router": "plugins.patron_notices.api.router",
+            "api_scopes": {
+                "patrons:write": _(
+                    "Sync the library's patrons from its ILS (create, update, expire)"
+                )
+            },
+        },
     )
 
     def ready(self):

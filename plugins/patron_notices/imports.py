@@ -682,10 +682,7 @@ class PostgresUpsert:
                         return {"status": ImportJob.Status.REJECTED, "imported": 0, "expired": 0}
                     # One import per library at a time: the split into "update the cards
                     # we have, insert the others" relies on nobody adding cards meanwhile.
-                    cursor.execute(
-                        "SELECT pg_advisory_xact_lock(hashtext('patron_notices.import'), %s)",
-                        [job.library_id],
-                    )
+                    lock_library_patrons(job.library_id)
                     hold_references(importer.branches.values())
                     importer.report(ImportJob.Phase.WRITING)
                     imported = self._upsert(cursor)
@@ -886,86 +883,9 @@ class OrmUpsert:
         now = timezone.now()
         importer.report(ImportJob.Phase.WRITING)
         with transaction.atomic():
+            lock_library_patrons(job.library_id)
             hold_references(importer.branches.values())
-            emails = {r[6] for r in staged if r[6]}
-            Contact.objects.bulk_create(
-                [Contact(email=e) for e in emails], ignore_conflicts=True, batch_size=1000
-            )
-            contact_ids = {}
-            for chunk in _chunks(sorted(emails), 500):
-                contact_ids.update(
-                    Contact.objects.filter(email__in=chunk).values_list("email", "pk")
-                )
-            existing = {}
-            for chunk in _chunks(list(seen), 500):
-                existing.update(
-                    (p.card_number, p)
-                    for p in Patron.objects.filter(library=job.library, card_number__in=chunk)
-                )
-            patrons = []
-            for (
-                _line,
-                _pos,
-                card,
-                first,
-                last,
-                email,
-                norm,
-                phone,
-                branch_id,
-                category,
-                expires,
-                language,
-                consent,
-            ) in staged:
-                old = existing.get(card)
-                consent_at = old.consent_given_at if old else None
-                consent_source = old.consent_source if old else ""
-                if consent == "y" and consent_at is None:
-                    consent_at, consent_source = now, f"import {job.pk}"
-                elif consent == "n" and consent_at is not None:
-                    consent_at, consent_source = None, f"import {job.pk}"
-                patron = Patron(
-                    library=job.library,
-                    card_number=card,
-                    first_name=first,
-                    last_name=last,
-                    email=email,
-                    phone=phone,
-                    home_branch_id=branch_id,
-                    category=category,
-                    expires_on=date.fromisoformat(expires) if expires else None,
-                    preferred_language=language or "en",
-                    contact_id=contact_ids.get(norm),
-                    consent_given_at=consent_at,
-                    consent_source=consent_source,
-                    expired_at=None,
-                    updated_at=now,
-                )
-                if old is not None and _same(old, patron):
-                    continue  # a second import of the same file rewrites nothing
-                patrons.append(patron)
-            Patron.objects.bulk_create(
-                patrons,
-                update_conflicts=True,
-                unique_fields=["library", "card_number"],
-                update_fields=[
-                    "first_name",
-                    "last_name",
-                    "email",
-                    "phone",
-                    "home_branch",
-                    "category",
-                    "expires_on",
-                    "preferred_language",
-                    "contact",
-                    "consent_given_at",
-                    "consent_source",
-                    "expired_at",
-                    "updated_at",
-                ],
-                batch_size=500,
-            )
+            upsert_staged(job.library_id, staged, f"import {job.pk}", now)
             expired = 0
             if job.full_sync:
                 importer.report(ImportJob.Phase.EXPIRING)
@@ -982,6 +902,160 @@ class OrmUpsert:
                         library=job.library, card_number__in=chunk
                     ).update(expired_at=now)
         return {"status": ImportJob.Status.DONE, "imported": len(staged), "expired": expired}
+
+
+def stage_records(library: MemberLibrary, records: list[dict]) -> tuple[list[tuple], list[Problem]]:
+    """Records given as ``{field: value}`` (the sync API) checked by the CSV rules.
+
+    A problem's ``line`` is the record's index in the list, its ``column`` the field;
+    a card number given twice is a problem at the later index. Returns the staging rows
+    (see STAGE_COLUMNS) and the problems; never the values in a problem.
+    """
+    checker = RowChecker(list(FIELDS), {f: f for f in FIELDS}, branch_codes(library))
+    staged, problems = [], []
+    first_at: dict[str, int] = {}
+    for index, record in enumerate(records):
+        row = []
+        for name in FIELDS:
+            value = record.get(name)
+            row.append("" if value is None else str(value))
+        bad = [name for name, value in zip(FIELDS, row, strict=True) if "\x00" in value]
+        if bad:
+            problems.extend(
+                Problem(index, name, "character_invalid", _("Contains a NUL character."))
+                for name in bad
+            )
+            continue
+        row_staged, found = checker.check(index, row)
+        if found:
+            problems.extend(found)
+            continue
+        card = row_staged[2]
+        if card in first_at:
+            problems.append(
+                Problem(
+                    index,
+                    "card_number",
+                    "card_duplicate",
+                    _("Card number already at index %(index)d.") % {"index": first_at[card]},
+                )
+            )
+            continue
+        first_at[card] = index
+        staged.append(row_staged)
+    return staged, problems
+
+
+def lock_library_patrons(library_id: int) -> None:
+    """Inside a transaction: one writer of a library's patrons at a time (imports, the
+    sync API), so "update the cards we have, insert the others" holds."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('patron_notices.import'), %s)",
+                [library_id],
+            )
+
+
+@dataclass
+class Written:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def upsert_staged(library_id: int, staged: list[tuple], source: str, now=None) -> Written:
+    """Write staging rows (see STAGE_COLUMNS, card numbers unique) with the ORM, inside the
+    caller's transaction, after ``lock_library_patrons`` and ``hold_references``.
+
+    Contacts by normalised address; consent changed only where a row says so (``source``
+    records who said it); a patron whose values all match is left as it is.
+    """
+    now = now or timezone.now()
+    written = Written()
+    emails = {r[6] for r in staged if r[6]}
+    Contact.objects.bulk_create(
+        [Contact(email=e) for e in emails], ignore_conflicts=True, batch_size=1000
+    )
+    contact_ids = {}
+    for chunk in _chunks(sorted(emails), 500):
+        contact_ids.update(Contact.objects.filter(email__in=chunk).values_list("email", "pk"))
+    existing = {}
+    for chunk in _chunks([r[2] for r in staged], 500):
+        existing.update(
+            (p.card_number, p)
+            for p in Patron.objects.filter(library_id=library_id, card_number__in=chunk)
+        )
+    patrons = []
+    for (
+        _line,
+        _pos,
+        card,
+        first,
+        last,
+        email,
+        norm,
+        phone,
+        branch_id,
+        category,
+        expires,
+        language,
+        consent,
+    ) in staged:
+        old = existing.get(card)
+        consent_at = old.consent_given_at if old else None
+        consent_source = old.consent_source if old else ""
+        if consent == "y" and consent_at is None:
+            consent_at, consent_source = now, source
+        elif consent == "n" and consent_at is not None:
+            consent_at, consent_source = None, source
+        patron = Patron(
+            library_id=library_id,
+            card_number=card,
+            first_name=first,
+            last_name=last,
+            email=email,
+            phone=phone,
+            home_branch_id=branch_id,
+            category=category,
+            expires_on=date.fromisoformat(expires) if expires else None,
+            preferred_language=language or "en",
+            contact_id=contact_ids.get(norm),
+            consent_given_at=consent_at,
+            consent_source=consent_source,
+            expired_at=None,
+            updated_at=now,
+        )
+        if old is not None and _same(old, patron):
+            written.unchanged += 1
+            continue  # a second import of the same file rewrites nothing
+        if old is None:
+            written.created += 1
+        else:
+            written.updated += 1
+        patrons.append(patron)
+    Patron.objects.bulk_create(
+        patrons,
+        update_conflicts=True,
+        unique_fields=["library", "card_number"],
+        update_fields=[
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "home_branch",
+            "category",
+            "expires_on",
+            "preferred_language",
+            "contact",
+            "consent_given_at",
+            "consent_source",
+            "expired_at",
+            "updated_at",
+        ],
+        batch_size=500,
+    )
+    return written
 
 
 # What an import writes; a patron whose values all match is left as it is.

@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -66,6 +66,127 @@ def do_run_import(user, job: ImportJob, mapping, mode: str, full_sync: bool) -> 
     )
     job_id = job.pk
     transaction.on_commit(lambda: run_import.delay(job_id))
+
+
+# -- sync from a member's ILS (the integration API) -----------------------------------------
+
+BATCH_LIMIT = 1000
+# A full sync names every card the library keeps, in one request (the request size limit
+# is the real bound); larger directories sync by a CSV import with "full sync".
+FULL_SYNC_LIMIT = 200_000
+
+
+class BatchRefused(Exception):
+    """Nothing was written; ``problems`` name the index and field of each refusal."""
+
+    def __init__(self, problems: list[imports.Problem]):
+        super().__init__(f"{len(problems)} problems")
+        self.problems = problems
+
+
+def _sync_audit(token, action: str, **counts) -> None:
+    # Counts and the token's public prefix only: never a card number, name or address.
+    # Written in the caller's transaction: it stands or falls with the change it records.
+    record(action, library=token.library, data={"token": token.prefix, **counts})
+
+
+def check_patron_batch(token, records: list[dict]) -> list[tuple]:
+    """Validate a batch by the CSV import's rules; raises BatchRefused naming index and
+    field of every problem (the refusal is audited with its counts)."""
+    if len(records) > BATCH_LIMIT:
+        problems = [
+            imports.Problem(
+                BATCH_LIMIT,
+                "",
+                "batch_too_large",
+                _("At most %(n)d patrons per batch.") % {"n": BATCH_LIMIT},
+            )
+        ]
+    else:
+        staged, problems = imports.stage_records(token.library, records)
+    if problems:
+        _sync_audit(
+            token,
+            "patron_notices.api_batch_refused",
+            received=len(records),
+            problems=len(problems),
+        )
+        raise BatchRefused(problems)
+    return staged
+
+
+@transaction.atomic
+def do_patron_batch(token, staged: list[tuple]) -> imports.Written:
+    """Create or update the batch's patrons in the token's library, all or nothing."""
+    imports.lock_library_patrons(token.library_id)
+    imports.hold_references(r[8] for r in staged if r[8])
+    written = imports.upsert_staged(token.library_id, staged, f"api {token.prefix}")
+    _sync_audit(
+        token,
+        "patron_notices.api_batch",
+        received=len(staged),
+        created=written.created,
+        updated=written.updated,
+        unchanged=written.unchanged,
+    )
+    return written
+
+
+def check_expire_patrons(token, card_numbers: list[str], full_sync: bool) -> list[str]:
+    limit = FULL_SYNC_LIMIT if full_sync else BATCH_LIMIT
+    cards = [str(c).strip() for c in card_numbers]
+    if not cards:
+        # A full sync with nothing kept would expire the whole directory: an ILS export
+        # gone wrong, not a library without patrons.
+        raise ValidationError(_("Give at least one card number."))
+    if len(cards) > limit:
+        raise ValidationError(_("At most %(n)d card numbers per call.") % {"n": limit})
+    if any(not c or len(c) > 32 for c in cards):
+        raise ValidationError(_("Every card number has 1 to 32 characters."))
+    return cards
+
+
+@transaction.atomic
+def do_expire_patrons(token, cards: list[str], full_sync: bool) -> int:
+    """Expire the named cards, or with ``full_sync`` every card not named; the purge deletes
+    them after the retention period. Returns how many were expired now."""
+    imports.lock_library_patrons(token.library_id)
+    now = timezone.now()
+    patrons = Patron.objects.filter(library_id=token.library_id, expired_at__isnull=True)
+    if full_sync:
+        if connection.vendor == "postgresql":
+            table = Patron._meta.db_table
+            with connection.cursor() as cursor:
+                # One array parameter, whatever the number of cards kept.
+                cursor.execute(
+                    f"UPDATE {table} SET expired_at = %s, updated_at = %s"  # noqa: S608
+                    " WHERE library_id = %s AND expired_at IS NULL"
+                    " AND NOT (card_number = ANY(%s))",
+                    [now, now, token.library_id, cards],
+                )
+                expired = cursor.rowcount
+        else:
+            keep = set(cards)
+            gone = [
+                pk
+                for pk, card in patrons.values_list("pk", "card_number").iterator(2000)
+                if card not in keep
+            ]
+            expired = 0
+            for start in range(0, len(gone), 500):
+                expired += Patron.objects.filter(pk__in=gone[start : start + 500]).update(
+                    expired_at=now, updated_at=now
+                )
+    else:
+        expired = patrons.filter(card_number__in=cards).update(expired_at=now, updated_at=now)
+    _sync_audit(
+        token,
+        "patron_notices.api_expire",
+        full_sync=full_sync,
+        named=len(cards),
+        expired=expired,
+    )
+    return expired
 
 
 # -- viewing ---------------------------------------------------------------------------------
