@@ -291,7 +291,9 @@ class RowChecker:
         if not card or len(card) > 32:
             return None
         email = email.strip()
-        if email and (len(email) > 254 or not EMAIL.match(email)):
+        norm = email.lower()
+        # Lower-casing can lengthen a few letters; the contact keeps the lower-cased form.
+        if email and (len(norm) > 254 or len(email) > 254 or not EMAIL.match(email)):
             return None
         branch = branch.strip()
         branch_id = None
@@ -313,7 +315,7 @@ class RowChecker:
             first.strip()[:100],
             last.strip()[:100],
             email,
-            email.lower(),
+            norm,
             phone.strip()[:40],
             branch_id,
             category.strip()[:40],
@@ -338,7 +340,7 @@ class RowChecker:
                 )
             )
         email = self.get(row, "email")
-        if email and (len(email) > 254 or not EMAIL.match(email)):
+        if email and (len(email.lower()) > 254 or len(email) > 254 or not EMAIL.match(email)):
             problems.append(
                 Problem(line, self.column("email"), "email_invalid", _("Not an email address."))
             )
@@ -904,6 +906,17 @@ class OrmUpsert:
         return {"status": ImportJob.Status.DONE, "imported": len(staged), "expired": expired}
 
 
+def storable(value: str) -> bool:
+    """Text PostgreSQL can store: no NUL, no lone surrogate (JSON can carry both)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def stage_records(library: MemberLibrary, records: list[dict]) -> tuple[list[tuple], list[Problem]]:
     """Records given as ``{field: value}`` (the sync API) checked by the CSV rules.
 
@@ -919,10 +932,10 @@ def stage_records(library: MemberLibrary, records: list[dict]) -> tuple[list[tup
         for name in FIELDS:
             value = record.get(name)
             row.append("" if value is None else str(value))
-        bad = [name for name, value in zip(FIELDS, row, strict=True) if "\x00" in value]
+        bad = [name for name, value in zip(FIELDS, row, strict=True) if not storable(value)]
         if bad:
             problems.extend(
-                Problem(index, name, "character_invalid", _("Contains a NUL character."))
+                Problem(index, name, "character_invalid", _("Contains a character not allowed."))
                 for name in bad
             )
             continue

@@ -141,7 +141,7 @@ def check_expire_patrons(token, card_numbers: list[str], full_sync: bool) -> lis
         raise ValidationError(_("Give at least one card number."))
     if len(cards) > limit:
         raise ValidationError(_("At most %(n)d card numbers per call.") % {"n": limit})
-    if any(not c or len(c) > 32 for c in cards):
+    if any(not c or len(c) > 32 or not imports.storable(c) for c in cards):
         raise ValidationError(_("Every card number has 1 to 32 characters."))
     return cards
 

@@ -198,3 +198,19 @@ def test_every_call_is_audited_with_counts_only(client, libs, tokens, caplog):
     text = str([e.data for e in entries]) + caplog.text
     for personal in ("ada@example.org", "Okafor", "N1", "N2", '"bad"'):
         assert personal not in text
+
+
+def test_text_postgresql_cannot_store_is_refused_not_crashed(client, tokens):
+    body = {"patrons": [patron("N1", first_name="A\x00B"), patron("N2", last_name="\ud800")]}
+    response = post(client, BATCH, tokens["north"], body)
+    assert response.status_code == 422
+    problems = [(p["index"], p["field"], p["code"]) for p in response.json()["problems"]]
+    assert problems == [
+        (0, "first_name", "character_invalid"),
+        (1, "last_name", "character_invalid"),
+    ]
+    long_lower = "İ" * 200 + "@example.org"  # 212 characters, 412 once lower-cased
+    response = post(client, BATCH, tokens["north"], {"patrons": [patron("N3", long_lower)]})
+    assert response.json()["problems"][0]["code"] == "email_invalid"
+    assert post(client, EXPIRE, tokens["north"], {"card_numbers": ["N\x001"]}).status_code == 422
+    assert not Patron.objects.exists()
