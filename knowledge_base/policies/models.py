@@ -18,7 +18,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from modelcluster.contrib.taggit import ClusterTaggableManager
-from modelcluster.fields import ParentalKey
+from modelcluster.fields import ParentalKey, ParentalManyToManyField
 from taggit.models import TaggedItemBase
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, MultiFieldPanel
 from wagtail.fields import RichTextField, StreamField
@@ -28,6 +28,7 @@ from wagtail.search import index
 from portal.members.models import MemberLibrary
 
 from .blocks import PolicyBodyBlock, body_lines
+from .forms import PolicyPageForm
 
 policy_code = RegexValidator(
     r"^[A-Z][A-Z0-9]{1,9}-[0-9]{1,4}$", _("Use a short code such as CIRC-004.")
@@ -134,6 +135,22 @@ class PolicyPage(Page):
         default=30,
         help_text=_("For a material change; 0 asks nobody to acknowledge it."),
     )
+    # Who must acknowledge this revision once published (kept with the revision, so a change
+    # adopted by a committee carries the editor's choice): roles, libraries, due date.
+    acknowledgement_roles = models.JSONField(_("who acknowledges"), default=list, blank=True)
+    acknowledgement_libraries = ParentalManyToManyField(
+        MemberLibrary,
+        verbose_name=_("libraries that acknowledge"),
+        blank=True,
+        related_name="+",
+        help_text=_("None chosen means every member library; a system reaches its branches."),
+    )
+    acknowledge_by = models.DateField(
+        _("acknowledge by"),
+        null=True,
+        blank=True,
+        help_text=_("Due date; empty means the number of days above after publication."),
+    )
 
     content_panels = [
         *Page.content_panels,
@@ -145,9 +162,16 @@ class PolicyPage(Page):
             [
                 FieldPanel("change_summary"),
                 FieldRowPanel([FieldPanel("change_is_material"), FieldPanel("effective_date")]),
-                FieldPanel("acknowledgement_days"),
             ],
             heading=_("This revision"),
+        ),
+        MultiFieldPanel(
+            [
+                FieldPanel("acknowledgement_roles"),
+                FieldPanel("acknowledgement_libraries"),
+                FieldRowPanel([FieldPanel("acknowledge_by"), FieldPanel("acknowledgement_days")]),
+            ],
+            heading=_("Acknowledgement of a material change"),
         ),
         MultiFieldPanel(
             [
@@ -173,6 +197,7 @@ class PolicyPage(Page):
     ]
     parent_page_types = ["policies.PolicyLibraryPage"]
     subpage_types: list = []
+    base_form_class = PolicyPageForm
 
     class Meta:
         verbose_name = _("policy")

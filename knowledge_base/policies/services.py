@@ -177,14 +177,16 @@ def record_published_version(page: PolicyPage, revision) -> PolicyVersion | None
             next_review_date=add_months(effective, page.review_interval_months or 12)
         )
     campaign = None
-    if material and published.acknowledgement_days:
-        campaign = AcknowledgementCampaign.objects.create(
-            policy=page,
-            version=version,
-            roles=default_acknowledging_roles(),
-            due_date=max(effective, today)
-            + datetime.timedelta(days=published.acknowledgement_days),
-            created_by=version.published_by,
+    if material and (published.acknowledgement_days or published.acknowledge_by):
+        due = published.acknowledge_by or (
+            max(effective, today) + datetime.timedelta(days=published.acknowledgement_days)
+        )
+        campaign = do_start_campaign(
+            version.published_by,
+            version,
+            roles=published.acknowledgement_roles or default_acknowledging_roles(),
+            libraries=list(published.acknowledgement_libraries.all()),
+            due_date=max(due, today),
         )
     record_on_commit(
         "policy.published",
@@ -200,6 +202,46 @@ def record_published_version(page: PolicyPage, revision) -> PolicyVersion | None
     )
     transaction.on_commit(lambda: _announce(version.pk))
     return version
+
+
+def check_start_campaign(user, version: PolicyVersion, *, roles, libraries, due_date):
+    """The office asks ``roles`` at ``libraries`` (none: every library) to acknowledge."""
+    if not access.can_anywhere(user, "policies.manage_policies"):
+        raise PermissionDenied
+    allowed = set(default_acknowledging_roles())
+    if not roles or not set(roles) <= allowed:
+        raise ValidationError(_("Choose the roles that acknowledge policies."))
+    if due_date < timezone.localdate():
+        raise ValidationError(_("The due date has passed."))
+    latest = PolicyVersion.objects.filter(policy_id=version.policy_id).aggregate(n=Max("number"))
+    if version.number != latest["n"]:
+        raise ValidationError(_("Only the current version can be acknowledged."))
+
+
+def do_start_campaign(user, version, *, roles, libraries=(), due_date) -> AcknowledgementCampaign:
+    """Open an acknowledgement campaign for ``version``; audited."""
+    campaign = AcknowledgementCampaign.objects.create(
+        policy_id=version.policy_id,
+        version=version,
+        roles=list(roles),
+        due_date=due_date,
+        created_by=user,
+    )
+    if libraries:
+        campaign.libraries.set(libraries)
+    record_on_commit(
+        "policy.campaign_started",
+        actor=user,
+        obj=campaign,
+        data={
+            "code": version.code,
+            "version": version.number,
+            "roles": list(roles),
+            "libraries": [lib.pk for lib in libraries],
+            "due": due_date.isoformat(),
+        },
+    )
+    return campaign
 
 
 def _announce(version_id: int) -> None:

@@ -7,6 +7,7 @@ workflow, locking and comments come with the page editor).
 from __future__ import annotations
 
 from django import forms
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -20,9 +21,9 @@ from wagtail.permission_policies import BasePermissionPolicy
 from wagtail.permissions import register_permission_policy
 
 from portal import access
-from portal.members.roles import ROLES
 
-from . import selectors
+from . import selectors, services
+from .forms import acknowledging_role_choices
 from .models import AcknowledgementCampaign, PolicyCategory, PolicyChange
 
 
@@ -67,14 +68,53 @@ register_permission_policy(
 )
 
 
-class CampaignForm(forms.ModelForm):
+class CampaignForm(WagtailAdminModelForm):
+    """A campaign for a policy's current version, checked and opened by the services."""
+
     roles = forms.MultipleChoiceField(
-        label=_("Roles"), choices=list(ROLES.items()), widget=forms.CheckboxSelectMultiple
+        label=_("Roles"), choices=(), widget=forms.CheckboxSelectMultiple
     )
 
     class Meta:
         model = AcknowledgementCampaign
         fields = ["policy", "version", "roles", "libraries", "due_date"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["roles"].choices = acknowledging_role_choices()
+
+    def clean(self):
+        cleaned = super().clean()
+        policy, version = cleaned.get("policy"), cleaned.get("version")
+        if policy and version and version.policy_id != policy.pk:
+            self.add_error("version", _("Choose a version of this policy."))
+        elif version and cleaned.get("due_date") and not self.instance.pk:
+            try:
+                services.check_start_campaign(
+                    self.for_user,
+                    version,
+                    roles=cleaned.get("roles") or [],
+                    libraries=list(cleaned.get("libraries") or []),
+                    due_date=cleaned["due_date"],
+                )
+            except ValidationError as exc:
+                self.add_error(None, exc)
+            except PermissionDenied:
+                self.add_error(None, _("You may not start acknowledgement campaigns."))
+        return cleaned
+
+    def save(self, commit=True):
+        if self.instance.pk:
+            return super().save(commit)
+        data = self.cleaned_data
+        self.instance = services.do_start_campaign(
+            self.for_user,
+            data["version"],
+            roles=data["roles"],
+            libraries=list(data.get("libraries") or []),
+            due_date=data["due_date"],
+        )
+        return self.instance
 
 
 class RevisionChoiceField(forms.ModelChoiceField):
