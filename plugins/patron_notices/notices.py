@@ -51,10 +51,13 @@ def sync_drafters_group(user_id: int) -> None:
     from django.contrib.auth.models import Group, Permission
 
     group, created = Group.objects.get_or_create(name=DRAFTERS_GROUP)
-    if created:
-        group.permissions.add(
-            Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
-        )
+    if created or not group.permissions.exists():
+        # Missing only while a fresh database is being migrated (no people yet then).
+        door = Permission.objects.filter(
+            content_type__app_label="wagtailadmin", codename="access_admin"
+        ).first()
+        if door is not None:
+            group.permissions.add(door)
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     if user is None:
         return
