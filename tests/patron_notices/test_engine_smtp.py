@@ -20,9 +20,10 @@ from .engine_support import SMTPServer, notice, office_sender, patron
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def smtp(libs):
-    with SMTPServer() as server:
+@pytest.fixture(params=[True, False], ids=["pipelined", "one-by-one"])
+def smtp(libs, request):
+    # Each test against a server that offers PIPELINING and one that does not.
+    with SMTPServer(pipelining=request.param) as server:
         office_sender(libs["root"], server.port)
         yield server
 
@@ -182,3 +183,24 @@ def test_temporary_failures_give_up_after_the_last_attempt(
     row = Delivery.objects.get()
     assert (row.state, row.attempts, n.state) == ("failed", 2, "done")
     assert row.last_error.startswith("451")
+
+
+def test_a_server_offering_pipelining_gets_two_writes_per_message(
+    libs, smtp, django_capture_on_commit_callbacks, monkeypatch
+):
+    import smtplib
+
+    writes = []
+    real_send = smtplib.SMTP.send
+    monkeypatch.setattr(
+        smtplib.SMTP, "send", lambda self, s: writes.append(s) or real_send(self, s)
+    )
+    for i in range(4):
+        patron(libs["main"], f"M{i}", f"p{i}@example.org")
+    send_now(notice(), django_capture_on_commit_callbacks)
+    assert len(smtp.recorder.messages) == 4
+    commands = len(writes) - 2  # EHLO on opening, QUIT on closing
+    if smtp.recorder.pipelining:
+        assert commands == 2 * 4  # MAIL+RCPT+DATA together, then the content
+    else:
+        assert commands == 4 * 4  # MAIL, RCPT, DATA, content, one by one
