@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 from wagtail.rich_text import expand_db_html
 
@@ -72,6 +72,11 @@ _SEPARATOR = "<!--concord:announcement-->"
 
 
 class _Page(LimitOffsetPagination):
+    class Input(Schema):
+        # Bounded: a number past PostgreSQL's bigint in LIMIT/OFFSET is a server error.
+        limit: int = Field(20, ge=1, le=100)
+        offset: int = Field(0, ge=0, le=2**31 - 1)
+
     def paginate_queryset(self, queryset, pagination, request, **params):
         result = super().paginate_queryset(queryset, pagination, request, **params)
         pages = list(result["items"])

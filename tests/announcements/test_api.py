@@ -180,3 +180,11 @@ def test_the_schema_lists_the_endpoint_and_scope(client, world):
     schema = client.get("/api/openapi.json").json()
     assert "/api/v1/announcements/" in schema["paths"]
     assert "announcements:read" in api_services.known_scopes()
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=101", "offset=-1", f"offset={2**63}", f"limit={10**25}"]
+)
+def test_page_bounds_are_refused_not_a_server_error(client, world, query):
+    token = token_for(world, world["north"])
+    assert get(client, token, f"{URL}?{query}").status_code == 422
