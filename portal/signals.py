@@ -39,5 +39,13 @@ proposal_decided = PluginSignal()
 policy_published = PluginSignal()
 # Someone completed a course (sent once): kwargs user, course, completion.
 course_completed = PluginSignal()
+# Reading checks: quizzes one plugin lets another ask as proof that something was read (a
+# course's quiz as a policy's acknowledgement). ``reading_quizzes`` (no kwargs) gets
+# [(key, label)] to choose from; ``reading_quiz`` (kwargs key, user; sender = the person's
+# library) gets an object with title, pass_mark, questions [{id, text, multiple, options
+# [{id, text}]}] and grade(user, answers: {question id: [option ids]}) -> (score, passed),
+# or no answer where no enabled plugin offers that key (then there is no quiz to pass).
+reading_quizzes = PluginSignal()
+reading_quiz = PluginSignal()
 # Fanned out by one beat job so plugins never edit the beat schedule: kwargs now.
 periodic = Signal()

@@ -151,6 +151,16 @@ class PolicyPage(Page):
         blank=True,
         help_text=_("Due date; empty means the number of days above after publication."),
     )
+    # A reading check offered by another plugin through portal.signals.reading_quizzes.
+    acknowledgement_quiz = models.CharField(
+        _("acknowledge by passing a quiz"),
+        max_length=100,
+        blank=True,
+        help_text=_(
+            "Where training is on for a library, its staff acknowledge by passing this quiz; "
+            "elsewhere a click is enough."
+        ),
+    )
 
     content_panels = [
         *Page.content_panels,
@@ -170,6 +180,7 @@ class PolicyPage(Page):
                 FieldPanel("acknowledgement_roles"),
                 FieldPanel("acknowledgement_libraries"),
                 FieldRowPanel([FieldPanel("acknowledge_by"), FieldPanel("acknowledgement_days")]),
+                FieldPanel("acknowledgement_quiz"),
             ],
             heading=_("Acknowledgement of a material change"),
         ),
@@ -403,6 +414,8 @@ class AcknowledgementCampaign(models.Model):
         MemberLibrary, verbose_name=_("libraries"), blank=True, related_name="+"
     )
     due_date = models.DateField(_("due date"))
+    # Key of a reading-check quiz (portal.signals.reading_quiz); empty: a click acknowledges.
+    quiz_key = models.CharField(_("quiz"), max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -438,6 +451,13 @@ class Acknowledgement(models.Model):
         MemberLibrary, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     acknowledged_at = models.DateTimeField(default=timezone.now)
+
+    class Method(models.TextChoices):
+        CLICK = "click", _("Confirmed reading")
+        QUIZ = "quiz", _("Passed the quiz")
+
+    method = models.CharField(_("how"), max_length=8, choices=Method.choices, default=Method.CLICK)
+    score = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
 
     class Meta:
         verbose_name = _("acknowledgement")

@@ -207,6 +207,34 @@ def outstanding_for(user, policy_ids=None) -> list[Outstanding]:
     return sorted(result, key=lambda o: (o.campaign.due_date, o.policy.code))
 
 
+# --- Reading checks (quizzes offered by another plugin through the core's signals) ------
+
+
+def offered_quizzes() -> list[tuple[str, str]]:
+    """Every quiz another plugin offers as a reading check, as (key, label)."""
+    from portal.signals import reading_quizzes
+
+    root = MemberLibrary.get_first_root_node()
+    offers = []
+    for _receiver, answer in reading_quizzes.send_robust(sender=root):
+        if isinstance(answer, list | tuple):
+            offers.extend((str(key), str(label)) for key, label in answer)
+    return offers
+
+
+def reading_quiz(key: str, library: MemberLibrary, user):
+    """The quiz behind ``key`` for a person of ``library``, or None where no plugin enabled
+    there offers it (the person then acknowledges with a click)."""
+    from portal.signals import reading_quiz as signal
+
+    if not key:
+        return None
+    for _receiver, answer in signal.send_robust(sender=library, key=key, user=user):
+        if answer is not None and not isinstance(answer, Exception):
+            return answer
+    return None
+
+
 # --- Reports --------------------------------------------------------------------------
 
 

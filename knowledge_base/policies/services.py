@@ -187,6 +187,7 @@ def record_published_version(page: PolicyPage, revision) -> PolicyVersion | None
             roles=published.acknowledgement_roles or default_acknowledging_roles(),
             libraries=list(published.acknowledgement_libraries.all()),
             due_date=max(due, today),
+            quiz_key=published.acknowledgement_quiz,
         )
     record_on_commit(
         "policy.published",
@@ -218,13 +219,16 @@ def check_start_campaign(user, version: PolicyVersion, *, roles, libraries, due_
         raise ValidationError(_("Only the current version can be acknowledged."))
 
 
-def do_start_campaign(user, version, *, roles, libraries=(), due_date) -> AcknowledgementCampaign:
+def do_start_campaign(
+    user, version, *, roles, libraries=(), due_date, quiz_key: str = ""
+) -> AcknowledgementCampaign:
     """Open an acknowledgement campaign for ``version``; audited."""
     campaign = AcknowledgementCampaign.objects.create(
         policy_id=version.policy_id,
         version=version,
         roles=list(roles),
         due_date=due_date,
+        quiz_key=quiz_key or "",
         created_by=user,
     )
     if libraries:
@@ -239,6 +243,7 @@ def do_start_campaign(user, version, *, roles, libraries=(), due_date) -> Acknow
             "roles": list(roles),
             "libraries": [lib.pk for lib in libraries],
             "due": due_date.isoformat(),
+            "quiz": quiz_key or "",
         },
     )
     return campaign
@@ -365,13 +370,12 @@ def close_comment_periods(today=None) -> int:
 # --- Acknowledgement ------------------------------------------------------------------
 
 
-def check_acknowledge(user, page: PolicyPage) -> tuple[PolicyVersion, MemberLibrary]:
-    """The current version and the library the person acknowledges for."""
-    from .selectors import current_version
+class QuizRequired(ValidationError):
+    """This person acknowledges by passing the quiz, not with a click."""
 
-    version = current_version(page)
-    if version is None:
-        raise ValidationError(_("This policy has no published version yet."))
+
+def acknowledging_library(user) -> MemberLibrary:
+    """The first of the person's libraries where they may acknowledge policies."""
     libraries = [
         m.library
         for m in access.memberships_of(user)
@@ -379,25 +383,85 @@ def check_acknowledge(user, page: PolicyPage) -> tuple[PolicyVersion, MemberLibr
     ]
     if not libraries:
         raise PermissionDenied
-    return version, libraries[0]
+    return libraries[0]
 
 
-def do_acknowledge(user, version: PolicyVersion, library: MemberLibrary) -> Acknowledgement:
+def required_quiz(user, page: PolicyPage, library: MemberLibrary):
+    """The quiz this person must pass to acknowledge ``page``, or None (a click will do):
+    their open campaign names a quiz and a plugin enabled for their library offers it."""
+    from .selectors import outstanding_for, reading_quiz
+
+    outstanding = outstanding_for(user, [page.pk])
+    if not outstanding or not outstanding[0].campaign.quiz_key:
+        return None
+    return reading_quiz(outstanding[0].campaign.quiz_key, library, user)
+
+
+def _current(page: PolicyPage, number: int | None) -> PolicyVersion:
+    from .selectors import current_version
+
+    version = current_version(page)
+    if version is None:
+        raise ValidationError(_("This policy has no published version yet."))
+    if number is not None and number != version.number:
+        # What they read is no longer current: they read (and answer for) the new one first.
+        raise ValidationError(_("A new version was published while you were reading."))
+    return version
+
+
+def check_acknowledge(
+    user, page: PolicyPage, number: int | None = None
+) -> tuple[PolicyVersion, MemberLibrary]:
+    """The current version and the library the person acknowledges for, by a click.
+
+    Refused with :class:`QuizRequired` where the person must pass a quiz instead.
+    """
+    version = _current(page, number)
+    library = acknowledging_library(user)
+    if required_quiz(user, page, library) is not None:
+        raise QuizRequired(_("Acknowledge this policy by passing its quiz."))
+    return version, library
+
+
+def check_acknowledge_by_quiz(user, page: PolicyPage, number: int | None, answers: dict):
+    """Grade the person's answers; returns (version, library, score, passed).
+
+    The version is the current one, and only if it is the one they answered for.
+    """
+    version = _current(page, number)
+    library = acknowledging_library(user)
+    quiz = required_quiz(user, page, library)
+    if quiz is None:
+        raise ValidationError(_("No quiz is asked of you for this policy."))
+    score, passed = quiz.grade(user, answers)
+    return version, library, score, passed
+
+
+def do_acknowledge(
+    user,
+    version: PolicyVersion,
+    library: MemberLibrary,
+    *,
+    method: str = Acknowledgement.Method.CLICK,
+    score=None,
+) -> Acknowledgement:
     """Record that ``user`` read ``version``; once per person and version, audited."""
     try:
         with transaction.atomic():
             ack = Acknowledgement.objects.create(
-                user=user, policy_id=version.policy_id, version=version, library=library
+                user=user,
+                policy_id=version.policy_id,
+                version=version,
+                library=library,
+                method=method,
+                score=score,
             )
     except IntegrityError:
         return Acknowledgement.objects.get(user=user, version=version)
-    record_on_commit(
-        "policy.acknowledged",
-        actor=user,
-        library=library,
-        obj=ack,
-        data={"code": version.code, "version": version.number},
-    )
+    data = {"code": version.code, "version": version.number}
+    if method != Acknowledgement.Method.CLICK:
+        data.update(method=str(method), score=str(score))
+    record_on_commit("policy.acknowledged", actor=user, library=library, obj=ack, data=data)
     return ack
 
 

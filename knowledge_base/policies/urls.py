@@ -18,6 +18,7 @@ urlpatterns = [
     path("<str:code>/v<int:number>/pdf/", views.version_pdf, name="version_pdf"),
     path("<str:code>/compare/", views.compare, name="compare"),
     path("<str:code>/acknowledge/", views.acknowledge, name="acknowledge"),
+    path("<str:code>/quiz/", views.acknowledge_by_quiz, name="acknowledge_by_quiz"),
     path("<str:code>/reviewed/", views.mark_reviewed, name="mark_reviewed"),
     path("<str:code>/local/<slug:library_code>/", views.local_procedure, name="local_procedure"),
 ]

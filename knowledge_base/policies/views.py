@@ -20,7 +20,7 @@ from portal.pdf import render_pdf
 
 from . import selectors, services
 from .blocks import numbered
-from .models import PolicyCategory, PolicyChange, PolicyPage, PolicyVersion
+from .models import Acknowledgement, PolicyCategory, PolicyChange, PolicyPage, PolicyVersion
 
 
 def _reader(request) -> None:
@@ -58,6 +58,14 @@ def render_policy(request, page: PolicyPage, preview: bool = False):
     version = None if preview else selectors.current_version(page)
     outstanding = [] if preview else selectors.outstanding_for(user, [page.pk])
     item = outstanding[0] if outstanding else None
+    quiz = None
+    if item and item.campaign.quiz_key:
+        try:
+            library = services.acknowledging_library(user)
+        except PermissionDenied:
+            library = None
+        if library is not None:
+            quiz = selectors.reading_quiz(item.campaign.quiz_key, library, user)
     diff = None
     if item and item.acknowledged_number and version:
         # A material change since they last acknowledged: show them exactly what changed.
@@ -72,6 +80,7 @@ def render_policy(request, page: PolicyPage, preview: bool = False):
             "version": version,
             "preview": preview,
             "outstanding": item,
+            "quiz": quiz,
             "diff": diff,
             "procedures": [] if preview else selectors.local_procedures(user, page),
             "procedure_libraries": [] if preview else _procedure_libraries(user),
@@ -221,24 +230,59 @@ def _pdf_response(pdf: bytes, filename: str) -> HttpResponse:
     return response
 
 
+def _posted_number(request) -> int | None:
+    number = request.POST.get("version", "")
+    return int(number) if number.isdigit() else None
+
+
 @login_required
 @require_POST
 def acknowledge(request, code):
     page = _policy(code)
     try:
-        shown, library = services.check_acknowledge(request.user, page)
+        shown, library = services.check_acknowledge(request.user, page, _posted_number(request))
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
-        return redirect("policies:detail", code)
-    number = request.POST.get("version")
-    if number and str(shown.number) != number:
-        # The page they read is no longer current: let them read the new one first.
-        messages.error(request, _("A new version was published while you were reading."))
         return redirect("policies:detail", code)
     services.do_acknowledge(request.user, shown, library)
     messages.success(
         request,
         _("You acknowledged %(code)s version %(n)s.") % {"code": page.code, "n": shown.number},
+    )
+    return redirect("policies:detail", code)
+
+
+@login_required
+@require_POST
+def acknowledge_by_quiz(request, code):
+    """Answers to the policy's quiz: passing it is the acknowledgement of the current version."""
+    page = _policy(code)
+    answers = {
+        key[len("q-") :]: request.POST.getlist(key)
+        for key in request.POST
+        if key.startswith("q-") and key[len("q-") :].isdigit()
+    }
+    try:
+        shown, library, score, passed = services.check_acknowledge_by_quiz(
+            request.user, page, _posted_number(request), answers
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("policies:detail", code)
+    if not passed:
+        messages.error(
+            request,
+            _("You scored %(score)s%%: not enough to pass. Read the policy again and retry.")
+            % {"score": score},
+        )
+        return redirect("policies:detail", code)
+    services.do_acknowledge(
+        request.user, shown, library, method=Acknowledgement.Method.QUIZ, score=score
+    )
+    messages.success(
+        request,
+        _("You passed the quiz and acknowledged %(code)s version %(n)s.")
+        % {"code": page.code, "n": shown.number},
     )
     return redirect("policies:detail", code)
 

@@ -23,7 +23,7 @@ from wagtail.permissions import register_permission_policy
 from portal import access
 
 from . import selectors, services
-from .forms import acknowledging_role_choices
+from .forms import acknowledging_role_choices, quiz_choices
 from .models import AcknowledgementCampaign, PolicyCategory, PolicyChange
 
 
@@ -74,14 +74,16 @@ class CampaignForm(WagtailAdminModelForm):
     roles = forms.MultipleChoiceField(
         label=_("Roles"), choices=(), widget=forms.CheckboxSelectMultiple
     )
+    quiz_key = forms.ChoiceField(label=_("Acknowledge by passing a quiz"), required=False)
 
     class Meta:
         model = AcknowledgementCampaign
-        fields = ["policy", "version", "roles", "libraries", "due_date"]
+        fields = ["policy", "version", "roles", "libraries", "due_date", "quiz_key"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["roles"].choices = acknowledging_role_choices()
+        self.fields["quiz_key"].choices = quiz_choices(self.initial.get("quiz_key", ""))
 
     def clean(self):
         cleaned = super().clean()
@@ -113,6 +115,7 @@ class CampaignForm(WagtailAdminModelForm):
             roles=data["roles"],
             libraries=list(data.get("libraries") or []),
             due_date=data["due_date"],
+            quiz_key=data.get("quiz_key") or "",
         )
         return self.instance
 

@@ -57,4 +57,5 @@ class TrainingConfig(PortalPluginConfig):
     )
 
     def ready(self):
-        from . import signals  # noqa: F401 - standing assignments, reminders, re-certification
+        # Receivers: standing assignments, reminders, re-certification; reading-check quizzes.
+        from . import reading_quizzes, signals  # noqa: F401
