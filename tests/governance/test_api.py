@@ -255,6 +255,17 @@ def test_ranked_choice_rounds_are_published(client, world):
     assert result["winner"] == "a"
 
 
+def test_paging_is_bounded(client, world):
+    for n in range(3):
+        world.proposal(title=f"Vote {n}")
+    token = token_for(world, world.libraries[0])
+    page = ok(get(client, token, URL + "?limit=2&offset=2"))
+    assert page["count"] == 3 and len(page["items"]) == 1
+    for query in ("limit=101", "limit=0", "offset=-1", f"offset={2**63}", "state=nope"):
+        assert get(client, token, f"{URL}?{query}").status_code == 422, query
+    assert get(client, token, f"{URL}{2**63}").status_code == 404
+
+
 def test_switched_off_for_the_library_is_404(client, world):
     proposal = world.proposal()
     world.vote(0, proposal, "yes")
