@@ -110,3 +110,22 @@ def test_acknowledgement_report_queries_do_not_grow_from_10_to_500_libraries(cli
         assert html_large.count('class="library-status"') == 500
     csv_small, _ = count(client, user, url + "?format=csv")
     assert csv_small == large
+
+
+def test_policy_page_with_a_quiz_keeps_constant_queries(client, setting):
+    from knowledge_base.policies.models import AcknowledgementCampaign
+    from knowledge_base.training.models import Quiz
+    from tests.training.conftest import make_course
+
+    root, home, page = setting
+    quiz = Quiz.objects.get(course=make_course(lessons=1))
+    AcknowledgementCampaign.objects.filter(policy=page).update(quiz_key=f"training.quiz:{quiz.pk}")
+    AcknowledgementCampaign.objects.get(policy=page).libraries.set([home])
+    user = factories.member(home, STAFF)
+    url = reverse("policies:detail", args=[page.code])
+    grow_to(root, 10, page)
+    small, html = count(client, user, url)
+    grow_to(root, 500, page)
+    large, _html = count(client, user, url)
+    assert small == large
+    assert 'name="q-' in html  # the quiz is asked, in place of the button
