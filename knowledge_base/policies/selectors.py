@@ -157,12 +157,18 @@ def campaign_reaches(campaign: AcknowledgementCampaign, library: MemberLibrary, 
     return not targets or any(library.path.startswith(t.path) for t in targets)
 
 
-def _acknowledged_numbers(user_ids, policy_ids) -> dict[tuple[int, int], tuple[int, object]]:
-    """``{(user_id, policy_id): (highest version number acknowledged, when)}``; one query."""
-    rows = (
-        Acknowledgement.objects.filter(user_id__in=user_ids, policy_id__in=policy_ids)
-        .values("user_id", "policy_id")
-        .annotate(number=Max("version__number"), at=Max("acknowledged_at"))
+def _acknowledged_numbers(
+    user_ids, policy_ids, method: str | None = None
+) -> dict[tuple[int, int], tuple[int, object]]:
+    """``{(user_id, policy_id): (highest version number acknowledged, when)}``; one query.
+
+    With ``method``, only acknowledgements made that way (``"quiz"``) count.
+    """
+    acks = Acknowledgement.objects.filter(user_id__in=user_ids, policy_id__in=policy_ids)
+    if method:
+        acks = acks.filter(method=method)
+    rows = acks.values("user_id", "policy_id").annotate(
+        number=Max("version__number"), at=Max("acknowledged_at")
     )
     return {(r["user_id"], r["policy_id"]): (r["number"], r["at"]) for r in rows}
 
@@ -243,6 +249,7 @@ class PersonStatus:
     membership: Membership
     acknowledged_at: datetime.datetime | None
     acknowledged_number: int | None
+    by_quiz: bool = False  # the acknowledgement that counts was made by passing a quiz
 
 
 @dataclass
@@ -294,9 +301,13 @@ def acknowledgement_report(libraries, policy_ids=None) -> list[LibraryStatus]:
     )
     for m in memberships:
         by_library[m.library_id].append(m)
-    done = _acknowledged_numbers(
-        Membership.objects.filter(library_id__in=library_ids).values("user_id"),
-        [c.policy_id for c in campaigns],
+    people = Membership.objects.filter(library_id__in=library_ids).values("user_id")
+    policy_ids = [c.policy_id for c in campaigns]
+    done = _acknowledged_numbers(people, policy_ids)
+    quizzed = (
+        _acknowledged_numbers(people, policy_ids, method=Acknowledgement.Method.QUIZ)
+        if any(c.quiz_key for c in campaigns)
+        else {}
     )
     report = []
     for library in libraries:
@@ -310,7 +321,9 @@ def acknowledgement_report(libraries, policy_ids=None) -> list[LibraryStatus]:
                 seen.add(m.user_id)
                 number, at = done.get((m.user_id, campaign.policy_id), (None, None))
                 counts = number is not None and number >= campaign.version.number
-                people.append(PersonStatus(m, at if counts else None, number))
+                quiz_number = quizzed.get((m.user_id, campaign.policy_id), (None, None))[0]
+                by_quiz = counts and (quiz_number or 0) >= campaign.version.number
+                people.append(PersonStatus(m, at if counts else None, number, by_quiz))
             if people:
                 status.campaigns.append(CampaignStatus(campaign, people))
         report.append(status)

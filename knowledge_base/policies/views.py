@@ -339,6 +339,7 @@ def _report_csv(rows) -> HttpResponse:
             _("email"),
             _("role"),
             _("acknowledged at"),
+            _("how"),
         ]
     )
     for row in rows:
@@ -358,6 +359,7 @@ def _report_csv(rows) -> HttpResponse:
                         user.email,
                         person.membership.role,
                         timezone.localtime(at).isoformat(timespec="minutes") if at else "",
+                        ("quiz" if person.by_quiz else "click") if at else "",
                     ]
                 )
     return response

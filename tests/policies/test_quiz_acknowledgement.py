@@ -132,3 +132,26 @@ def test_without_the_training_plugin_there_is_no_quiz_and_a_click_acknowledges(p
             reading_quizzes.offer_reading_quizzes, dispatch_uid="training.reading_quizzes"
         )
     assert Acknowledgement.objects.get(user=staff).method == Acknowledgement.Method.CLICK
+
+
+def test_the_report_tells_a_quiz_from_a_click(client, consortium, policy, staff, quiz):
+    from portal.members.roles import DIRECTOR
+
+    from .conftest import with_mfa
+
+    branch = consortium["branches"][0]
+    clicker = factories.member(branch, STAFF, email="clicker@example.org")
+    LibraryPluginSwitch.objects.create(library=branch, plugin="training", enabled=False)
+    version, library = services.check_acknowledge(clicker, policy)
+    services.do_acknowledge(clicker, version, library)
+    LibraryPluginSwitch.objects.filter(library=branch, plugin="training").delete()
+    client.force_login(staff)
+    answer(client, policy, right_answers(quiz), 1)
+    director = with_mfa(factories.member(branch, DIRECTOR, email="director@example.org"))
+    client.force_login(director)
+    rows = client.get(reverse("policies:report") + "?format=csv").content.decode().splitlines()
+    how = {row.split(",")[6]: row.split(",")[-1] for row in rows[1:]}
+    assert how[staff.email] == "quiz" and how["clicker@example.org"] == "click"
+    assert how["director@example.org"] == ""  # not yet acknowledged
+    page = client.get(reverse("policies:report")).content.decode()
+    assert page.count('class="by-quiz"') == 1
