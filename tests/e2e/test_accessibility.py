@@ -111,6 +111,23 @@ def test_public_pages(page, world, url):
 # out cheaply before the browser goes there.
 
 ROLES = [STAFF, COMMUNICATIONS, TRAINER, DIRECTOR, CONSORTIUM_ADMIN]
+ACCOUNT_PAGES_ANONYMOUS = [
+    "account_signup",
+    "account_reset_password_done",
+    "account_email_verification_sent",
+    "account_inactive",
+]
+# Staff have no authenticator (they may add one), the director has TOTP.
+ACCOUNT_PAGES_SIGNED_IN = [
+    "account_email",
+    "account_change_password",
+    "account_reauthenticate",
+    "mfa_index",
+    "mfa_activate_totp",
+    "mfa_deactivate_totp",
+    "mfa_view_recovery_codes",
+    "mfa_generate_recovery_codes",
+]
 
 
 def reachable_pages(world) -> list[tuple[str, str]]:
@@ -130,6 +147,11 @@ def reachable_pages(world) -> list[tuple[str, str]]:
             kwargs = world.args[row.args][0] if row.args else {}
             pages.append((who, reverse(name, kwargs=kwargs)))
     pages += list(world.tree_pages)
+    # The account pages (allauth): signing up and in, passwords, email, two-factor set-up.
+    for name in ACCOUNT_PAGES_ANONYMOUS:
+        pages.append((matrix.ANON, reverse(name)))
+    for who in (STAFF, DIRECTOR):
+        pages += [(who, reverse(name)) for name in ACCOUNT_PAGES_SIGNED_IN]
     html = []
     clients = {matrix.ANON: Client()}
     for who in ROLES:
@@ -147,6 +169,7 @@ def test_every_page_a_person_can_reach(browser, live_server):
     pages = reachable_pages(world)
     # The matrix gives some hundred and twenty; a short list means the walk went wrong.
     assert len(pages) > 100, pages
+    assert any("/accounts/2fa/" in url for _who, url in pages), pages
     failures = []
     contexts = {}
     try:
