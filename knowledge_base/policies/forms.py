@@ -52,6 +52,7 @@ class PolicyPageForm(WagtailAdminPageForm):
 
     def clean_acknowledge_by(self):
         day = self.cleaned_data.get("acknowledge_by")
-        if day and day < timezone.localdate():
+        # Only a date being set now: one left from an earlier version must not block saving.
+        if day and "acknowledge_by" in self.changed_data and day < timezone.localdate():
             raise forms.ValidationError(_("The due date has passed."))
         return day

@@ -177,16 +177,19 @@ def record_published_version(page: PolicyPage, revision) -> PolicyVersion | None
             next_review_date=add_months(effective, page.review_interval_months or 12)
         )
     campaign = None
-    if material and (published.acknowledgement_days or published.acknowledge_by):
-        due = published.acknowledge_by or (
-            max(effective, today) + datetime.timedelta(days=published.acknowledgement_days)
-        )
+    start = max(effective, today)
+    due = published.acknowledge_by
+    if due is None or due < start:
+        # No date, or one left from an earlier version: the number of days decides (0: none).
+        days = published.acknowledgement_days
+        due = start + datetime.timedelta(days=days) if days else None
+    if material and due is not None:
         campaign = do_start_campaign(
             version.published_by,
             version,
             roles=published.acknowledgement_roles or default_acknowledging_roles(),
             libraries=list(published.acknowledgement_libraries.all()),
-            due_date=max(due, today),
+            due_date=due,
             quiz_key=published.acknowledgement_quiz,
         )
     record_on_commit(

@@ -142,3 +142,14 @@ def test_admin_campaign_form_opens_a_campaign_through_the_service(
     campaign = AcknowledgementCampaign.objects.get(policy=page)
     assert campaign.roles == [STAFF] and campaign.due_date == due and campaign.created_by == office
     assert AuditEntry.objects.filter(action="policy.campaign_started").exists()
+
+
+def test_a_due_date_left_from_an_earlier_version_gives_way_to_the_days(consortium, library_page):
+    page = new_policy(library_page)
+    past = timezone.localdate() - datetime.timedelta(days=3)
+    # The revision still carries the date chosen for an earlier version.
+    revise(page, ["Loans last four weeks."], acknowledgement_days=14, acknowledge_by=past)
+    campaign = AcknowledgementCampaign.objects.get(version__number=2)
+    assert campaign.due_date == timezone.localdate() + datetime.timedelta(days=14)
+    revise(page, ["Loans last five weeks."], acknowledgement_days=0, acknowledge_by=past)
+    assert not AcknowledgementCampaign.objects.filter(version__number=3).exists()
