@@ -71,6 +71,40 @@ class PeakRss:
         return (self.peak - self.start) / 1024
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU of a process (this one by default) from /proc: on a shared machine
+    the CPU a step used says more than the wall time it took."""
+    with open(f"/proc/{pid or 'self'}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def importer_class():
+    from contextlib import contextmanager
+
+    from plugins.patron_notices.imports import Importer
+
+    class CpuTimedImporter(Importer):
+        """Also counts the PostgreSQL backend's CPU per phase."""
+
+        def __init__(self, job, backend: int):
+            super().__init__(job)
+            self.backend = backend
+            self.server_cpu: dict[str, float] = {}
+
+        @contextmanager
+        def phase(self, name: str):
+            before = cpu_seconds(self.backend)
+            try:
+                with super().phase(name):
+                    yield
+            finally:
+                spent = cpu_seconds(self.backend) - before
+                self.server_cpu[name] = self.server_cpu.get(name, 0.0) + spent
+
+    return CpuTimedImporter
+
+
 def generate(path: Path, rows: int) -> None:
     rng = random.Random(6)
     branches = ["MAIN", "EAST", "WEST"]
@@ -105,9 +139,11 @@ def raw_copy(path: Path) -> float:
 
 def main() -> None:
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    # The machine is shared: the load says how much of it the run had.
+    print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     config = setup_databases(verbosity=0, interactive=False)
     try:
-        from plugins.patron_notices.imports import Importer
+        CpuTimedImporter = importer_class()  # noqa: N806
         from plugins.patron_notices.models import ImportJob, Patron, import_storage
         from tests import factories
 
@@ -142,11 +178,17 @@ def main() -> None:
                 status=ImportJob.Status.QUEUED,
                 full_sync=full_sync,
             )
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                backend = cursor.fetchone()[0]
+            server_before, python_before = cpu_seconds(backend), cpu_seconds()
             with PeakRss() as memory:
                 started = time.perf_counter()
-                importer = Importer(job)
+                importer = CpuTimedImporter(job, backend)
                 job = importer.run()
                 elapsed = time.perf_counter() - started
+            server_cpu = cpu_seconds(backend) - server_before
+            python_cpu = cpu_seconds() - python_before
             assert job.status == ImportJob.Status.DONE, job.error
             results.append(elapsed)
             print(
@@ -154,13 +196,16 @@ def main() -> None:
                 f"{job.rows_imported:,} imported, {job.rows_invalid} with problems, "
                 f"peak RSS +{memory.grew_mib:.0f} MiB, {elapsed / copy_s:.1f}x raw COPY"
             )
+            print(f"    CPU: Python {python_cpu:.1f} s, PostgreSQL backend {server_cpu:.1f} s")
             for phase, seconds in importer.timings.items():
-                print(f"    {phase}: {seconds:.2f} s")
+                cpu = importer.server_cpu.get(phase, 0.0)
+                print(f"    {phase}: {seconds:.2f} s (PostgreSQL CPU {cpu:.1f} s)")
         print(
             f"patrons {Patron.objects.count():,}, contacts "
             f"{Patron.objects.exclude(contact=None).values('contact').distinct().count():,}"
         )
         path.unlink()
+        print("load average at end: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     finally:
         teardown_databases(config, verbosity=0)
 

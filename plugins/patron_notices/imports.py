@@ -396,17 +396,18 @@ class RowChecker:
 CONTACTS_LOCK = "patron_notices.contacts"
 
 
-def hold_references(branch_ids: Iterable[int]) -> None:
-    """Inside a transaction: keep the branches and contacts this write refers to.
+def hold_references(library_id: int | None, branch_ids: Iterable[int]) -> None:
+    """Inside a transaction: keep the library, branches and contacts this write refers to.
 
-    FOR KEY SHARE on the branch rows is what a foreign-key check takes, once per branch
-    rather than once per row; the shared advisory lock keeps the contacts (see above).
+    FOR KEY SHARE on the library and branch rows is what a foreign-key check takes, once
+    per row referred to rather than once per patron; the shared advisory lock keeps the
+    contacts (see above).
     """
     if connection.vendor != "postgresql":
         return  # SQLite serialises writers: nothing can be deleted meanwhile
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock_shared(hashtext(%s))", [CONTACTS_LOCK])
-        ids = sorted(set(branch_ids))
+        ids = sorted({*branch_ids, *([library_id] if library_id else [])})
         if ids:
             cursor.execute(
                 f"SELECT id FROM {MemberLibrary._meta.db_table}"  # noqa: S608
@@ -685,7 +686,7 @@ class PostgresUpsert:
                     # One import per library at a time: the split into "update the cards
                     # we have, insert the others" relies on nobody adding cards meanwhile.
                     lock_library_patrons(job.library_id)
-                    hold_references(importer.branches.values())
+                    hold_references(job.library_id, importer.branches.values())
                     importer.report(ImportJob.Phase.WRITING)
                     imported = self._upsert(cursor)
                     expired = 0
@@ -886,7 +887,7 @@ class OrmUpsert:
         importer.report(ImportJob.Phase.WRITING)
         with transaction.atomic():
             lock_library_patrons(job.library_id)
-            hold_references(importer.branches.values())
+            hold_references(job.library_id, importer.branches.values())
             upsert_staged(job.library_id, staged, f"import {job.pk}", now)
             expired = 0
             if job.full_sync:
@@ -1109,7 +1110,7 @@ def link_contacts(library_ids: list[int] | None = None) -> None:
     # psycopg sends the JSON as text; PostgreSQL wants it cast (SQLite stores text anyway).
     kinds = "%s::jsonb" if connection.vendor == "postgresql" else "%s"
     with transaction.atomic(), connection.cursor() as cursor:
-        hold_references(())
+        hold_references(None, ())
         cursor.execute(
             f"INSERT INTO {contacts} (email, language, notice_kinds, created_at)"  # noqa: S608
             f" SELECT DISTINCT lower(email), '', {kinds}, %s FROM {patrons}"

@@ -58,13 +58,17 @@ class Patron(models.Model):
     address; a campaign deduplicates by address when it plans its recipients.
     """
 
-    # No index of its own: the (library, card number) unique index leads with it.
+    # No index of its own: the (library, card number) unique index leads with it. No
+    # database constraint either, like contact and home_branch below and for the same
+    # reasons: its check was a quarter of a first import's insert time, and the writers
+    # hold the library row themselves (Django applies on_delete).
     library = models.ForeignKey(
         "members.MemberLibrary",
         verbose_name=_("library"),
         on_delete=models.CASCADE,
         related_name="patrons",
         db_index=False,
+        db_constraint=False,
     )
 
     class Suppression(models.TextChoices):
@@ -84,14 +88,14 @@ class Patron(models.Model):
 
     # Added for the directory: db_default lets the demo seeder COPY without naming them.
     #
-    # contact and home_branch are references without database constraints (Django still
-    # applies on_delete). Their writers guarantee them: the import and the sync API check
-    # branch codes against the library's branches and hold those rows with FOR KEY SHARE
-    # until commit (what the constraint's trigger does, once per branch instead of once
-    # per row); contacts are found or created in the same transaction under a shared
-    # advisory lock that the purge of orphaned contacts takes exclusively
-    # (imports.CONTACTS_LOCK). At a million rows the per-row checks cost more than the
-    # insert itself.
+    # library, contact and home_branch are references without database constraints
+    # (Django still applies on_delete). Their writers guarantee them: the import and the
+    # sync API check branch codes against the library's branches and hold the library and
+    # those rows with FOR KEY SHARE until commit (what the constraint's trigger does, once
+    # per row referred to instead of once per patron); contacts are found or created in
+    # the same transaction under a shared advisory lock that the purge of orphaned
+    # contacts takes exclusively (imports.hold_references, CONTACTS_LOCK). At a million
+    # rows the per-row checks cost more than the insert itself.
     contact = models.ForeignKey(
         Contact,
         verbose_name=_("contact"),

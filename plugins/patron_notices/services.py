@@ -119,7 +119,7 @@ def check_patron_batch(token, records: list[dict]) -> list[tuple]:
 def do_patron_batch(token, staged: list[tuple]) -> imports.Written:
     """Create or update the batch's patrons in the token's library, all or nothing."""
     imports.lock_library_patrons(token.library_id)
-    imports.hold_references(r[8] for r in staged if r[8])
+    imports.hold_references(token.library_id, (r[8] for r in staged if r[8]))
     written = imports.upsert_staged(token.library_id, staged, f"api {token.prefix}")
     _sync_audit(
         token,
