@@ -349,6 +349,10 @@ MATRIX: dict[str, Row] = {
     "policies:acknowledge": Row(
         "post", "policy", E(staff=MOVED, comms=MOVED, trainer=MOVED, director=MOVED)
     ),
+    # passing the policy's quiz is the acknowledgement: whoever may acknowledge may answer
+    "policies:acknowledge_by_quiz": Row(
+        "post", "policy", E(staff=MOVED, comms=MOVED, trainer=MOVED, director=MOVED)
+    ),
     "policies:mark_reviewed": Row("post", "policy", E(office=MOVED)),
     # a library's own procedure: its director writes it; the office does not
     "policies:local_procedure": Row("get", "policy_local", E(L2, S2, S2, S2, S2, OWN, S2)),
