@@ -159,3 +159,16 @@ def test_the_status_endpoint_shows_a_running_import_live(client, people, two_job
     assert status["phase_label"] == "Writing patrons and contacts"
     listing = client.get("/admin/patron_imports/").content.decode()
     assert "data-running" in listing and "Writing patrons and contacts" in listing
+
+
+def test_people_who_held_the_role_before_the_group_get_in_on_migrate(people):
+    from django.contrib.auth.models import Group
+
+    from plugins.patron_notices.import_admin import ADMIN_GROUP, sync_all_admin_keepers
+
+    group = Group.objects.get(name=ADMIN_GROUP)
+    group.user_set.clear()
+    group.user_set.add(people["staff"])  # and someone who should not be there
+    sync_all_admin_keepers()
+    members = set(group.user_set.values_list("email", flat=True))
+    assert members == {"comms@example.org", "dir@example.org", "sc@example.org"}
