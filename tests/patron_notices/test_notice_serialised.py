@@ -6,6 +6,8 @@ import email.policy
 import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from plugins.patron_notices import sending
 
@@ -61,3 +63,16 @@ def test_values_it_cannot_splice_safely_take_the_ordinary_path(libs):
     )
     fast, _slow = build(personal, libs["main"], "en", "Ada")  # the name in the subject
     assert fast is None
+
+
+@given(
+    st.one_of(
+        st.emails(),
+        st.builds(lambda name, addr: f"{name} <{addr}>", st.text(max_size=20), st.emails()),
+        st.text(max_size=40),
+    )
+)
+def test_envelope_addresses_are_quoted_as_smtplib_quotes_them(address):
+    import smtplib
+
+    assert sending.envelope_address(address) == smtplib.quoteaddr(address)
