@@ -1,6 +1,8 @@
 """The core's own Wagtail admin additions (plugins register theirs in their own hooks)."""
 
+from django.templatetags.static import static
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.menu import MenuItem
@@ -24,3 +26,9 @@ def task_metrics_menu_item():
     return OfficeOnlyMenuItem(
         _("Background tasks"), reverse("concord_task_metrics"), icon_name="cogs", order=900
     )
+
+
+@hooks.register("insert_global_admin_js")
+def accessible_names_for_editors():
+    # Names the rich text editors and tag inputs that Wagtail leaves unnamed (see the file).
+    return format_html('<script src="{}" defer></script>', static("portal/admin-a11y.js"))

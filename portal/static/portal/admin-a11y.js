@@ -1,0 +1,36 @@
+// Gives the admin's rich text editors and tag inputs an accessible name. Wagtail labels
+// the hidden input each of them replaces, not the element a person types into
+// (wagtail/wagtail#14205), so screen readers announced an unnamed text box.
+(() => {
+  const unnamed =
+    '[role="textbox"][contenteditable="true"]:not([aria-label]):not([aria-labelledby]),' +
+    "input.ui-autocomplete-input:not([aria-label]):not([aria-labelledby])";
+  let counter = 0;
+
+  const name = (element) => {
+    const field = element.closest(".w-field__wrapper, .w-field, [data-field-wrapper]");
+    const label = field && field.querySelector("label");
+    if (label && label.textContent.trim()) {
+      if (!label.id) {
+        counter += 1;
+        label.id = `concord-a11y-label-${counter}`;
+      }
+      element.setAttribute("aria-labelledby", label.id);
+      return;
+    }
+    // A rich text block straight in a StreamField has no label: its block header names it.
+    const block = element.closest("[data-contentpath]");
+    const heading = block && block.querySelector("[data-panel-heading-text], h2, h3");
+    element.setAttribute(
+      "aria-label",
+      (heading && heading.textContent.trim()) || element.getAttribute("placeholder") || "Text",
+    );
+  };
+
+  const nameAll = () => document.querySelectorAll(unnamed).forEach(name);
+  new MutationObserver(nameAll).observe(document.documentElement, {
+    childList: true,
+    subtree: true,
+  });
+  document.addEventListener("DOMContentLoaded", nameAll);
+})();
