@@ -1,8 +1,10 @@
 """Display helpers for ballots and counts."""
 
+import base64
 from fractions import Fraction
 
 from django import template
+from django.template.loader import render_to_string
 
 register = template.Library()
 
@@ -38,3 +40,15 @@ def weight(value):
 @register.filter
 def get(mapping, key):
     return (mapping or {}).get(key)
+
+
+@register.simple_tag
+def chart_data_url(proposal, bars):
+    """The results chart, the same SVG as on the results page, as a ``data:`` URL for PDFs.
+
+    Inline, WeasyPrint reads the SVG with its HTML parser and runs the page's CSS cascade
+    over every element of it; as an image its SVG reader parses it once, and it draws the
+    same (the 30 charts of a meeting's minutes: ~0.1 s of the render).
+    """
+    svg = render_to_string("governance/chart.svg", {"proposal": proposal, "bars": bars})
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()

@@ -1,6 +1,7 @@
 """The minutes PDF read back as text: a secret proposal's roll-call column shows who voted,
 never how; an open proposal's column shows each library's choice."""
 
+import base64
 import io
 import re
 from datetime import timedelta
@@ -11,7 +12,7 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from governance import selectors, services
-from governance.models import AgendaItem, Meeting
+from governance.models import AgendaItem, Meeting, Proposal
 from tests import factories
 
 from .conftest import expire
@@ -126,6 +127,14 @@ def test_minutes_proxy_chain_is_one_line_per_library_and_authority(world):
     assert [e.get("proxies") for e in context["entries"]] == [None, 1, 1, 0, 1]
     html = render_to_string("governance/minutes.html", context)
     assert html.count(proxy.email) == 1
+    # Each decided item carries the results page's own SVG chart.
+    charts = re.findall(r'src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert len(charts) == 4
+    first = Proposal.objects.get(pk=proposals[0].pk)
+    assert base64.b64decode(charts[0]).decode() == render_to_string(
+        "governance/chart.svg", {"proposal": first, "bars": selectors.chart_bars(first)}
+    )
+    assert 'class="bar"' in base64.b64decode(charts[0]).decode()
     assert "1 ballot was cast by an alternate or a proxy" in html
 
 
