@@ -64,7 +64,10 @@ class PoliciesConfig(PortalPluginConfig):
         dashboard_panel="knowledge_base.policies.panels.dashboard_panel",
         report_columns="knowledge_base.policies.reports.report_columns",
         # Scopes an integration API token may carry for this plugin (portal.api).
-        extra={"api_scopes": {"policies:read": _("Read policies")}},
+        extra={
+            "api_router": "knowledge_base.policies.api.router",
+            "api_scopes": {"policies:read": _("Read policies")},
+        },
         demo_seeder="knowledge_base.policies.demo.seed",
     )
 
