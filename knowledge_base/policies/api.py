@@ -18,7 +18,7 @@ from html import escape
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, Max, OuterRef, Subquery
 from django.http import Http404
-from ninja import Field, Router, Schema
+from ninja import Field, Path, Router, Schema
 from ninja.pagination import LimitOffsetPagination, paginate
 from wagtail.documents import get_document_model
 from wagtail.rich_text import expand_db_html
@@ -32,6 +32,12 @@ SCOPE = "policies:read"
 PLUGIN = "policies"
 
 router = Router(tags=["policies"])
+
+
+# A policy's citation code, with an example for the schema; an unknown one (whatever its
+# shape) is a 404.
+def _code():
+    return Path(..., description="The policy's code, e.g. CIRC-004", example="CIRC-004")
 
 
 class CategoryOut(Schema):
@@ -289,7 +295,7 @@ def policies(request, category: str | None = None):
 
 
 @router.get("/{code}", response=PolicyOut, summary="One policy's current version")
-def policy(request, code: str):
+def policy(request, code: str = _code()):
     require_scope(request, SCOPE, plugin=PLUGIN)
     page = _live_policy(code)
     version = current_versions().filter(policy=page).first()
@@ -305,7 +311,7 @@ def policy(request, code: str):
     summary="A policy's published versions, newest first",
 )
 @paginate(_VersionPage)
-def versions(request, code: str):
+def versions(request, code: str = _code()):
     require_scope(request, SCOPE, plugin=PLUGIN)
     page = _live_policy(code)
     return (

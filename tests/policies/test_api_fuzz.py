@@ -1,0 +1,88 @@
+"""Schemathesis against the policies operations of /api/openapi.json, with a policy to find.
+
+The portal-wide run (tests/ops/test_schemathesis.py) has no policy in its data, so its
+requests to /api/v1/policies/{code} only ever meet a 404. Here a published policy (the
+schema's example code), a draft of it and local procedures exist: generated requests never
+get a server error, and no answer ever carries the draft's or a local procedure's text.
+"""
+
+import pytest
+import schemathesis
+from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from knowledge_base.policies import services as policies
+from portal.api import services
+from portal.members.roles import CONSORTIUM_ADMIN
+from tests import factories
+
+from .conftest import new_policy, policy_library, revise
+
+MAX_EXAMPLES = 12
+SECRETS = ("Draft clause", "Draft title", "Kept in the red box", "Alarm code 1234")
+
+schema = schemathesis.openapi.from_wsgi(
+    "/api/openapi.json", get_wsgi_application(), headers={"Host": "testserver"}
+).include(tag="policies")
+
+
+@pytest.fixture(autouse=True)
+def same_connection(settings):
+    """As Django's test client does: a request must not close the connection that holds
+    this test's transaction when it starts or finishes."""
+    settings.ALLOWED_HOSTS = ["localhost", "testserver"]
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def token(db):
+    cache.clear()  # the per-token rate limit lives in the cache
+    root = factories.consortium()
+    system = factories.library(root)
+    branch = factories.library(system)
+    other = factories.library(root)
+    office = factories.member(root, CONSORTIUM_ADMIN)
+    page = new_policy(policy_library(), code="CIRC-004")
+    revise(page, ["Loans last four weeks."], material=False)
+    revise(page, ["Draft clause."], publish=False, title="Draft title")
+    policies.do_save_local_procedure(None, page, branch, "Kept in the red box.")
+    policies.do_save_local_procedure(None, page, other, "Alarm code 1234.")
+    scopes = services.check_issue_token(office, branch, ["policies:read"])
+    _token, plaintext = services.do_issue_token(office, branch, "Schemathesis", scopes)
+    yield plaintext
+    cache.clear()
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+def test_no_server_error_and_nothing_unpublished(case, token):
+    response = case.call_and_validate(
+        headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error]
+    )
+    for secret in SECRETS:
+        assert secret not in response.text
+
+
+def test_the_example_code_is_found(client, token):
+    """The schema's example is what the run above starts from: it must reach the policy."""
+    response = client.get("/api/v1/policies/CIRC-004", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert response.json()["version"] == 2
+    assert {op.path for op in (r.ok() for r in schema.get_all_operations())} == {
+        "/api/v1/policies/",
+        "/api/v1/policies/{code}",
+        "/api/v1/policies/{code}/versions",
+    }
