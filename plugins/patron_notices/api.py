@@ -1,12 +1,12 @@
 """Patron sync from a member library's ILS (/api/v1/patron-notices/, scope ``patrons:write``).
 
 A token writes only its own library's patrons. ``POST patrons/batch`` creates or updates
-up to 1,000 patrons by card number, checked by the same rules as the CSV import, all or
-nothing: a refused batch answers 422 with the index and field of each problem and writes
-nothing. Sending the same batch again changes nothing. ``POST patrons/expire`` expires
-the named cards, or with ``full_sync`` every card of the library that is not named. Every
-call is audited with counts only; no response, log line or audit entry carries a
-patron's data.
+up to 1,000 patrons by card number (with their postal address for printed letters),
+checked by the same rules as the CSV import, all or nothing: a refused batch answers 422
+with the index and field of each problem and writes nothing. Sending the same batch again
+changes nothing. ``POST patrons/expire`` expires the named cards, or with ``full_sync``
+every card of the library that is not named. Every call is audited with counts only; no
+response, log line or audit entry carries a patron's data.
 """
 
 from __future__ import annotations
@@ -39,6 +39,15 @@ class PatronIn(Schema):
     consent: bool | None = Field(
         None, description="Consent to consortium notices; null leaves it as it is."
     )
+    # The postal address for printed letters. Leaving out all six keeps the address on
+    # record; sending them all empty removes it. Lengths are checked with the CSV rules,
+    # so a too-long value is a problem with its index and field like any other.
+    address_line1: str | None = Field(None, description="Street address (at most 100).")
+    address_line2: str | None = Field(None, description="Second line (at most 100).")
+    city: str | None = Field(None, description="At most 60.")
+    region: str | None = Field(None, description="State, province or county (at most 60).")
+    postcode: str | None = Field(None, description="At most 25.")
+    country: str | None = Field(None, description="At most 60.")
 
 
 class BatchIn(Schema):

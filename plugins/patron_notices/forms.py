@@ -15,6 +15,12 @@ FIELD_LABELS = {
     "expires_on": _("Card expiry"),
     "language": _("Language"),
     "consent": _("Consent to notices"),
+    "address_line1": _("Address (street)"),
+    "address_line2": _("Address (second line)"),
+    "city": _("City"),
+    "region": _("State, province or county"),
+    "postcode": _("Postcode"),
+    "country": _("Country"),
 }
 
 

@@ -28,7 +28,11 @@ from django.utils.translation import gettext as _
 
 from portal.members.models import MemberLibrary
 
-from .models import Contact, ImportJob, ImportProblem, Patron
+from .models import Contact, ImportJob, ImportProblem, Patron, PostalAddress
+
+# The postal address, for printed letters. Optional: a file without these columns leaves
+# the addresses on record as they are.
+ADDRESS_FIELDS = ("address_line1", "address_line2", "city", "region", "postcode", "country")
 
 # Target fields of a patron row, in the order the staging table holds them.
 FIELDS = (
@@ -42,7 +46,18 @@ FIELDS = (
     "expires_on",
     "language",
     "consent",
+    *ADDRESS_FIELDS,
 )
+# Longest value of each address field: what fits an envelope's window. A longer one is a
+# problem on its line and column rather than a cut-off address.
+ADDRESS_LIMITS = {
+    "address_line1": 100,
+    "address_line2": 100,
+    "city": 60,
+    "region": 60,
+    "postcode": 25,
+    "country": 60,
+}
 
 # Each preset maps a target field to the file columns that can fill it, first found wins.
 PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -58,6 +73,13 @@ PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
         "expires_on": ("dateexpiry",),
         "language": ("lang",),
         "consent": ("patron_attributes",),
+        # The borrowers table's main address (not the alternate B_ or altcontact ones).
+        "address_line1": ("address",),
+        "address_line2": ("address2",),
+        "city": ("city",),
+        "region": ("state",),
+        "postcode": ("zipcode",),
+        "country": ("country",),
     },
     # Evergreen's migration staging tables (migration-tools' patron staging columns).
     "evergreen": {
@@ -71,6 +93,13 @@ PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
         "expires_on": ("expire_date",),
         "language": ("locale", "language"),
         "consent": ("consent",),
+        # The staging mailing address (actor.usr_address's columns).
+        "address_line1": ("street1",),
+        "address_line2": ("street2",),
+        "city": ("city", "city_name"),
+        "region": ("state", "county"),
+        "postcode": ("post_code", "postal_code"),
+        "country": ("country",),
     },
     "generic": {
         "card_number": ("card_number", "card", "barcode", "cardnumber"),
@@ -83,6 +112,12 @@ PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
         "expires_on": ("expires", "expiry", "expires_on", "dateexpiry"),
         "language": ("language", "lang", "locale"),
         "consent": ("consent", "notices"),
+        "address_line1": ("address_line1", "address1", "address", "street", "street1"),
+        "address_line2": ("address_line2", "address2", "street2"),
+        "city": ("city", "town", "locality"),
+        "region": ("region", "state", "province", "county"),
+        "postcode": ("postcode", "postal_code", "post_code", "zipcode", "zip"),
+        "country": ("country",),
     },
 }
 PRESET_CHOICES = [
@@ -218,6 +253,8 @@ class RowChecker:
         self.branches = branches
         self.width = len(header)
         self.consent_from_attributes = mapping.get("consent") == "patron_attributes"
+        # A file without address columns says nothing about addresses (staged as None).
+        self.has_address = any(f in self.index for f in ADDRESS_FIELDS)
         # Unmapped fields read the empty cell that ``stage`` appends after the last column.
         self._pick = operator.itemgetter(
             *(self.index[f][0] if f in self.index else self.width for f in FIELDS)
@@ -286,7 +323,7 @@ class RowChecker:
         row.append("")
         picked = self._pick(row)
         row.pop()
-        card, first, last, email, phone, branch, category, expires, language, consent = picked
+        card, first, last, email, phone, branch, category, expires, language, consent = picked[:10]
         card = card.strip()
         if not card or len(card) > 32:
             return None
@@ -308,6 +345,11 @@ class RowChecker:
             if expires_on is None:
                 return None
         language = language.strip()
+        address = None
+        if self.has_address:
+            address = address_block(picked[10:])
+            if address is None:
+                return None
         return (
             line,
             offset,
@@ -322,6 +364,7 @@ class RowChecker:
             expires_on,
             self._language(language) if language else "",
             self._consent_of(consent.strip()),
+            address,
         )
 
     def check(
@@ -371,6 +414,21 @@ class RowChecker:
                     )
                 )
         language = self.get(row, "language")
+        address = None
+        if self.has_address:
+            parts = [self.get(row, f) for f in ADDRESS_FIELDS]
+            for name, value in zip(ADDRESS_FIELDS, parts, strict=True):
+                if len(value) > ADDRESS_LIMITS[name]:
+                    problems.append(
+                        Problem(
+                            line,
+                            self.column(name),
+                            "address_too_long",
+                            _("Too long for an address (at most %(n)d characters).")
+                            % {"n": ADDRESS_LIMITS[name]},
+                        )
+                    )
+            address = address_block(parts)
         if problems:
             return None, problems
         return (
@@ -387,7 +445,37 @@ class RowChecker:
             expires_on,
             self._language(language) if language else "",
             self._consent_of(self.get(row, "consent")),
+            address,
         ), []
+
+
+def address_block(parts) -> str | None:
+    """The address as it goes on the envelope, one line per line ("" for none), from the
+    values of ADDRESS_FIELDS; None when a value is longer than ADDRESS_LIMITS allows.
+
+    Street lines keep line breaks the ILS has inside them; city, region and postcode
+    share one line ("Springfield, IL 62701"). Straight-line code: it runs once per row.
+    """
+    line1, line2, city, region, postcode, country = parts
+    line1, line2, city = line1.strip(), line2.strip(), city.strip()
+    region, postcode, country = region.strip(), postcode.strip(), country.strip()
+    if (
+        len(line1) > 100
+        or len(line2) > 100
+        or len(city) > 60
+        or len(region) > 60
+        or len(postcode) > 25
+        or len(country) > 60
+    ):
+        return None  # the limits of ADDRESS_LIMITS
+    locality = f"{city}, {region}" if city and region else city or region
+    if postcode:
+        locality = f"{locality} {postcode}" if locality else postcode
+    block = "\n".join(p for p in (line1, line2, locality, country) if p)
+    if "\r" in block or "\n\n" in block or " \n" in block or "\n " in block:
+        # Line breaks inside a street cell: tidy them.
+        block = "\n".join(p.strip() for p in block.splitlines() if p.strip())
+    return block
 
 
 # Held shared by every writer that links patrons to contacts, exclusively by the purge of
@@ -450,6 +538,7 @@ class Importer:
         self.timings: dict[str, float] = {}
         self.phases: list[str] = []  # every phase reported, in order (tests read it)
         self._side = None
+        self.has_address = False  # whether the file has address columns (set on reading)
         # "sql" (PostgreSQL: COPY and set-based SQL) or "orm" (any database; the demo's).
         self.engine = engine or ("sql" if connection.vendor == "postgresql" else "orm")
 
@@ -517,6 +606,7 @@ class Importer:
                 self.mapping = mapping
                 self.branches = branch_codes(job.library)
                 checker = RowChecker(header, mapping, self.branches)
+                self.has_address = checker.has_address
                 stage = checker.stage
                 if checker.missing_required():
                     raise ImportRefused(_("The file has no card number column."))
@@ -636,6 +726,7 @@ STAGE_COLUMNS = (
     "expires_on",
     "language",
     "consent",
+    "address",
 )
 
 
@@ -659,7 +750,7 @@ class PostgresUpsert:
                 "CREATE TEMP TABLE patron_stage (line integer, pos bigint, card text,"
                 " first_name text, last_name text, email text, email_norm text, phone text,"
                 " branch_id bigint, category text, expires_on date, language text,"
-                " consent text)"
+                " consent text, address text)"
             )
             try:
                 with importer.phase("parse, validate and COPY"):
@@ -774,6 +865,7 @@ class PostgresUpsert:
             # A library's first import: nothing to update, no card to look up.
             with importer.phase("patrons: insert new"):
                 self._insert(cursor, now, source, existing=False)
+            self._addresses(cursor, existing=False)
             return self._count(cursor)
         with importer.phase("patrons: update changed"):
             # Consent: given or withdrawn in the file; left alone where the file says nothing.
@@ -804,7 +896,46 @@ class PostgresUpsert:
             )
         with importer.phase("patrons: insert new"):
             self._insert(cursor, now, source, existing=True)
+        self._addresses(cursor, existing=True)
         return self._count(cursor)
+
+    def _addresses(self, cursor, existing: bool) -> None:
+        """Postal addresses as the file has them: written, changed, or removed where the
+        row's address is empty. A file without address columns (staged NULL) leaves them
+        alone; a second import of the same file rewrites none."""
+        if not self.importer.has_address:
+            return
+        table, addresses = Patron._meta.db_table, PostalAddress._meta.db_table
+        args = {"library": self.job.library_id}
+        matched = (
+            f" FROM patron_stage s JOIN {table} p"  # noqa: S608
+            " ON p.library_id = %(library)s AND p.card_number = s.card"
+        )
+        with self.importer.phase("postal addresses"):
+            if existing:
+                cursor.execute(
+                    f"DELETE FROM {addresses} a USING patron_stage s, {table} p"  # noqa: S608
+                    " WHERE s.address = '' AND p.library_id = %(library)s"
+                    " AND p.card_number = s.card AND a.patron_id = p.id",
+                    args,
+                )
+                cursor.execute(
+                    f"UPDATE {addresses} a SET lines = s.address"  # noqa: S608
+                    f"{matched}"
+                    " WHERE a.patron_id = p.id AND s.address <> '' AND a.lines <> s.address",
+                    args,
+                )
+            new_only = (
+                f" AND NOT EXISTS (SELECT 1 FROM {addresses} a"  # noqa: S608
+                " WHERE a.patron_id = p.id)"
+                if existing
+                else ""
+            )
+            cursor.execute(
+                f"INSERT INTO {addresses} (patron_id, lines) SELECT p.id, s.address"  # noqa: S608
+                f"{matched} WHERE s.address <> ''{new_only} ORDER BY s.line",
+                args,
+            )
 
     def _insert(self, cursor, now, source: str, existing: bool) -> None:
         """New cards, in file order; ``existing=False`` when the library has none yet."""
@@ -921,7 +1052,9 @@ def storable(value: str) -> bool:
 def stage_records(library: MemberLibrary, records: list[dict]) -> tuple[list[tuple], list[Problem]]:
     """Records given as ``{field: value}`` (the sync API) checked by the CSV rules.
 
-    A problem's ``line`` is the record's index in the list, its ``column`` the field;
+    Address fields are optional: a record with none of them (None) leaves the patron's
+    postal address as it is. A problem's ``line`` is the record's index in the list, its
+    ``column`` the field;
     a card number given twice is a problem at the later index. Returns the staging rows
     (see STAGE_COLUMNS) and the problems; never the values in a problem.
     """
@@ -956,6 +1089,10 @@ def stage_records(library: MemberLibrary, records: list[dict]) -> tuple[list[tup
             )
             continue
         first_at[card] = index
+        if all(record.get(name) is None for name in ADDRESS_FIELDS):
+            # A record without address fields leaves the address on record alone; one
+            # with them all empty removes it.
+            row_staged = (*row_staged[:-1], None)
         staged.append(row_staged)
     return staged, problems
 
@@ -1000,6 +1137,13 @@ def upsert_staged(library_id: int, staged: list[tuple], source: str, now=None) -
             (p.card_number, p)
             for p in Patron.objects.filter(library_id=library_id, card_number__in=chunk)
         )
+    # Addresses on record of the patrons whose rows say something about theirs.
+    said = {r[2]: r[13] for r in staged if r[13] is not None}
+    on_record: dict[int, PostalAddress] = {}
+    for chunk in _chunks([existing[c].pk for c in said if c in existing], 500):
+        on_record.update(
+            (a.patron_id, a) for a in PostalAddress.objects.filter(patron_id__in=chunk)
+        )
     patrons = []
     for (
         _line,
@@ -1015,6 +1159,7 @@ def upsert_staged(library_id: int, staged: list[tuple], source: str, now=None) -
         expires,
         language,
         consent,
+        address,
     ) in staged:
         old = existing.get(card)
         consent_at = old.consent_given_at if old else None
@@ -1040,7 +1185,7 @@ def upsert_staged(library_id: int, staged: list[tuple], source: str, now=None) -
             expired_at=None,
             updated_at=now,
         )
-        if old is not None and _same(old, patron):
+        if old is not None and _same(old, patron) and _same_address(on_record, old, address):
             written.unchanged += 1
             continue  # a second import of the same file rewrites nothing
         if old is None:
@@ -1069,7 +1214,46 @@ def upsert_staged(library_id: int, staged: list[tuple], source: str, now=None) -
         ],
         batch_size=500,
     )
+    _write_addresses(library_id, said, existing, on_record)
     return written
+
+
+def _same_address(on_record: dict, patron: Patron, address: str | None) -> bool:
+    if address is None:
+        return True  # the row says nothing about the address
+    current = on_record.get(patron.pk)
+    return (current.lines if current else "") == address
+
+
+def _write_addresses(
+    library_id: int, said: dict[str, str], existing: dict[str, Patron], on_record: dict
+) -> None:
+    """Postal addresses as the rows say (``{card: block}``, "" for none), in batches."""
+    if not said:
+        return
+    ids = {card: p.pk for card, p in existing.items()}
+    new_cards = [c for c, block in said.items() if block and c not in ids]
+    for chunk in _chunks(new_cards, 500):
+        ids.update(
+            Patron.objects.filter(library_id=library_id, card_number__in=chunk).values_list(
+                "card_number", "pk"
+            )
+        )
+    create, change, remove = [], [], []
+    for card, block in said.items():
+        current = on_record.get(ids[card]) if card in ids else None
+        if not block:
+            if current is not None:
+                remove.append(current.pk)
+        elif current is None:
+            create.append(PostalAddress(patron_id=ids[card], lines=block))
+        elif current.lines != block:
+            current.lines = block
+            change.append(current)
+    for chunk in _chunks(remove, 500):
+        PostalAddress.objects.filter(pk__in=chunk).delete()
+    PostalAddress.objects.bulk_create(create, batch_size=500)
+    PostalAddress.objects.bulk_update(change, ["lines"], batch_size=500)
 
 
 # What an import writes; a patron whose values all match is left as it is.

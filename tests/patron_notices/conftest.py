@@ -29,6 +29,7 @@ def koha_row(
     category="PT",
     expiry="2027-12-31",
     attributes="NOTICES:1",
+    **columns,
 ):
     cols = KOHA_HEADER.split(",")
     values = dict.fromkeys(cols, "")
@@ -48,10 +49,11 @@ def koha_row(
         mobile="555-0100",
         patron_attributes=attributes,
     )
+    values.update(columns)  # any other Koha column, e.g. the address
     out = []
     for c in cols:
         v = values[c]
-        out.append(f'"{v}"' if "," in v else v)
+        out.append(f'"{v}"' if "," in v or "\n" in v else v)
     return ",".join(out)
 
 

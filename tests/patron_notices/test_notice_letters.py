@@ -15,6 +15,7 @@ from portal.audit.models import AuditEntry
 from portal.members.roles import CONSORTIUM_ADMIN
 from tests import factories
 
+from .conftest import KOHA_HEADER, koha_row, run_import
 from .engine_support import notice, patron
 
 pytestmark = pytest.mark.django_db
@@ -108,3 +109,42 @@ def test_only_the_librarys_people_and_the_office_download(
     client.logout()
     assert client.get(url).status_code == 302  # to sign in
     assert AuditEntry.objects.filter(action="patron_notices.letters_downloaded").count() == 3
+
+
+def test_an_imported_koha_file_feeds_the_letters(people, libs, django_capture_on_commit_callbacks):
+    """End to end: the ILS export's address columns become the letters' address blocks."""
+    elm = {"address": "12 Elm Road", "address2": "Flat 3", "city": "Springfield"}
+    elm |= {"state": "IL", "zipcode": "62701", "country": "USA"}
+    nowhere = dict.fromkeys(elm, "")
+    rows = [
+        koha_row(1, "1001", "Okafor", "Ada", "", **elm),
+        koha_row(2, "1002", "Ruiz", "Bo", "", branch="EAST", **{**nowhere, "address": "7 High St"}),
+        # An email address: the notice reaches them by email, not on paper.
+        koha_row(3, "1003", "Moss", "Cy", "cy@example.org", **{**elm, "address": "3 Ash Row"}),
+        koha_row(4, "1004", "Nolan", "Dee", "", **nowhere),  # neither: nothing to send
+    ]
+    content = ("\n".join([KOHA_HEADER, *rows]) + "\n").encode()
+    job = run_import(
+        people["comms"], libs["north"], content, capture=django_capture_on_commit_callbacks
+    )
+    assert job.rows_imported == 4
+    n = notice(include_print=True)
+    start(n, django_capture_on_commit_callbacks)
+    run = PrintRun.objects.get()
+    assert (run.library, run.state, run.letters) == (libs["north"], PrintRun.State.DONE, 2)
+    data = run.file.read()
+    assert len(PdfReader(io.BytesIO(data)).pages) == 2
+    text = pdf_text(data)
+    for expected in (
+        "Ada Okafor",
+        "12 Elm Road",
+        "Flat 3",
+        "Springfield, IL 62701",
+        "USA",
+        "Bo Ruiz",
+        "7 High St",
+    ):
+        assert expected in text
+    assert "Dear Ada, fines are waived." in text
+    for absent in ("Moss", "3 Ash Row", "Nolan", "Dee"):
+        assert absent not in text

@@ -6,7 +6,7 @@ import logging
 import pytest
 from django.core.cache import cache
 
-from plugins.patron_notices.models import Contact, Patron
+from plugins.patron_notices.models import Contact, Patron, PostalAddress
 from portal.api import services as api_services
 from portal.audit.models import AuditEntry
 from portal.members.roles import CONSORTIUM_ADMIN
@@ -214,3 +214,64 @@ def test_text_postgresql_cannot_store_is_refused_not_crashed(client, tokens):
     assert response.json()["problems"][0]["code"] == "email_invalid"
     assert post(client, EXPIRE, tokens["north"], {"card_numbers": ["N\x001"]}).status_code == 422
     assert not Patron.objects.exists()
+
+
+ELM = {
+    "address_line1": "12 Elm Road",
+    "address_line2": "",
+    "city": "Springfield",
+    "region": "IL",
+    "postcode": "62701",
+    "country": "",
+}
+
+
+def test_postal_addresses_are_synced_and_resending_changes_nothing(client, tokens):
+    def lines():
+        return dict(PostalAddress.objects.values_list("patron__card_number", "lines"))
+
+    body = {"patrons": [patron("N1", **ELM), patron("N2", **{**ELM, "address_line1": "9 Oak"})]}
+    assert post(client, BATCH, tokens["north"], body).json()["created"] == 2
+    assert lines() == {
+        "N1": "12 Elm Road\nSpringfield, IL 62701",
+        "N2": "9 Oak\nSpringfield, IL 62701",
+    }
+    rows = list(PostalAddress.objects.order_by("pk").values_list("pk", "patron_id", "lines"))
+    again = post(client, BATCH, tokens["north"], body)
+    assert again.json() == {"received": 2, "created": 0, "updated": 0, "unchanged": 2}
+    assert (
+        list(PostalAddress.objects.order_by("pk").values_list("pk", "patron_id", "lines")) == rows
+    )
+    # Only the address changes: the patron counts as updated.
+    body["patrons"][0]["address_line2"] = "Flat 3"
+    changed = post(client, BATCH, tokens["north"], body)
+    assert changed.json() == {"received": 2, "created": 0, "updated": 1, "unchanged": 1}
+    assert lines()["N1"] == "12 Elm Road\nFlat 3\nSpringfield, IL 62701"
+    # Without address fields the address stays; with them all empty it goes.
+    keep = post(client, BATCH, tokens["north"], {"patrons": [patron("N1"), patron("N2")]})
+    assert keep.json()["unchanged"] == 2 and set(lines()) == {"N1", "N2"}
+    empty = dict.fromkeys(ELM, "")
+    gone = post(client, BATCH, tokens["north"], {"patrons": [patron("N2", **empty)]})
+    assert gone.json()["updated"] == 1 and set(lines()) == {"N1"}
+    # Another library's token cannot reach these addresses: its N1 is its own card.
+    post(client, BATCH, tokens["south"], {"patrons": [patron("N1", **empty)]})
+    assert lines()["N1"].startswith("12 Elm Road")
+
+
+def test_a_too_long_address_names_index_and_field(client, tokens):
+    body = {
+        "patrons": [
+            patron("N1", **ELM),
+            patron("N2", **{**ELM, "postcode": "9" * 26}),
+            patron("N3", **{**ELM, "address_line1": "x" * 101}),
+        ]
+    }
+    response = post(client, BATCH, tokens["north"], body)
+    assert response.status_code == 422
+    problems = [(p["index"], p["field"], p["code"]) for p in response.json()["problems"]]
+    assert problems == [
+        (1, "postcode", "address_too_long"),
+        (2, "address_line1", "address_too_long"),
+    ]
+    assert "x" * 10 not in response.content.decode()
+    assert not Patron.objects.exists() and not PostalAddress.objects.exists()
