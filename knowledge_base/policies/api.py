@@ -6,8 +6,10 @@ and their comments never leave, and neither do local procedures: they are a libr
 internal working notes (and another library's are none of its business). Who published a
 version is not given either (the authority names a person).
 
-The text served is the version's own snapshot, so a draft saved on the live page since is
-never shown, and the ``url`` is the citable page of exactly that version.
+The current version is the latest published one, as on the portal (a change adopted for a
+later date is published, and so shown, on that date). Its text is the version's own
+snapshot, so a draft saved on the live page since is never shown, and the ``url`` is the
+citable page of exactly that version.
 """
 
 from __future__ import annotations

@@ -3,16 +3,19 @@
 Only published versions leave: never a draft, a proposed change or a local procedure (the
 token's own library's included), and the text is the version's own snapshot."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 from wagtail.documents import get_document_model
 
 from knowledge_base.policies import services
-from knowledge_base.policies.models import PolicyCategory, PolicyPage
+from knowledge_base.policies.models import PolicyCategory, PolicyChange, PolicyPage
 from portal.api import services as api_services
 from portal.members.models import LibraryPluginSwitch
 from portal.members.roles import CONSORTIUM_ADMIN
@@ -143,6 +146,11 @@ def test_drafts_and_unpublished_policies_never_leave(client, world):
     draft = revise(
         page, ["Loans last one day."], summary="Draft change.", publish=False, title="Draft title"
     )
+    # A later draft that also changes the summary and the category.
+    editing = PolicyPage.objects.get(pk=page.pk).get_latest_revision_as_object()
+    editing.summary = "Draft summary"
+    editing.category = PolicyCategory.objects.create(name="Draft shelf", slug="draft-shelf")
+    draft = editing.save_revision()
     live = PolicyPage.objects.get(pk=page.pk)
     assert services.check_open_change(world["office"], live) == draft
     services.do_open_change(world["office"], live, draft)
@@ -164,7 +172,15 @@ def test_drafts_and_unpublished_policies_never_leave(client, world):
     for response in responses:
         assert response.status_code == 200
         text = response.content.decode()
-        for secret in ("one day", "Draft title", "Draft change", "Secret draft", "Withdrawn"):
+        for secret in (
+            "one day",
+            "Draft title",
+            "Draft change",
+            "Draft summary",
+            "Draft shelf",
+            "Secret draft",
+            "Withdrawn",
+        ):
             assert secret not in text
     assert [i["code"] for i in responses[0].json()["items"]] == ["CIRC-004"]
     assert responses[1].json()["title"] == "Lending and circulation"
@@ -172,6 +188,29 @@ def test_drafts_and_unpublished_policies_never_leave(client, world):
     for code in ("NEW-001", "GONE-001"):
         assert get(client, token, URL + code).status_code == 404
         assert get(client, token, URL + code + "/versions").status_code == 404
+
+
+def test_an_adopted_change_shows_from_its_effective_date(client, world):
+    page = new_policy(world["policies"])
+    later = timezone.localdate() + timedelta(days=30)
+    draft = revise(page, ["Loans last six weeks."], summary="Longer loans.", publish=False)
+    live = PolicyPage.objects.get(pk=page.pk)
+    services.check_open_change(world["office"], live)
+    change = services.do_open_change(world["office"], live, draft, effective_date=later)
+    change = services.do_decide_change(change, "passed")
+    assert change.status == PolicyChange.Status.SCHEDULED
+    token = token_for(world, world["systems"][0])
+
+    def shown():
+        current = ok(get(client, token, URL + "CIRC-004"))
+        history = ok(get(client, token, URL + "CIRC-004/versions"))["items"]
+        return current["version"], "six weeks" in current["body"], [v["version"] for v in history]
+
+    assert shown() == (1, False, [1])
+    assert services.publish_due_changes(today=later)
+    assert shown() == (2, True, [2, 1])
+    current = ok(get(client, token, URL + "CIRC-004"))
+    assert current["effective_date"] == later.isoformat()
 
 
 def test_no_local_procedure_leaves_not_even_the_own_librarys(client, world):
