@@ -256,9 +256,9 @@ class RowChecker:
         # A file without address columns says nothing about addresses (staged as None).
         self.has_address = any(f in self.index for f in ADDRESS_FIELDS)
         # Unmapped fields read the empty cell that ``stage`` appends after the last column.
-        self._pick = operator.itemgetter(
-            *(self.index[f][0] if f in self.index else self.width for f in FIELDS)
-        )
+        spots = [self.index[f][0] if f in self.index else self.width for f in FIELDS]
+        self._pick = operator.itemgetter(*spots[: -len(ADDRESS_FIELDS)])
+        self._pick_address = operator.itemgetter(*spots[-len(ADDRESS_FIELDS) :])
         # ILS exports repeat the same few dates and attribute strings: decide each once.
         self._dates: dict[str, str | None] = {}
         self._consents: dict[str, str | None] = {}
@@ -322,8 +322,9 @@ class RowChecker:
             return None  # short or long rows take the careful path
         row.append("")
         picked = self._pick(row)
+        address = address_block(self._pick_address(row)) if self.has_address else None
         row.pop()
-        card, first, last, email, phone, branch, category, expires, language, consent = picked[:10]
+        card, first, last, email, phone, branch, category, expires, language, consent = picked
         card = card.strip()
         if not card or len(card) > 32:
             return None
@@ -345,11 +346,8 @@ class RowChecker:
             if expires_on is None:
                 return None
         language = language.strip()
-        address = None
-        if self.has_address:
-            address = address_block(picked[10:])
-            if address is None:
-                return None
+        if address is None and self.has_address:
+            return None  # a part too long
         return (
             line,
             offset,
@@ -471,7 +469,7 @@ def address_block(parts) -> str | None:
     locality = f"{city}, {region}" if city and region else city or region
     if postcode:
         locality = f"{locality} {postcode}" if locality else postcode
-    block = "\n".join(p for p in (line1, line2, locality, country) if p)
+    block = "\n".join([p for p in (line1, line2, locality, country) if p])
     if "\r" in block or "\n\n" in block or " \n" in block or "\n " in block:
         # Line breaks inside a street cell: tidy them.
         block = "\n".join(p.strip() for p in block.splitlines() if p.strip())
@@ -912,28 +910,26 @@ class PostgresUpsert:
             " ON p.library_id = %(library)s AND p.card_number = s.card"
         )
         with self.importer.phase("postal addresses"):
-            if existing:
+            if not existing:
                 cursor.execute(
-                    f"DELETE FROM {addresses} a USING patron_stage s, {table} p"  # noqa: S608
-                    " WHERE s.address = '' AND p.library_id = %(library)s"
-                    " AND p.card_number = s.card AND a.patron_id = p.id",
+                    f"INSERT INTO {addresses} (patron_id, lines)"  # noqa: S608
+                    f" SELECT p.id, s.address{matched} WHERE s.address <> ''",
                     args,
                 )
-                cursor.execute(
-                    f"UPDATE {addresses} a SET lines = s.address"  # noqa: S608
-                    f"{matched}"
-                    " WHERE a.patron_id = p.id AND s.address <> '' AND a.lines <> s.address",
-                    args,
-                )
-            new_only = (
-                f" AND NOT EXISTS (SELECT 1 FROM {addresses} a"  # noqa: S608
-                " WHERE a.patron_id = p.id)"
-                if existing
-                else ""
-            )
+                return
+            # One pass over the file finds what differs; the three writes touch disjoint
+            # rows (remove where the file has none, change, add where none is on record).
             cursor.execute(
-                f"INSERT INTO {addresses} (patron_id, lines) SELECT p.id, s.address"  # noqa: S608
-                f"{matched} WHERE s.address <> ''{new_only} ORDER BY s.line",
+                "WITH differ AS ("  # noqa: S608
+                f" SELECT p.id, s.address, a.lines AS current{matched}"
+                f" LEFT JOIN {addresses} a ON a.patron_id = p.id"
+                " WHERE s.address IS NOT NULL AND s.address <> coalesce(a.lines, '')),"
+                f" removed AS (DELETE FROM {addresses} a USING differ d"
+                "  WHERE a.patron_id = d.id AND d.address = ''),"
+                f" changed AS (UPDATE {addresses} a SET lines = d.address FROM differ d"
+                "  WHERE a.patron_id = d.id AND d.address <> '' AND d.current IS NOT NULL)"
+                f" INSERT INTO {addresses} (patron_id, lines) SELECT d.id, d.address"
+                " FROM differ d WHERE d.address <> '' AND d.current IS NULL",
                 args,
             )
 

@@ -36,11 +36,11 @@ def addresses() -> dict[str, str]:
 def snapshot() -> list[tuple]:
     """Each address row with its PostgreSQL row version: a rewrite changes xmin."""
     if connection.vendor != "postgresql":
-        return list(PostalAddress.objects.order_by("pk").values_list("pk", "patron_id", "lines"))
+        return list(PostalAddress.objects.order_by("pk").values_list("pk", "lines"))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT id, patron_id, lines, xmin::text FROM {PostalAddress._meta.db_table}"  # noqa: S608
-            " ORDER BY id"
+            f"SELECT patron_id, lines, xmin::text FROM {PostalAddress._meta.db_table}"  # noqa: S608
+            " ORDER BY patron_id"
         )
         return cursor.fetchall()
 
@@ -208,3 +208,30 @@ def test_evergreen_and_generic_presets(people, libs, django_capture_on_commit_ca
         "E1": "1 Quay St\nEastham, Kent ME1 2AB\nUK",
         "G1": "7 Rue Haute, Bat. B\nLyon 69001\nFrance",
     }
+
+
+def test_the_purge_takes_the_address_with_the_patron(
+    people, libs, settings, django_capture_on_commit_callbacks
+):
+    """The address has no database constraint: Django's cascade must remove it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from plugins.patron_notices import services
+
+    from .conftest import run_import
+
+    rows = [
+        koha_row(1, "1001", "Okafor", "Ada", "", **ELM),
+        koha_row(2, "1002", "Lee", "Chen", "", **{**ELM, "address": "9 Oak Lane"}),
+    ]
+    run_import(
+        people["comms"], libs["north"], koha_file(*rows), capture=django_capture_on_commit_callbacks
+    )
+    settings.PATRON_EXPIRED_RETENTION_DAYS = 30
+    now = timezone.now()
+    Patron.objects.filter(card_number="1002").update(expired_at=now - timedelta(days=31))
+    assert services.do_purge_expired(now) == 2  # the patron and its address
+    assert set(addresses()) == {"1001"}
+    assert PostalAddress.objects.count() == 1
