@@ -165,10 +165,11 @@ class Bar:
         return int(self.width) + 166
 
 
-def chart_bars(proposal: Proposal, width: int = 400) -> list[Bar]:
-    """Bars for the results chart: one per choice, scaled to the largest."""
+def chart_bars(proposal: Proposal, width: int = 400, labels: dict | None = None) -> list[Bar]:
+    """Bars for the results chart: one per choice, scaled to the largest (pass the
+    ``option_labels`` already read to save a query)."""
     result = proposal.result or {}
-    labels = option_labels(proposal)
+    labels = option_labels(proposal) if labels is None else labels
     totals = {k: Fraction(v) for k, v in result.get("totals", {}).items()}
     top = max(totals.values(), default=Fraction(0)) or Fraction(1)
     return [

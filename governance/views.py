@@ -149,14 +149,15 @@ def _final(request, pk) -> Proposal:
 @login_required
 def results(request, pk):
     proposal = _final(request, pk)
+    labels = selectors.option_labels(proposal)  # read once for the chart and the table
     return render(
         request,
         "governance/results.html",
         {
             "proposal": proposal,
             "result": proposal.result,
-            "bars": selectors.chart_bars(proposal),
-            "labels": selectors.option_labels(proposal),
+            "bars": selectors.chart_bars(proposal, labels=labels),
+            "labels": labels,
         },
     )
 
