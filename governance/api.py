@@ -12,12 +12,13 @@ vote is decided, so a secret ballot never puts a library beside a choice.
 from datetime import datetime
 
 from django.shortcuts import get_object_or_404
-from ninja import Field, Router, Schema
+from ninja import Router, Schema
 from ninja.errors import HttpError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from wagtail.rich_text import expand_db_html
 
 from portal.api.api import require_scope
+from portal.api.pagination import BoundedPage
 
 from . import selectors
 from .models import Proposal
@@ -187,18 +188,6 @@ class ResultOut(Schema):
     rounds: list[RoundOut]
 
 
-class _Page(LimitOffsetPagination):
-    """Pages of at most 100, and an offset PostgreSQL accepts: a larger number is refused
-    with 422 instead of reaching the database (ninja bounds neither by default)."""
-
-    class Input(Schema):
-        limit: int = Field(50, ge=1, le=100)
-        offset: int = Field(0, ge=0, le=2**31 - 1)
-
-    def __init__(self, **kwargs):
-        super().__init__(max_limit=100, **kwargs)
-
-
 def _visible(request, pk: int):
     token = require_scope(request, SCOPE, plugin=PLUGIN)
     return get_object_or_404(selectors.proposals_for_library(token.library), pk=pk)
@@ -209,7 +198,7 @@ def _visible(request, pk: int):
     response=list[ProposalOut],
     summary="Proposals the token's library sees, newest first",
 )
-@paginate(_Page)
+@paginate(BoundedPage)
 def proposals(request, state: Proposal.State | None = None):
     token = require_scope(request, SCOPE, plugin=PLUGIN)
     found = selectors.proposals_for_library(token.library).defer("body", "result")

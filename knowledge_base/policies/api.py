@@ -20,12 +20,13 @@ from html import escape
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, Max, OuterRef, Subquery
 from django.http import Http404
-from ninja import Field, Path, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja import Path, Router, Schema
+from ninja.pagination import paginate
 from wagtail.documents import get_document_model
 from wagtail.rich_text import expand_db_html
 
 from portal.api.api import require_scope
+from portal.api.pagination import BoundedPage
 
 from .blocks import CalloutBlock
 from .models import PolicyPage, PolicyVersion, policy_code
@@ -70,18 +71,6 @@ class VersionOut(Schema):
     change_summary: str
     material: bool
     url: str
-
-
-class _Page(LimitOffsetPagination):
-    """Pages of at most 100, and an offset PostgreSQL accepts: a larger number is refused
-    with 422 instead of reaching the database (ninja bounds neither by default)."""
-
-    class Input(Schema):
-        limit: int = Field(20, ge=1, le=100)
-        offset: int = Field(0, ge=0, le=2**31 - 1)
-
-    def __init__(self, **kwargs):
-        super().__init__(max_limit=100, **kwargs)
 
 
 # --- Reads ------------------------------------------------------------------------------
@@ -250,7 +239,7 @@ def _policy_out(request, version: PolicyVersion, body: str) -> PolicyOut:
     )
 
 
-class _PolicyPage(_Page):
+class _PolicyPage(BoundedPage):
     def paginate_queryset(self, queryset, pagination, request, **params):
         result = super().paginate_queryset(queryset, pagination, request, **params)
         versions = list(result["items"])
@@ -261,7 +250,7 @@ class _PolicyPage(_Page):
         return result
 
 
-class _VersionPage(_Page):
+class _VersionPage(BoundedPage):
     def paginate_queryset(self, queryset, pagination, request, **params):
         result = super().paginate_queryset(queryset, pagination, request, **params)
         result["items"] = [

@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q
-from ninja import Field, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja import Router, Schema
+from ninja.pagination import paginate
 from wagtail.rich_text import expand_db_html
 
 from portal.api.api import require_scope
+from portal.api.pagination import BoundedPage
 
 from .models import AnnouncementPage
 from .selectors import Targets, live
@@ -71,12 +72,7 @@ def published_for_library(library):
 _SEPARATOR = "<!--concord:announcement-->"
 
 
-class _Page(LimitOffsetPagination):
-    class Input(Schema):
-        # Bounded: a number past PostgreSQL's bigint in LIMIT/OFFSET is a server error.
-        limit: int = Field(20, ge=1, le=100)
-        offset: int = Field(0, ge=0, le=2**31 - 1)
-
+class _Page(BoundedPage):
     def paginate_queryset(self, queryset, pagination, request, **params):
         result = super().paginate_queryset(queryset, pagination, request, **params)
         pages = list(result["items"])
