@@ -49,3 +49,7 @@ reading_quizzes = PluginSignal()
 reading_quiz = PluginSignal()
 # Fanned out by one beat job so plugins never edit the beat schedule: kwargs now.
 periodic = Signal()
+# Memberships were written in bulk without their per-row signals (the demo seeder) and
+# grants re-synced: whatever a plugin keeps in step with memberships (admin groups, say)
+# should be rebuilt. kwargs user_ids.
+memberships_rebuilt = Signal()

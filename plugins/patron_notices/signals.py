@@ -7,7 +7,7 @@ from django.dispatch import receiver
 from wagtail.signals import workflow_approved
 
 from portal.members.models import Membership
-from portal.signals import periodic
+from portal.signals import memberships_rebuilt, periodic
 
 from . import bounces
 from .tasks import reap_notices
@@ -35,6 +35,15 @@ def membership_changed(sender, instance, **kwargs):
     from .notices import sync_drafters_group
 
     sync_drafters_group(instance.user_id)
+
+
+@receiver(memberships_rebuilt, dispatch_uid="patron_notices.admin_groups")
+def memberships_rebuilt_in_bulk(sender, **kwargs):
+    from .import_admin import sync_all_admin_keepers
+    from .notices import sync_all_drafters
+
+    sync_all_drafters()
+    sync_all_admin_keepers()
 
 
 @receiver(post_migrate, dispatch_uid="patron_notices.approval_workflow")

@@ -81,6 +81,23 @@ def test_people_roles_and_logins():
     assert "office@example.org" in output and "concord-demo" in output
 
 
+def test_plugins_rebuild_what_they_keep_in_step_with_memberships():
+    # The seeder writes memberships in bulk, without their per-row signals; the patron
+    # notices plugin still opens the admin to the demo's communications people and directors.
+    seed()
+    communications = Membership.objects.filter(role="communications").first().user
+    director = Membership.objects.filter(role=DIRECTOR).first().user
+    staff_only = (
+        get_user_model()
+        .objects.filter(memberships__role=STAFF)
+        .exclude(memberships__role__in=["communications", DIRECTOR, "trainer", CONSORTIUM_ADMIN])
+        .first()
+    )
+    assert communications.has_perm("wagtailadmin.access_admin")
+    assert director.has_perm("wagtailadmin.access_admin")
+    assert not staff_only.has_perm("wagtailadmin.access_admin")
+
+
 def test_mfa_is_provisioned_with_the_demo_secret():
     seed()
     must = (

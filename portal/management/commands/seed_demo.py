@@ -51,6 +51,7 @@ from portal.members.models import MemberLibrary, MemberLibraryUserObjectPermissi
 from portal.members.office import sync_office_group
 from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR, STAFF, TRAINER
 from portal.plugins import available_plugins
+from portal.signals import memberships_rebuilt
 
 Kind = MemberLibrary.Kind
 Type = MemberLibrary.LibraryType
@@ -138,6 +139,7 @@ class Command(BaseCommand):
                 user_ids = self.create_people(libraries, options["staff_per_library"])
             with self.phase("grants"):
                 sync_grants(user_ids)
+                memberships_rebuilt.send(sender=self.__class__, user_ids=user_ids)
             plugin_counts: dict[str, int] = {}
             for plugin in available_plugins():
                 if not plugin.meta.demo_seeder:
