@@ -85,6 +85,4 @@ class PatronNoticesConfig(PortalPluginConfig):
     )
 
     def ready(self):
-        from . import import_admin, signals  # noqa: F401 - connects the receivers
-
-        import_admin.connect_receivers()
+        from . import signals  # noqa: F401 - connects the receivers

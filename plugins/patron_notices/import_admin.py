@@ -18,6 +18,7 @@ from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.base import ViewSet
 
 from portal import access
+from portal.admin_door import AdminDoor
 
 from . import selectors
 from .models import ImportJob
@@ -103,70 +104,8 @@ def register_patron_imports():
     return PatronImportViewSet()
 
 
-def sync_admin_group(user_id: int) -> None:
-    """Open the admin's door (``wagtailadmin.access_admin``) to whoever sees or imports some
-    library's patrons, e.g. its director; close it with the role. Inside, every view still
-    asks ``portal.access``."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group, Permission
-
-    group, created = Group.objects.get_or_create(name=ADMIN_GROUP)
-    if created or not group.permissions.exists():
-        # Missing only while a fresh database is being migrated (no people yet then).
-        door = Permission.objects.filter(
-            content_type__app_label="wagtailadmin", codename="access_admin"
-        ).first()
-        if door is not None:
-            group.permissions.add(door)
-    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    if user is None:
-        return
-    access.forget(user)
-    keeps = any(access.can_anywhere(user, perm) for perm in (IMPORT, VIEW))
-    if keeps:
-        user.groups.add(group)
-    else:
-        user.groups.remove(group)
-
-
-def sync_all_admin_keepers() -> None:
-    """The group from scratch (on migrate): people who held the role before the group
-    existed get in, people who lost it get out."""
-    from django.contrib.auth.models import Group
-
-    from portal.members.models import MemberLibrary
-
-    sync_admin_group(None)  # the group and its permission
-    group = Group.objects.get(name=ADMIN_GROUP)
-    libraries = MemberLibrary.objects.all()
-    people = {*access.people_with_any(IMPORT, libraries), *access.people_with_any(VIEW, libraries)}
-    group.user_set.set(people)
-
-
-def connect_receivers() -> None:
-    from django.apps import apps
-    from django.db.models.signals import post_delete, post_migrate, post_save
-
-    from portal.members.models import Membership
-
-    def membership_changed(sender, instance, **kwargs):
-        # After the core's own receiver has resolved the person's grants.
-        sync_admin_group(instance.user_id)
-
-    def migrated(sender, **kwargs):
-        sync_all_admin_keepers()
-
-    post_migrate.connect(
-        migrated,
-        sender=apps.get_app_config("patron_notices"),
-        weak=False,
-        dispatch_uid="patron_notices.directory_admin.migrate",
-    )
-
-    for signal in (post_save, post_delete):
-        signal.connect(
-            membership_changed,
-            sender=Membership,
-            weak=False,
-            dispatch_uid=f"patron_notices.directory_admin.{signal is post_save}",
-        )
+# Whoever sees or imports some library's patrons (its director, say) keeps the directory in
+# the admin; the door opens and closes with the role.
+KEEPERS = AdminDoor(ADMIN_GROUP, (IMPORT, VIEW))
+sync_admin_group = KEEPERS.sync
+sync_all_admin_keepers = KEEPERS.rebuild

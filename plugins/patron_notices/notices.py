@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal import access
+from portal.admin_door import AdminDoor
 from portal.audit.services import record_on_commit
 from portal.members.models import MemberLibrary
 
@@ -42,41 +43,10 @@ def may_draft(user) -> bool:
 DRAFTERS_GROUP = "Patron notice drafters"
 
 
-def sync_drafters_group(user_id: int) -> None:
-    """Give the admin's door (``wagtailadmin.access_admin``) to whoever may draft notices
-    somewhere, e.g. a member library's communications people; take it back with the role.
-
-    Inside the admin the notice permission policy still asks ``portal.access``."""
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.models import Group, Permission
-
-    group, created = Group.objects.get_or_create(name=DRAFTERS_GROUP)
-    if created or not group.permissions.exists():
-        # Missing only while a fresh database is being migrated (no people yet then).
-        door = Permission.objects.filter(
-            content_type__app_label="wagtailadmin", codename="access_admin"
-        ).first()
-        if door is not None:
-            group.permissions.add(door)
-    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    if user is None:
-        return
-    access.forget(user)
-    drafts = access.can_anywhere(user, DRAFT)
-    if drafts:
-        user.groups.add(group)
-    else:
-        user.groups.remove(group)
-
-
-def sync_all_drafters() -> None:
-    """The drafters group from scratch (on migrate): people who held the role before the
-    group existed get in, people who lost it get out. Three queries."""
-    from django.contrib.auth.models import Group
-
-    sync_drafters_group(None)  # the group and its permission
-    group = Group.objects.get(name=DRAFTERS_GROUP)
-    group.user_set.set(access.people_with_any(DRAFT, MemberLibrary.objects.all()))
+# Communications people draft notices in the admin; the admin's door opens with the role.
+DRAFTERS = AdminDoor(DRAFTERS_GROUP, (DRAFT,))
+sync_drafters_group = DRAFTERS.sync
+sync_all_drafters = DRAFTERS.rebuild
 
 
 def may_approve(user, notice: Notice) -> bool:

@@ -32,27 +32,31 @@ tracking.connect(bounces.on_tracking, dispatch_uid="patron_notices.bounces")
 @receiver([post_save, post_delete], sender=Membership, dispatch_uid="patron_notices.drafters")
 def membership_changed(sender, instance, **kwargs):
     # After the core's own receiver has resolved the person's grants.
-    from .notices import sync_drafters_group
-
-    sync_drafters_group(instance.user_id)
+    for door in _admin_doors():
+        door.sync(instance.user_id)
 
 
 @receiver(memberships_rebuilt, dispatch_uid="patron_notices.admin_groups")
 def memberships_rebuilt_in_bulk(sender, **kwargs):
-    from .import_admin import sync_all_admin_keepers
-    from .notices import sync_all_drafters
+    for door in _admin_doors():
+        door.rebuild()
 
-    sync_all_drafters()
-    sync_all_admin_keepers()
+
+def _admin_doors():
+    from .import_admin import KEEPERS
+    from .notices import DRAFTERS
+
+    return (DRAFTERS, KEEPERS)
 
 
 @receiver(post_migrate, dispatch_uid="patron_notices.approval_workflow")
 def approval_workflow(sender, **kwargs):
     if sender.label == "patron_notices":
-        from .notices import ensure_approval_workflow, sync_all_drafters
+        from .notices import ensure_approval_workflow
 
         ensure_approval_workflow()
-        sync_all_drafters()
+        for door in _admin_doors():
+            door.rebuild()
 
 
 def _workflow_approved(sender, instance, user=None, **kwargs):
