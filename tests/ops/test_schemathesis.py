@@ -7,11 +7,7 @@ odd input (huge numbers, empty strings, wrong types, missing fields) is refused 
 """
 
 import pytest
-import schemathesis
 from django.core.cache import cache
-from django.core.signals import request_finished, request_started
-from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
@@ -19,28 +15,12 @@ from plugins.announcements import services as announcements
 from portal.api import services
 from portal.members.roles import CONSORTIUM_ADMIN
 from tests import factories
+from tests.api_fuzz import portal_schema, same_connection  # noqa: F401 - autouse fixture
 
 MAX_EXAMPLES = 12
 
 
-# Loaded once at collection, from the portal itself (the schema view reads no database).
-# Not through schemathesis.pytest.from_fixture: its lazy loader sets Function._nodeid,
-# which pytest 9 no longer has.
-schema = schemathesis.openapi.from_wsgi(
-    "/api/openapi.json", get_wsgi_application(), headers={"Host": "testserver"}
-)
-
-
-@pytest.fixture(autouse=True)
-def same_connection(settings):
-    """As Django's test client does: a request must not close the connection that holds
-    this test's transaction when it starts or finishes."""
-    settings.ALLOWED_HOSTS = ["localhost", "testserver"]
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+schema = portal_schema()
 
 
 @pytest.fixture

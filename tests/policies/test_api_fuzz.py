@@ -7,11 +7,7 @@ get a server error, and no answer ever carries the draft's or a local procedure'
 """
 
 import pytest
-import schemathesis
 from django.core.cache import cache
-from django.core.signals import request_finished, request_started
-from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
@@ -19,27 +15,14 @@ from knowledge_base.policies import services as policies
 from portal.api import services
 from portal.members.roles import CONSORTIUM_ADMIN
 from tests import factories
+from tests.api_fuzz import portal_schema, same_connection  # noqa: F401 - autouse fixture
 
 from .conftest import new_policy, policy_library, revise
 
 MAX_EXAMPLES = 12
 SECRETS = ("Draft clause", "Draft title", "Kept in the red box", "Alarm code 1234")
 
-schema = schemathesis.openapi.from_wsgi(
-    "/api/openapi.json", get_wsgi_application(), headers={"Host": "testserver"}
-).include(tag="policies")
-
-
-@pytest.fixture(autouse=True)
-def same_connection(settings):
-    """As Django's test client does: a request must not close the connection that holds
-    this test's transaction when it starts or finishes."""
-    settings.ALLOWED_HOSTS = ["localhost", "testserver"]
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
+schema = portal_schema().include(tag="policies")
 
 
 @pytest.fixture
