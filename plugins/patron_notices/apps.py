@@ -85,4 +85,5 @@ class PatronNoticesConfig(PortalPluginConfig):
     )
 
     def ready(self):
-        from . import signals  # noqa: F401 - connects the receivers
+        # signals connects the receivers; import_admin registers the imports' admin viewset.
+        from . import import_admin, signals  # noqa: F401
