@@ -345,6 +345,7 @@ class Connections:
 
     def __init__(self):
         self.open: dict[tuple | None, object] = {}
+        self.pipelines: dict[tuple | None, Pipeline] = {}
 
     def for_sender(self, sender: LibrarySender | None):
         key = sender.connection_key() if sender else None
@@ -368,18 +369,39 @@ class Connections:
             self.open[key] = conn
         return conn
 
+    def pipeline(self, sender: LibrarySender | None) -> Pipeline | None:
+        """The raw SMTP session of the sender's open connection, if it is one."""
+        key = sender.connection_key() if sender else None
+        if key not in self.pipelines:
+            conn = self.open.get(key)
+            smtp = getattr(conn, "connection", None) if isinstance(conn, SMTPBackend) else None
+            if smtp is None:
+                return None
+            self.pipelines[key] = Pipeline(smtp)
+        return self.pipelines[key]
+
+    def drain(self) -> list[tuple]:
+        return [done for pipeline in self.pipelines.values() for done in pipeline.drain()]
+
     def reset(self, sender: LibrarySender | None) -> None:
         key = sender.connection_key() if sender else None
-        conn = self.open.pop(key, None)
-        if conn is not None:
-            with contextlib.suppress(Exception):  # already broken
-                conn.close()
+        self._close(key, self.open.pop(key, None))
 
     def close(self) -> None:
-        for conn in self.open.values():
-            with contextlib.suppress(Exception):  # closing a broken connection
-                conn.close()
+        for key, conn in list(self.open.items()):
+            self._close(key, conn)
         self.open.clear()
+
+    def _close(self, key, conn) -> None:
+        pipeline = self.pipelines.pop(key, None)
+        if conn is None:
+            return
+        if pipeline is not None and pipeline.held is not None:
+            # Left mid-DATA by an error: drop the socket. The content never went out, and
+            # QUIT would be read as more of it and never answered.
+            pipeline.smtp.close()
+        with contextlib.suppress(Exception):  # closing a broken connection
+            conn.close()
 
 
 class TemporaryFailure(Exception):
@@ -611,41 +633,91 @@ def envelope_address(address: str) -> str:
     return _quoted(address)
 
 
-def send_bytes(smtp: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> None:
-    """One message over an open session; pipelined where the server offers PIPELINING.
+class Pipeline:
+    """Messages over one open SMTP session, one round trip each where the server offers
+    PIPELINING (RFC 2920).
 
-    RFC 2920: MAIL, RCPT and DATA go out in one write and their replies are read together,
-    then the content and its reply: two round trips a message instead of four. Failures
-    raise what ``smtplib.SMTP.sendmail`` raises, so they are classified the same way.
+    A message's content is held until the next message's MAIL, RCPT and DATA can go out
+    in the same write: ``content . MAIL RCPT DATA``, then the four replies are read
+    together. That is the RFC's own example (``.`` grouped with the next command, DATA
+    last); a message's outcome is therefore known one message later, or at :meth:`drain`.
+    Failures are what ``smtplib.SMTP.sendmail`` raises, so they are classified the same
+    way. A broken session fails every message in flight on it, each to be retried.
     """
-    smtp.ehlo_or_helo_if_needed()  # the server's extensions are known after EHLO
-    if not (setting("PIPELINING", True) and smtp.has_extn("pipelining")):
-        smtp.sendmail(sender, [recipient], data)
-        return
-    size = f" SIZE={len(data)}" if smtp.has_extn("size") else ""
-    mail_from, rcpt_to = envelope_address(sender), envelope_address(recipient)
-    smtp.send(f"MAIL FROM:{mail_from}{size}\r\nRCPT TO:{rcpt_to}\r\nDATA\r\n".encode())
-    mail, rcpt, data_reply = smtp.getreply(), smtp.getreply(), smtp.getreply()
-    if data_reply[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
-        # A server that let DATA through after refusing MAIL or RCPT: end it empty.
-        smtp.send(b".\r\n")
-        smtp.getreply()
-    if mail[0] != 250:
-        smtp.rset()
-        raise smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
-    if rcpt[0] not in (250, 251):
-        smtp.rset()
-        raise smtplib.SMTPRecipientsRefused({recipient: rcpt})
-    if data_reply[0] != 354:
-        smtp.rset()
-        raise smtplib.SMTPDataError(*data_reply)
-    body = re.sub(rb"(?m)^\.", b"..", data)
-    if not body.endswith(b"\r\n"):
-        body += b"\r\n"
-    smtp.send(body + b".\r\n")
-    code, reply = smtp.getreply()
-    if code != 250:
-        raise smtplib.SMTPDataError(code, reply)
+
+    def __init__(self, smtp: smtplib.SMTP):
+        self.smtp = smtp
+        self.held = None  # (tag, content with its final dot): accepted by 354, not yet sent
+
+    def pipelined(self) -> bool:
+        self.smtp.ehlo_or_helo_if_needed()  # the server's extensions are known after EHLO
+        return bool(setting("PIPELINING", True) and self.smtp.has_extn("pipelining"))
+
+    def send(self, tag, sender: str, recipient: str, data: bytes) -> list[tuple]:
+        """Queue one message; returns ``(tag, error or None)`` of each message finished."""
+        smtp = self.smtp
+        if not self.pipelined():
+            try:
+                smtp.sendmail(sender, [recipient], data)
+            except Exception as exc:  # noqa: BLE001 - returned to be recorded on its row
+                return [(tag, exc)]
+            return [(tag, None)]
+        size = f" SIZE={len(data)}" if smtp.has_extn("size") else ""
+        mail_from, rcpt_to = envelope_address(sender), envelope_address(recipient)
+        envelope = f"MAIL FROM:{mail_from}{size}\r\nRCPT TO:{rcpt_to}\r\nDATA\r\n".encode()
+        held, self.held = self.held, None
+        finished = []
+        try:
+            smtp.send(held[1] + envelope if held else envelope)
+            if held:
+                finished.append((held[0], self._content_reply()))
+            mail, rcpt, data_reply = smtp.getreply(), smtp.getreply(), smtp.getreply()
+        except Exception as exc:  # noqa: BLE001 - the session is broken
+            lost = [held[0]] if held and not finished else []
+            return [*finished, *((t, exc) for t in lost), (tag, exc)]
+        try:
+            error = self._envelope_error(sender, recipient, mail, rcpt, data_reply)
+        except Exception as exc:  # noqa: BLE001 - broken while resetting
+            error = exc
+        if error is not None:
+            return [*finished, (tag, error)]
+        body = re.sub(rb"(?m)^\.", b"..", data)
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        self.held = (tag, body + b".\r\n")
+        return finished
+
+    def drain(self) -> list[tuple]:
+        """Send the held content and read its reply: nothing is left in flight."""
+        held, self.held = self.held, None
+        if held is None:
+            return []
+        try:
+            self.smtp.send(held[1])
+            return [(held[0], self._content_reply())]
+        except Exception as exc:  # noqa: BLE001 - the session is broken
+            return [(held[0], exc)]
+
+    def _content_reply(self) -> Exception | None:
+        code, reply = self.smtp.getreply()
+        return None if code == 250 else smtplib.SMTPDataError(code, reply)
+
+    def _envelope_error(self, sender, recipient, mail, rcpt, data_reply) -> Exception | None:
+        smtp = self.smtp
+        if data_reply[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
+            # A server that let DATA through after refusing MAIL or RCPT: end it empty.
+            smtp.send(b".\r\n")
+            smtp.getreply()
+        if mail[0] != 250:
+            smtp.rset()
+            return smtplib.SMTPSenderRefused(mail[0], mail[1], sender)
+        if rcpt[0] not in (250, 251):
+            smtp.rset()
+            return smtplib.SMTPRecipientsRefused({recipient: rcpt})
+        if data_reply[0] != 354:
+            smtp.rset()
+            return smtplib.SMTPDataError(*data_reply)
+        return None
 
 
 def unsubscribe_prefix() -> tuple[str, str]:
@@ -714,9 +786,29 @@ def send_batch(notice_id: int, worker: str | None = None) -> BatchResult:
     connections = Connections()
     outcome = Outcome()
     pending = [r.id for r in rows]
+
+    def record(finished: list[tuple]) -> None:
+        for done, exc in finished:
+            if exc is None:
+                outcome.sent.append(done.id)
+                result.sent += 1
+                continue
+            failure = classify(exc)
+            if isinstance(failure, PermanentFailure):
+                outcome.failed.append((done.id, str(failure)))
+                result.failed += 1
+            else:
+                outcome.retry.append((done.id, str(failure), done.attempts))
+                result.retried += 1
+                delay = backoff(done.attempts)
+                result.retry_in = min(result.retry_in or delay, delay)
+            if not isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
+                connections.reset(brandings[done.library_id].transport)  # may be broken
+
     try:
         for index, row in enumerate(rows):
             if index and index % check_every == 0:
+                record(connections.drain())  # nothing in flight while the rows are recorded
                 flush(outcome, worker, pending[index:], lease)
                 state = notice_state(notice_id)
                 if state != Notice.State.SENDING:
@@ -731,26 +823,18 @@ def send_batch(notice_id: int, worker: str | None = None) -> BatchResult:
             try:
                 conn = connections.for_sender(branding.transport)
                 data = serialised[key].render(notice_id, row)
-                smtp = getattr(conn, "connection", None) if isinstance(conn, SMTPBackend) else None
-                if data is not None and smtp is not None:
-                    send_bytes(smtp, serialised[key].envelope_from, row.email, data)
-                else:
-                    build_message(notice, row, prepared[key], branding, conn).send()
+                pipeline = connections.pipeline(branding.transport)
+                if data is not None and pipeline is not None:
+                    record(pipeline.send(row, serialised[key].envelope_from, row.email, data))
+                    continue
+                if pipeline is not None:
+                    record(pipeline.drain())  # the ordinary path needs the session idle
+                build_message(notice, row, prepared[key], branding, conn).send()
             except Exception as exc:  # noqa: BLE001 - every failure is recorded on its row
-                failure = classify(exc)
-                if isinstance(failure, PermanentFailure):
-                    outcome.failed.append((row.id, str(failure)))
-                    result.failed += 1
-                else:
-                    outcome.retry.append((row.id, str(failure), row.attempts))
-                    result.retried += 1
-                    delay = backoff(row.attempts)
-                    result.retry_in = min(result.retry_in or delay, delay)
-                if not isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
-                    connections.reset(branding.transport)  # the session may be broken
+                record([(row, exc)])
             else:
-                outcome.sent.append(row.id)
-                result.sent += 1
+                record([(row, None)])
+        record(connections.drain())
         flush(outcome, worker, [], lease)
     finally:
         connections.close()

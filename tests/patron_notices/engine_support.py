@@ -32,6 +32,8 @@ class Recorder:
         self.lock = threading.Lock()
         self.temporary: Counter[str] = Counter()  # address -> how many 451 replies left
         self.permanent: set[str] = set()
+        self.refused_content: set[str] = set()  # refused after the content: 554 to the dot
+        self.drop_at: set[str] = set()  # the session is dropped at this message's dot, once
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
         # Offered as production servers (and Postfix's smtp-sink) do: the engine then
@@ -56,6 +58,13 @@ class Recorder:
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         if self.delay:
             await asyncio.sleep(self.delay)
+        with self.lock:
+            if set(envelope.rcpt_tos) & self.refused_content:
+                return "554 5.6.0 Message content rejected"
+            if set(envelope.rcpt_tos) & self.drop_at:
+                self.drop_at -= set(envelope.rcpt_tos)
+                server.transport.close()  # mid-pipeline: what was written after is lost
+                return "421 4.3.2 Closing"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.lock:
             self.messages.append(message)

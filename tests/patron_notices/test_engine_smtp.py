@@ -185,7 +185,7 @@ def test_temporary_failures_give_up_after_the_last_attempt(
     assert row.last_error.startswith("451")
 
 
-def test_a_server_offering_pipelining_gets_two_writes_per_message(
+def test_a_server_offering_pipelining_gets_one_write_per_message(
     libs, smtp, django_capture_on_commit_callbacks, monkeypatch
 ):
     import smtplib
@@ -201,6 +201,44 @@ def test_a_server_offering_pipelining_gets_two_writes_per_message(
     assert len(smtp.recorder.messages) == 4
     commands = len(writes) - 2  # EHLO on opening, QUIT on closing
     if smtp.recorder.pipelining:
-        assert commands == 2 * 4  # MAIL+RCPT+DATA together, then the content
+        # The first MAIL+RCPT+DATA; then each content with the next message's MAIL+RCPT+DATA
+        # in the same write; the last content alone.
+        assert commands == 4 + 1
+        assert all(w.endswith(b"DATA\r\n") for w in writes[1:-2])
     else:
         assert commands == 4 * 4  # MAIL, RCPT, DATA, content, one by one
+
+
+def test_content_refused_in_mid_pipeline_fails_only_its_own_row(
+    libs, smtp, django_capture_on_commit_callbacks
+):
+    # The dot's reply arrives with the next message's replies: it must land on its own row.
+    for i in range(5):
+        patron(libs["main"], f"M{i}", f"p{i}@example.org")
+    smtp.recorder.refused_content.add("p2@example.org")
+    n = send_now(notice(), django_capture_on_commit_callbacks)
+    states = {d.contact.email: (d.state, d.last_error[:3]) for d in Delivery.objects.all()}
+    assert states.pop("p2@example.org") == ("failed", "554")
+    assert set(states.values()) == {("sent", "")}
+    assert sorted(m["To"] for m in smtp.recorder.messages) == [
+        f"p{i}@example.org" for i in (0, 1, 3, 4)
+    ]
+    assert n.state == Notice.State.DONE
+
+
+def test_a_session_dropped_in_mid_pipeline_loses_nobody_and_sends_nobody_twice(
+    libs, smtp, django_capture_on_commit_callbacks, settings
+):
+    settings.PATRON_NOTICES_RETRY_BASE_SECONDS = 0
+    for i in range(6):
+        patron(libs["main"], f"M{i}", f"p{i}@example.org")
+    smtp.recorder.drop_at.add("p2@example.org")
+    n = send_now(notice(), django_capture_on_commit_callbacks)
+    assert set(Delivery.objects.values_list("state", flat=True)) == {"sent"}
+    assert sorted(m["To"] for m in smtp.recorder.messages) == [
+        f"p{i}@example.org" for i in range(6)
+    ]
+    assert smtp.recorder.sessions >= 2  # a new session after the drop
+    retried = Delivery.objects.filter(attempts__gt=1).values_list("contact__email", flat=True)
+    assert "p2@example.org" in retried
+    assert n.state == Notice.State.DONE
