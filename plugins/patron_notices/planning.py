@@ -18,6 +18,8 @@ from portal.members.switches import enabled_plugins_by_library
 from .models import Delivery, LibraryParticipation, Notice, Patron
 
 PLUGIN = "patron_notices"
+# Planned rows from which the delivery table's statistics are refreshed at once.
+ANALYZE_FROM = 10_000
 
 # The contact's kind of notice each category needs; emergencies reach everyone who has not
 # unsubscribed altogether.
@@ -128,6 +130,11 @@ def do_plan(notice: Notice) -> int:
             [notice.pk, *params],
         )
     planned = Delivery.objects.filter(notice=notice).count()
+    if connection.vendor == "postgresql" and planned >= ANALYZE_FROM:
+        # The sending queries are planned from statistics; autovacuum would refresh them
+        # only some time after this bulk insert, while the workers start at once.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table}")
     Notice.objects.filter(pk=notice.pk).update(planned_count=planned, planned_at=timezone.now())
     notice.planned_count = planned
     return planned

@@ -149,3 +149,27 @@ def test_library_takes_part_before_the_deadline(libs, people, office):
     with pytest.raises(ValidationError), transaction.atomic():
         notices.check_participate(comms, n, libs["north"])
     assert LibraryParticipation.objects.get(notice=n).local_paragraph == "Open 9-5 on Saturdays."
+
+
+def test_a_large_plan_refreshes_the_delivery_statistics_before_workers_start(libs, monkeypatch):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("statistics are PostgreSQL's")
+
+    def estimated_rows() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
+                [Delivery._meta.db_table],
+            )
+            return cursor.fetchone()[0]
+
+    for i in range(3):
+        patron(libs["main"], f"M{i}", f"p{i}@example.org")
+    monkeypatch.setattr(planning, "ANALYZE_FROM", 4)
+    planning.do_plan(notice())
+    assert estimated_rows() != 3  # below the threshold: left to autovacuum
+    monkeypatch.setattr(planning, "ANALYZE_FROM", 3)
+    planning.do_plan(notice(title="Second"))
+    assert estimated_rows() == 6
