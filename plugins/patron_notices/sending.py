@@ -400,9 +400,11 @@ class Connections:
         pipeline = self.pipelines.pop(key, None)
         if conn is None:
             return
-        if pipeline is not None and pipeline.held is not None:
-            # Left mid-DATA by an error: drop the socket. The content never went out, and
-            # QUIT would be read as more of it and never answered.
+        if pipeline is not None and pipeline.in_flight():
+            # Left mid-transaction by an error: drop the socket. QUIT could be read as part
+            # of a message's content and never answered; a content not ended by its dot is
+            # discarded by the server, and rows without an outcome stay leased, to be sent
+            # again after the lease (as for a worker that died).
             pipeline.smtp.close()
         with contextlib.suppress(Exception):  # closing a broken connection
             conn.close()
@@ -639,23 +641,28 @@ def envelope_address(address: str) -> str:
 
 class Pipeline:
     """Messages over one open SMTP session, one round trip each where the server offers
-    PIPELINING (RFC 2920).
+    PIPELINING (RFC 2920), and the next message rendered while the server answers.
 
     A message's content is held until the next message's MAIL, RCPT and DATA can go out
-    in the same write: ``content . MAIL RCPT DATA``, then the four replies are read
-    together. That is the RFC's own example (``.`` grouped with the next command, DATA
-    last); a message's outcome is therefore known one message later, or at :meth:`drain`.
-    Failures are what ``smtplib.SMTP.sendmail`` raises, so they are classified the same
-    way. A broken session fails every message in flight on it, each to be retried.
+    in the same write: ``content . MAIL RCPT DATA``; that is the RFC's own grouping (``.``
+    with the next commands, DATA last). The four replies are read only when the message
+    after that is ready, so the server works while this process renders. A message's
+    outcome is therefore known two messages later, or at :meth:`drain`. Failures are what
+    ``smtplib.SMTP.sendmail`` raises, so they are classified the same way; a broken
+    session fails every message in flight on it, each to be retried.
     """
 
     def __init__(self, smtp: smtplib.SMTP):
         self.smtp = smtp
         self.held = None  # (tag, content with its final dot): accepted by 354, not yet sent
+        self.awaiting = None  # (tag whose content was written or None, envelope written)
 
     def pipelined(self) -> bool:
         self.smtp.ehlo_or_helo_if_needed()  # the server's extensions are known after EHLO
         return bool(setting("PIPELINING", True) and self.smtp.has_extn("pipelining"))
+
+    def in_flight(self) -> bool:
+        return self.held is not None or self.awaiting is not None
 
     def send(self, tag, sender: str, recipient: str, data: bytes) -> list[tuple]:
         """Queue one message; returns ``(tag, error or None)`` of each message finished."""
@@ -666,18 +673,44 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001 - returned to be recorded on its row
                 return [(tag, exc)]
             return [(tag, None)]
+        finished = self._settle()
         size = f" SIZE={len(data)}" if smtp.has_extn("size") else ""
         mail_from, rcpt_to = envelope_address(sender), envelope_address(recipient)
         envelope = f"MAIL FROM:{mail_from}{size}\r\nRCPT TO:{rcpt_to}\r\nDATA\r\n".encode()
         held, self.held = self.held, None
-        finished = []
         try:
             smtp.send(held[1] + envelope if held else envelope)
-            if held:
-                finished.append((held[0], self._content_reply()))
+        except Exception as exc:  # noqa: BLE001 - the session is broken
+            lost = [held[0]] if held else []
+            return [*finished, *((t, exc) for t in lost), (tag, exc)]
+        self.awaiting = (held[0] if held else None, (tag, sender, recipient, data))
+        return finished
+
+    def drain(self) -> list[tuple]:
+        """Read what is owed, send the held content and read its reply: nothing in flight."""
+        finished = self._settle()
+        held, self.held = self.held, None
+        if held is None:
+            return finished
+        try:
+            self.smtp.send(held[1])
+            return [*finished, (held[0], self._content_reply())]
+        except Exception as exc:  # noqa: BLE001 - the session is broken
+            return [*finished, (held[0], exc)]
+
+    def _settle(self) -> list[tuple]:
+        """Read the replies to the last write: its content's, then its envelope's."""
+        if self.awaiting is None:
+            return []
+        content_tag, (tag, sender, recipient, data) = self.awaiting
+        self.awaiting = None
+        smtp, finished = self.smtp, []
+        try:
+            if content_tag is not None:
+                finished.append((content_tag, self._content_reply()))
             mail, rcpt, data_reply = smtp.getreply(), smtp.getreply(), smtp.getreply()
         except Exception as exc:  # noqa: BLE001 - the session is broken
-            lost = [held[0]] if held and not finished else []
+            lost = [content_tag] if content_tag is not None and not finished else []
             return [*finished, *((t, exc) for t in lost), (tag, exc)]
         try:
             error = self._envelope_error(sender, recipient, mail, rcpt, data_reply)
@@ -690,17 +723,6 @@ class Pipeline:
             body += b"\r\n"
         self.held = (tag, body + b".\r\n")
         return finished
-
-    def drain(self) -> list[tuple]:
-        """Send the held content and read its reply: nothing is left in flight."""
-        held, self.held = self.held, None
-        if held is None:
-            return []
-        try:
-            self.smtp.send(held[1])
-            return [(held[0], self._content_reply())]
-        except Exception as exc:  # noqa: BLE001 - the session is broken
-            return [(held[0], exc)]
 
     def _content_reply(self) -> Exception | None:
         code, reply = self.smtp.getreply()
