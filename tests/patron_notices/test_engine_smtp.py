@@ -242,3 +242,15 @@ def test_a_session_dropped_in_mid_pipeline_loses_nobody_and_sends_nobody_twice(
     retried = Delivery.objects.filter(attempts__gt=1).values_list("contact__email", flat=True)
     assert "p2@example.org" in retried
     assert n.state == Notice.State.DONE
+
+
+def test_lines_starting_with_a_dot_arrive_intact(libs, smtp, django_capture_on_commit_callbacks):
+    # A lone "." line ends a message's content unless the client doubles it (RFC 5321 4.5.2).
+    patron(libs["main"], "M1", "ada@example.org")
+    body = [("paragraph", "<p>.</p><p>.NET users: please update the app.</p>")]
+    versions = [("version", {"language": "en", "subject": "App", "body": body})]
+    send_now(notice(versions=versions), django_capture_on_commit_callbacks)
+    (message,) = smtp.recorder.messages
+    text = message.get_body(("plain",)).get_content()
+    assert "\n.\r\n" in text and "\n.NET users: please update the app." in text
+    assert ".NET users" in message.get_body(("html",)).get_content()

@@ -179,3 +179,32 @@ def test_a_worker_killed_mid_campaign_loses_nobody(libs, queue, office):
         for messages in received.values():
             assert len({m["Message-ID"] for m in messages}) == 1
         assert Delivery.objects.filter(notice=n, state="sent").count() == len(addresses)
+
+
+def test_a_batch_slower_than_its_lease_keeps_its_rows(libs, queue, office):
+    # Each batch outlives its lease several times over while a reaper runs all along: the
+    # lease must be renewed as the batch goes, or the reaper hands live rows to the other
+    # worker and patrons get two messages.
+    lease = 1.5
+    with SMTPServer(delay=0.05) as smtp:
+        office_sender(libs["root"], smtp.port)
+        addresses = bulk_audience(libs["main"], 80, "s")
+        workers = Workers(
+            queue, NOTICE_BATCH=40, NOTICE_CHECK_EVERY=4, NOTICE_PARALLEL=2, NOTICE_LEASE=lease
+        )
+        try:
+            workers.start()
+            workers.start()
+            n = notice()
+            start(n)
+
+            def finished():
+                notices.do_reap()
+                return state(n) == Notice.State.DONE
+
+            wait_for(finished, timeout=60, every=0.2)
+        finally:
+            workers.stop()
+        received = by_address(smtp.recorder.messages)
+        assert sorted(received) == sorted(addresses)
+        assert all(len(messages) == 1 for messages in received.values())
