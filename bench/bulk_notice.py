@@ -65,6 +65,14 @@ def cpu_seconds(pids) -> float:
     return total / ticks
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of all cores so far, from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
 def backend_pids(database: str) -> list[int]:
     """The PostgreSQL server processes serving the bench database."""
     from django.db import connection
@@ -291,10 +299,13 @@ def main() -> None:
             **os.environ,
             "NOTICE_BATCH": str(args.batch),
             "NOTICE_PARALLEL": str(args.parallel),
+            # As deploy/concord.env.example sets it: one connection per worker, not per batch.
+            "DATABASE_CONN_MAX_AGE": os.environ.get("DATABASE_CONN_MAX_AGE", "60"),
         }
         # The batches were queued at planning; the workers take them from here.
         sink_cpu_before = cpu_seconds([sink.pid])  # smtp-source's share is not the engine's
         started = time.perf_counter()
+        ticks_before = machine_ticks()
         workers = start_workers(args.workers, env)
         samples: list[tuple[float, int, list[int]]] = []
         first_sent_at = None
@@ -317,6 +328,8 @@ def main() -> None:
             if state != Notice.State.SENDING or any(w.poll() is not None for w in workers):
                 break
         wall = time.perf_counter() - started
+        ticks_after = machine_ticks()
+        busy = (ticks_after[0] - ticks_before[0]) / max(ticks_after[1] - ticks_before[1], 1)
         # CPU the send cost: the workers, their database server processes and the sink. On
         # a shared machine this says what the engine needs, the rate what it got.
         from django.db import connection
@@ -363,7 +376,7 @@ def main() -> None:
         f"worker-CPU-second); workers + PostgreSQL + sink {all_cpu:.1f} s "
         f"({sent_total / max(all_cpu, 1e-9):,.0f} msg per CPU-second, so about "
         f"{2 * sent_total / max(all_cpu, 1e-9):,.0f} msg/s on two free cores); "
-        f"load average at the end {load[0]:.1f}"
+        f"load average at the end {load[0]:.1f}; the machine's cores were {busy:.0%} busy"
     )
     for label, fraction in (("10%", 0.1), ("50%", 0.5), ("100%", 1.0)):
         print(f"RSS per worker at {label}: {', '.join(f'{r // 1024} MiB' for r in at(fraction))}")
