@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .imports import FIELDS, PRESET_CHOICES
+from .imports import FIELDS, FLAG_FIELDS, PRESET_CHOICES
 from .models import NOTICE_KINDS, ImportJob
 
 FIELD_LABELS = {
@@ -21,6 +21,7 @@ FIELD_LABELS = {
     "region": _("State, province or county"),
     "postcode": _("Postcode"),
     "country": _("Country"),
+    "address_gone": _("Address known to be wrong (no letters)"),
 }
 
 
@@ -38,7 +39,7 @@ class MappingForm(forms.Form):
     def __init__(self, *args, header, mapping, **kwargs):
         super().__init__(*args, **kwargs)
         choices = [("", _("(not in the file)")), *[(h, h) for h in header]]
-        for name in FIELDS:
+        for name in (*FIELDS, *FLAG_FIELDS):
             self.fields[f"map_{name}"] = forms.ChoiceField(
                 label=FIELD_LABELS[name],
                 choices=choices,
@@ -47,7 +48,7 @@ class MappingForm(forms.Form):
             )
 
     def mapping(self) -> dict[str, str]:
-        return {name: self.cleaned_data[f"map_{name}"] for name in FIELDS}
+        return {name: self.cleaned_data[f"map_{name}"] for name in (*FIELDS, *FLAG_FIELDS)}
 
 
 class PreferencesForm(forms.Form):

@@ -48,6 +48,10 @@ FIELDS = (
     "consent",
     *ADDRESS_FIELDS,
 )
+# Columns read for a decision rather than stored: a flag that the address on record is
+# known to be wrong (Koha's "gone, no address", set when mail comes back). A flagged row's
+# address is removed, so no letter goes to it.
+FLAG_FIELDS = ("address_gone",)
 # Longest value of each address field: what fits an envelope's window. A longer one is a
 # problem on its line and column rather than a cut-off address.
 ADDRESS_LIMITS = {
@@ -80,6 +84,7 @@ PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
         "region": ("state",),
         "postcode": ("zipcode",),
         "country": ("country",),
+        "address_gone": ("gonenoaddress",),
     },
     # Evergreen's migration staging tables (migration-tools' patron staging columns).
     "evergreen": {
@@ -118,6 +123,7 @@ PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
         "region": ("region", "state", "province", "county"),
         "postcode": ("postcode", "postal_code", "post_code", "zipcode", "zip"),
         "country": ("country",),
+        "address_gone": ("gonenoaddress", "address_gone", "bad_address"),
     },
 }
 PRESET_CHOICES = [
@@ -259,6 +265,8 @@ class RowChecker:
         spots = [self.index[f][0] if f in self.index else self.width for f in FIELDS]
         self._pick = operator.itemgetter(*spots[: -len(ADDRESS_FIELDS)])
         self._pick_address = operator.itemgetter(*spots[-len(ADDRESS_FIELDS) :])
+        gone = self.index.get("address_gone")
+        self._gone = gone[0] if gone and self.has_address else None
         # ILS exports repeat the same few dates and attribute strings: decide each once.
         self._dates: dict[str, str | None] = {}
         self._consents: dict[str, str | None] = {}
@@ -324,6 +332,8 @@ class RowChecker:
         picked = self._pick(row)
         address = address_block(self._pick_address(row)) if self.has_address else None
         row.pop()
+        if address and self._gone is not None and row[self._gone].strip().lower() in YES:
+            address = ""
         card, first, last, email, phone, branch, category, expires, language, consent = picked
         card = card.strip()
         if not card or len(card) > 32:
@@ -427,6 +437,8 @@ class RowChecker:
                         )
                     )
             address = address_block(parts)
+            if address and self.get(row, "address_gone").lower() in YES:
+                address = ""
         if problems:
             return None, problems
         return (

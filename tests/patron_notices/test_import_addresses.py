@@ -235,3 +235,22 @@ def test_the_purge_takes_the_address_with_the_patron(
     assert services.do_purge_expired(now) == 2  # the patron and its address
     assert set(addresses()) == {"1001"}
     assert PostalAddress.objects.count() == 1
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_koha_gone_no_address_removes_the_address_so_no_letter_goes_to_it(
+    engine, people, libs, django_capture_on_commit_callbacks
+):
+    run = [engine, people["comms"], libs["north"]]
+    rows = [koha_row(n, f"100{n}", "Okafor", f"P{n}", "", **ELM) for n in (1, 2, 3)]
+    run_with(*run, koha_file(*rows), django_capture_on_commit_callbacks)
+    assert set(addresses()) == {"1001", "1002", "1003"}
+    # Mail to 1002 came back: Koha flags it; 1003's row is short (the careful path).
+    flagged = koha_row(2, "1002", "Okafor", "P2", "", gonenoaddress="1", **ELM)
+    short = koha_row(3, "1003", "Okafor", "P3", "", gonenoaddress="1", **ELM).rsplit(",", 3)[0]
+    unflagged = koha_row(1, "1001", "Okafor", "P1", "", gonenoaddress="0", **ELM)
+    job = run_with(*run, koha_file(unflagged, flagged, short), django_capture_on_commit_callbacks)
+    assert job.rows_imported == 3
+    assert set(addresses()) == {"1001"}
+    n = notice(include_print=True)
+    assert {p.card_number for p in letters.print_audience(n)} == {"1001"}
