@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from datetime import timedelta
 
 import redis
 from django.conf import settings
-from django.utils import timezone
-
-from .models import Delivery
 
 _client = None
 
@@ -67,10 +63,3 @@ def admit(notice, rows):
                 wait = min(wait or 3600, (minute + 1) * 60 - now)
         rows = sorted(admitted, key=lambda r: r.id)
     return rows, deferred, wait
-
-
-def defer(rows, wait: float) -> None:
-    due = timezone.now() + timedelta(seconds=wait)
-    Delivery.objects.filter(id__in=[r.id for r in rows], state=Delivery.State.QUEUED).update(
-        due_at=due
-    )

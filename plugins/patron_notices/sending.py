@@ -486,14 +486,21 @@ def flush(outcome: Outcome, worker: str, unsent: list[int], lease: float) -> Non
     outcome.retry.clear()
 
 
-def release(worker: str, ids: list[int], cancelled: bool) -> None:
-    """Give back rows this worker claimed but did not send (pause, cancel, rate limit)."""
+def release(worker: str, ids: list[int], cancelled: bool, wait: float | None = None) -> None:
+    """Give back rows this worker claimed but did not send (pause, cancel, rate limit);
+    ``wait``: not to be claimed again for that many seconds (set in the same update, so no
+    other worker takes them in between)."""
     mine = Delivery.objects.filter(worker=worker, state=Delivery.State.SENDING, id__in=ids)
     if cancelled:
         mine.update(state=Delivery.State.SKIPPED, lease_until=None, last_error="cancelled")
     else:
+        due_at = timezone.now() + timedelta(seconds=wait) if wait else None
         mine.update(
-            state=Delivery.State.QUEUED, lease_until=None, worker="", attempts=F("attempts") - 1
+            state=Delivery.State.QUEUED,
+            lease_until=None,
+            worker="",
+            attempts=F("attempts") - 1,
+            due_at=due_at,
         )
 
 
@@ -807,8 +814,7 @@ def send_batch(notice_id: int, worker: str | None = None) -> BatchResult:
 
     rows, deferred, wait = ratelimit.admit(notice, rows)
     if deferred:
-        release(worker, [r.id for r in deferred], cancelled=False)
-        ratelimit.defer(deferred, wait)
+        release(worker, [r.id for r in deferred], cancelled=False, wait=wait)
         result.stopped, result.retry_in = "rate", wait
     brandings, prepared, serialised = _group_cache((notice_id, notice.generation))
     missing = {r.library_id for r in rows} - brandings.keys()

@@ -254,3 +254,71 @@ def test_lines_starting_with_a_dot_arrive_intact(libs, smtp, django_capture_on_c
     text = message.get_body(("plain",)).get_content()
     assert "\n.\r\n" in text and "\n.NET users: please update the app." in text
     assert ".NET users" in message.get_body(("html",)).get_content()
+
+
+def _fresh_limits(n: Notice, domains) -> None:
+    # Counters live in Redis by window: clear what an earlier run in this window left.
+    from plugins.patron_notices import ratelimit
+
+    r = ratelimit.client()
+    for key in r.scan_iter(f"pn:hour:{n.pk}:*"):
+        r.delete(key)
+    for domain in domains:
+        for key in r.scan_iter(f"pn:domain:{domain}:*"):
+            r.delete(key)
+
+
+def test_the_hourly_limit_holds_the_rest_until_the_next_hour(
+    libs, smtp, django_capture_on_commit_callbacks
+):
+    from django.utils import timezone
+
+    from tests.core.test_celery import redis_or_skip
+
+    redis_or_skip()
+    for i in range(5):
+        patron(libs["main"], f"M{i}", f"p{i}@hourly.example")
+    n = notice(hourly_limit=3)
+    _fresh_limits(n, [])
+    n = send_now(n, django_capture_on_commit_callbacks)
+    assert len(smtp.recorder.messages) == 3
+    held = Delivery.objects.filter(notice=n, state="queued")
+    assert held.count() == 2 and held.filter(attempts=0, worker="").count() == 2
+    for d in held:  # due on the hour (the next one), give or take the clocks' milliseconds
+        assert d.due_at > timezone.now()
+        assert abs((d.due_at.timestamp() + 1800) % 3600 - 1800) < 2
+    assert n.state == Notice.State.SENDING  # not done: it resumes within the next hour
+    # Another batch now (beat's reaper restarts stalled notices) takes nothing early.
+    sending.send_batch(n.pk)
+    assert len(smtp.recorder.messages) == 3
+
+
+def test_the_domain_limit_spreads_one_domain_over_minutes_and_not_the_others(
+    libs, smtp, django_capture_on_commit_callbacks
+):
+    import uuid
+
+    from plugins.patron_notices import tasks
+    from tests.core.test_celery import redis_or_skip
+
+    redis_or_skip()
+    busy, quiet = f"busy-{uuid.uuid4().hex[:8]}.example", f"quiet-{uuid.uuid4().hex[:8]}.example"
+    for i in range(4):
+        patron(libs["main"], f"B{i}", f"p{i}@{busy}")
+    patron(libs["main"], "Q1", f"solo@{quiet}")
+    n = notice(domain_limit=2)
+    _fresh_limits(n, [busy, quiet])
+    n = send_now(n, django_capture_on_commit_callbacks)
+    received = sorted(m["To"].partition("@")[2] for m in smtp.recorder.messages)
+    assert received == sorted([busy, busy, quiet])
+    held = Delivery.objects.filter(notice=n, state="queued")
+    assert {d.contact.email.partition("@")[2] for d in held} == {busy}
+    assert held.count() == 2 and all(d.due_at is not None for d in held)
+    # Due now (the next minute, as it were): the rest go, and the notice is done.
+    held.update(due_at=None)
+    _fresh_limits(n, [busy])
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.send_notice_batch.delay(n.pk)
+    assert len(smtp.recorder.messages) == 5
+    n.refresh_from_db()
+    assert n.state == Notice.State.DONE
