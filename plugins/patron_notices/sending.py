@@ -805,6 +805,9 @@ def send_batch(notice_id: int, worker: str | None = None) -> BatchResult:
     size = int(setting("BATCH_SIZE", 500))
     lease = float(setting("LEASE_SECONDS", 120))
     check_every = int(setting("CHECK_EVERY", 50))
+    # Also by time: against a slow server 50 messages can take minutes, and a pause must
+    # take effect within seconds.
+    check_seconds = float(setting("CHECK_SECONDS", 2))
     leased_at = time.monotonic()
     rows = claim(notice_id, worker, size, lease)
     result.claimed = len(rows)
@@ -845,9 +848,12 @@ def send_batch(notice_id: int, worker: str | None = None) -> BatchResult:
             if not isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
                 connections.reset(brandings[done.library_id].transport)  # may be broken
 
+    checked_at = time.monotonic()
     try:
         for index, row in enumerate(rows):
-            if index and index % check_every == 0:
+            due = index % check_every == 0 or time.monotonic() - checked_at >= check_seconds
+            if index and due:
+                checked_at = time.monotonic()
                 record(connections.drain())  # nothing in flight while the rows are recorded
                 # The rest's lease is renewed only once a third of it has gone: renewing at
                 # every check rewrote each row about four times in a fast batch.

@@ -208,3 +208,32 @@ def test_a_batch_slower_than_its_lease_keeps_its_rows(libs, queue, office):
         received = by_address(smtp.recorder.messages)
         assert sorted(received) == sorted(addresses)
         assert all(len(messages) == 1 for messages in received.values())
+
+
+def test_a_pause_stops_a_slow_batch_within_seconds_not_at_its_next_count(libs, queue, office):
+    # 0.1 s a message and a check only every 1,000 messages by count: the batch of 60 would
+    # run 6 s past the pause; the check by time (0.5 s) stops it.
+    with SMTPServer(delay=0.1) as smtp:
+        office_sender(libs["root"], smtp.port)
+        addresses = bulk_audience(libs["main"], 60, "p")
+        workers = Workers(
+            queue,
+            NOTICE_BATCH=60,
+            NOTICE_CHECK_EVERY=1000,
+            NOTICE_CHECK_SECONDS=0.5,
+            NOTICE_PARALLEL=1,
+        )
+        try:
+            workers.start()
+            n = notice()
+            start(n)
+            wait_for(lambda: len(smtp.recorder.messages) >= 5, timeout=30, every=0.05)
+            control(n, "pause")
+            at_pause = len(smtp.recorder.messages)
+            wait_for(lambda: in_flight(n) == 0, timeout=10, every=0.05)
+            time.sleep(1)
+            assert len(smtp.recorder.messages) <= at_pause + 10 < len(addresses)
+            assert state(n) == Notice.State.PAUSED
+            assert sent(n) == len(smtp.recorder.messages)
+        finally:
+            workers.stop()
