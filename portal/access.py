@@ -84,7 +84,6 @@ def libraries_for(user, perm: str) -> QuerySet[MemberLibrary]:
 def people_with(perm: str, library: MemberLibrary):
     """Everyone who may do ``perm`` for ``library`` (to notify them, say); one query."""
     from django.contrib.auth import get_user_model
-    from django.db.models import Q
 
     users = get_user_model().objects.filter(is_active=True)
     if not plugin_enabled(plugin_of(perm), library):
@@ -114,11 +113,13 @@ def people_with_any(perm: str, libraries):
         libraries = [lib for lib in libraries if label in enabled[lib.pk]]
     if not libraries:
         return users.none()
-    # Subqueries rather than joins: no duplicate rows to remove, whatever the overlap.
+    # One subquery rather than joins: no duplicate rows to remove, whatever the overlap. A
+    # UNION, not ``IN a OR IN b``: PostgreSQL cannot make a semi-join of an OR, and on
+    # statistics older than the rows it ran the subqueries once per user (80 s a query
+    # at 200 libraries in a test run).
     held = MemberLibraryUserObjectPermission.objects.filter(
         permission__codename=perm, content_object__in=[lib.pk for lib in libraries]
     ).values("user_id")
-    query = Q(pk__in=held)
     if perm in permissions_of_role(CONSORTIUM_ADMIN):
-        query |= Q(pk__in=Membership.objects.filter(role=CONSORTIUM_ADMIN).values("user_id"))
-    return users.filter(query)
+        held = held.union(Membership.objects.filter(role=CONSORTIUM_ADMIN).values("user_id"))
+    return users.filter(pk__in=held)
