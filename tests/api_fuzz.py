@@ -5,6 +5,17 @@ import schemathesis
 from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+# A few examples per operation keep the suite fast; the point is that odd input (huge
+# numbers, empty strings, wrong types, missing fields) is refused with a 4xx.
+fuzz_settings = settings(
+    max_examples=12,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def portal_schema():
@@ -26,3 +37,10 @@ def same_connection(settings):
     yield
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
+
+
+def call_with_token(case, token: str):
+    """The generated request, with the token; fails on any server error."""
+    return case.call_and_validate(
+        headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error]
+    )

@@ -8,17 +8,17 @@ odd input (huge numbers, empty strings, wrong types, missing fields) is refused 
 
 import pytest
 from django.core.cache import cache
-from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
 
 from plugins.announcements import services as announcements
 from portal.api import services
 from portal.members.roles import CONSORTIUM_ADMIN
 from tests import factories
-from tests.api_fuzz import portal_schema, same_connection  # noqa: F401 - autouse fixture
-
-MAX_EXAMPLES = 12
-
+from tests.api_fuzz import (  # noqa: F401 - same_connection: an autouse fixture
+    call_with_token,
+    fuzz_settings,
+    portal_schema,
+    same_connection,
+)
 
 schema = portal_schema()
 
@@ -42,16 +42,9 @@ def token(db):
 
 
 @schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz_settings
 def test_no_server_error(case, token):
-    case.call_and_validate(
-        headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error]
-    )
+    call_with_token(case, token)
 
 
 def test_the_schema_lists_the_operations():

@@ -8,18 +8,20 @@ get a server error, and no answer ever carries the draft's or a local procedure'
 
 import pytest
 from django.core.cache import cache
-from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
 
 from knowledge_base.policies import services as policies
 from portal.api import services
 from portal.members.roles import CONSORTIUM_ADMIN
 from tests import factories
-from tests.api_fuzz import portal_schema, same_connection  # noqa: F401 - autouse fixture
+from tests.api_fuzz import (  # noqa: F401 - same_connection: an autouse fixture
+    call_with_token,
+    fuzz_settings,
+    portal_schema,
+    same_connection,
+)
 
 from .conftest import new_policy, policy_library, revise
 
-MAX_EXAMPLES = 12
 SECRETS = ("Draft clause", "Draft title", "Kept in the red box", "Alarm code 1234")
 
 schema = portal_schema().include(tag="policies")
@@ -45,16 +47,9 @@ def token(db):
 
 
 @schema.parametrize()
-@settings(
-    max_examples=MAX_EXAMPLES,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz_settings
 def test_no_server_error_and_nothing_unpublished(case, token):
-    response = case.call_and_validate(
-        headers={"Authorization": f"Bearer {token}"}, checks=[not_a_server_error]
-    )
+    response = call_with_token(case, token)
     for secret in SECRETS:
         assert secret not in response.text
 
