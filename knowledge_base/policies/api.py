@@ -23,10 +23,9 @@ from django.http import Http404
 from ninja import Path, Router, Schema
 from ninja.pagination import paginate
 from wagtail.documents import get_document_model
-from wagtail.rich_text import expand_db_html
 
 from portal.api.api import require_scope
-from portal.api.pagination import BoundedPage
+from portal.api.pagination import BoundedPage, expand_rich_texts
 
 from .blocks import CalloutBlock
 from .models import PolicyPage, PolicyVersion, policy_code
@@ -122,10 +121,6 @@ def _live_policy(code: str) -> PolicyPage:
 
 # --- The body as HTML -------------------------------------------------------------------
 
-# Bodies are expanded for a whole page of policies at once: Wagtail fetches the linked pages
-# and documents in bulk per call, so the queries do not grow with the number of policies.
-_SEPARATOR = "<!--concord:policy-->"
-
 
 def _rich(value) -> str:
     # Stored rich text is in Wagtail's database format; it is expanded later, in bulk.
@@ -213,11 +208,7 @@ def bodies(versions) -> list[str]:
         if ids
         else {}
     )
-    raw = [body_html(v.body, documents) for v in versions]
-    expanded = expand_db_html(_SEPARATOR.join(raw)).split(_SEPARATOR)
-    if len(expanded) != len(raw):  # a body that holds the separator itself
-        expanded = [expand_db_html(html) for html in raw]
-    return expanded
+    return expand_rich_texts([body_html(v.body, documents) for v in versions])
 
 
 def _policy_out(request, version: PolicyVersion, body: str) -> PolicyOut:
@@ -240,20 +231,13 @@ def _policy_out(request, version: PolicyVersion, body: str) -> PolicyOut:
 
 
 class _PolicyPage(BoundedPage):
-    def paginate_queryset(self, queryset, pagination, request, **params):
-        result = super().paginate_queryset(queryset, pagination, request, **params)
-        versions = list(result["items"])
-        result["items"] = [
-            _policy_out(request, v, body)
-            for v, body in zip(versions, bodies(versions), strict=True)
-        ]
-        return result
+    def page_items(self, request, items):
+        return [_policy_out(request, v, body) for v, body in zip(items, bodies(items), strict=True)]
 
 
 class _VersionPage(BoundedPage):
-    def paginate_queryset(self, queryset, pagination, request, **params):
-        result = super().paginate_queryset(queryset, pagination, request, **params)
-        result["items"] = [
+    def page_items(self, request, items):
+        return [
             VersionOut(
                 version=v.number,
                 title=v.title,
@@ -263,9 +247,8 @@ class _VersionPage(BoundedPage):
                 material=v.material,
                 url=request.build_absolute_uri(v.get_absolute_url()),
             )
-            for v in result["items"]
+            for v in items
         ]
-        return result
 
 
 # --- Endpoints --------------------------------------------------------------------------

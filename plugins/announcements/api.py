@@ -12,10 +12,9 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Q
 from ninja import Router, Schema
 from ninja.pagination import paginate
-from wagtail.rich_text import expand_db_html
 
 from portal.api.api import require_scope
-from portal.api.pagination import BoundedPage
+from portal.api.pagination import BoundedPage, expand_rich_texts
 
 from .models import AnnouncementPage
 from .selectors import Targets, live
@@ -67,19 +66,10 @@ def published_for_library(library):
     )
 
 
-# Rich text is expanded for a whole page at once: Wagtail fetches the linked pages and
-# documents in bulk per call, so the number of queries does not grow with the page size.
-_SEPARATOR = "<!--concord:announcement-->"
-
-
 class _Page(BoundedPage):
-    def paginate_queryset(self, queryset, pagination, request, **params):
-        result = super().paginate_queryset(queryset, pagination, request, **params)
-        pages = list(result["items"])
-        bodies = expand_db_html(_SEPARATOR.join(p.body for p in pages)).split(_SEPARATOR)
-        if len(bodies) != len(pages):  # a body that holds the separator itself
-            bodies = [expand_db_html(p.body) for p in pages]
-        result["items"] = [
+    def page_items(self, request, pages):
+        bodies = expand_rich_texts([p.body for p in pages])
+        return [
             AnnouncementOut(
                 id=p.pk,
                 title=p.title,
@@ -93,7 +83,6 @@ class _Page(BoundedPage):
             )
             for p, body in zip(pages, bodies, strict=True)
         ]
-        return result
 
 
 @router.get(
