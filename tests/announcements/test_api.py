@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -11,26 +10,19 @@ from django.utils import timezone
 from plugins.announcements.models import AnnouncementPage
 from portal.api import services as api_services
 from portal.members.models import LibraryPluginSwitch
+from tests.api_support import api_token, bearer_get, fresh_rate_limits  # noqa: F401 - fresh_rate_limits: autouse
 
 from .conftest import publish
 
 URL = "/api/v1/announcements/"
 
 
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def token_for(world, library, scopes=("announcements:read",)):
-    scopes = api_services.check_issue_token(world["office"], library, list(scopes))
-    return api_services.do_issue_token(world["office"], library, "Website", scopes)[1]
+    return api_token(world["office"], library, scopes)
 
 
 def get(client, token, url=URL):
-    return client.get(url, headers={"Authorization": f"Bearer {token}"})
+    return bearer_get(client, token, url)
 
 
 def titles(response):

@@ -7,8 +7,6 @@ library beside a choice."""
 from datetime import timedelta
 from decimal import Decimal
 
-import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -16,26 +14,19 @@ from governance import services
 from governance.models import Ballot, Eligibility, Proposal
 from portal.api import services as api_services
 from portal.members.models import LibraryPluginSwitch, MemberLibrary
+from tests.api_support import api_token, bearer_get, fresh_rate_limits  # noqa: F401 - fresh_rate_limits: autouse
 
 from .conftest import expire
 
 URL = "/api/v1/governance/proposals/"
 
 
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 def token_for(world, library, scopes=("proposals:read",)):
-    scopes = api_services.check_issue_token(world.admin, library, list(scopes))
-    return api_services.do_issue_token(world.admin, library, "Website", scopes)[1]
+    return api_token(world.admin, library, scopes)
 
 
 def get(client, token, url=URL):
-    return client.get(url, headers={"Authorization": f"Bearer {token}"})
+    return bearer_get(client, token, url)
 
 
 def ok(response):

@@ -4,7 +4,6 @@ the OpenAPI schema; rate limits."""
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
@@ -13,6 +12,7 @@ from portal.api.models import ApiToken
 from portal.audit.models import AuditEntry
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR
 from tests import factories
+from tests.api_support import bearer_get, fresh_rate_limits  # noqa: F401 - fresh_rate_limits: autouse
 
 URL = "/api/v1/library"
 
@@ -35,14 +35,7 @@ def issue(world, scopes=("library:read",), **kwargs):
 
 
 def get(client, token, url=URL):
-    return client.get(url, headers={"Authorization": f"Bearer {token}"})
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
+    return bearer_get(client, token, url)
 
 
 def test_a_token_reads_its_own_library(client, world, django_capture_on_commit_callbacks):

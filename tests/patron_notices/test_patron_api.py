@@ -4,13 +4,12 @@ batches, contacts across libraries, expiry, audit with counts only."""
 import logging
 
 import pytest
-from django.core.cache import cache
 
 from plugins.patron_notices.models import Contact, Patron, PostalAddress
-from portal.api import services as api_services
 from portal.audit.models import AuditEntry
 from portal.members.roles import CONSORTIUM_ADMIN
 from tests import factories
+from tests.api_support import api_token, fresh_rate_limits  # noqa: F401 - fresh_rate_limits: autouse
 
 pytestmark = pytest.mark.django_db
 
@@ -18,20 +17,12 @@ BATCH = "/api/v1/patron-notices/patrons/batch"
 EXPIRE = "/api/v1/patron-notices/patrons/expire"
 
 
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
-
-
 @pytest.fixture
 def tokens(libs):
     office = factories.member(libs["root"], CONSORTIUM_ADMIN, email="office@example.org")
 
     def issue(library, scopes=("patrons:write",)):
-        scopes = api_services.check_issue_token(office, library, list(scopes))
-        return api_services.do_issue_token(office, library, "ILS", scopes)[1]
+        return api_token(office, library, scopes, name="ILS")
 
     return {
         "north": issue(libs["north"]),

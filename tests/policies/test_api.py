@@ -6,7 +6,6 @@ token's own library's included), and the text is the version's own snapshot."""
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -20,17 +19,11 @@ from portal.api import services as api_services
 from portal.members.models import LibraryPluginSwitch
 from portal.members.roles import CONSORTIUM_ADMIN
 from tests import factories
+from tests.api_support import api_token, bearer_get, fresh_rate_limits  # noqa: F401 - fresh_rate_limits: autouse
 
 from .conftest import body, new_policy, policy_library, revise
 
 URL = "/api/v1/policies/"
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -42,12 +35,11 @@ def world(db):
 
 
 def token_for(world, library, scopes=("policies:read",)):
-    scopes = api_services.check_issue_token(world["office"], library, list(scopes))
-    return api_services.do_issue_token(world["office"], library, "Website", scopes)[1]
+    return api_token(world["office"], library, scopes)
 
 
 def get(client, token, url=URL):
-    return client.get(url, headers={"Authorization": f"Bearer {token}"})
+    return bearer_get(client, token, url)
 
 
 def ok(response):
