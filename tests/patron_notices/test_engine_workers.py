@@ -52,6 +52,17 @@ def state(n: Notice) -> str:
     return Notice.objects.get(pk=n.pk).state
 
 
+def reap_until_done(n: Notice, timeout: float, every: float) -> None:
+    """What beat's periodic job does every few minutes, here every ``every`` seconds, until
+    the notice is done."""
+
+    def finished():
+        notices.do_reap()
+        return state(n) == Notice.State.DONE
+
+    wait_for(finished, timeout=timeout, every=every)
+
+
 def by_address(messages) -> dict[str, list]:
     result = defaultdict(list)
     for m in messages:
@@ -163,12 +174,7 @@ def test_a_worker_killed_mid_campaign_loses_nobody(libs, queue, office):
             assert held > 0
             workers.start()
 
-            # What beat's periodic job does every few minutes, here every second.
-            def finished():
-                notices.do_reap()
-                return state(n) == Notice.State.DONE
-
-            wait_for(finished, timeout=120, every=1)
+            reap_until_done(n, timeout=120, every=1)
         finally:
             workers.stop()
 
@@ -197,12 +203,7 @@ def test_a_batch_slower_than_its_lease_keeps_its_rows(libs, queue, office):
             workers.start()
             n = notice()
             start(n)
-
-            def finished():
-                notices.do_reap()
-                return state(n) == Notice.State.DONE
-
-            wait_for(finished, timeout=60, every=0.2)
+            reap_until_done(n, timeout=60, every=0.2)
         finally:
             workers.stop()
         received = by_address(smtp.recorder.messages)
