@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from django.db import connection
 from django.utils import timezone
 
+from portal.db import refresh_statistics
 from portal.demo import FIRST_NAMES, LAST_NAMES
 from portal.members.models import MemberLibrary
 
@@ -52,8 +53,7 @@ def seed_patrons(libraries: list[MemberLibrary], options: dict) -> dict[str, int
     rows = _rows(rng, card_issuers, shares, timezone.now())
     if connection.vendor == "postgresql":
         _copy(rows)
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {Patron._meta.db_table}")
+        refresh_statistics(Patron)
     else:
         _bulk_create(rows)
     # One contact per address, as the importer would have made.

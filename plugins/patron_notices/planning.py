@@ -12,6 +12,7 @@ from django.db.models import Case, F, Q, QuerySet, Value, When, Window
 from django.db.models.functions import Coalesce, NullIf, RowNumber
 from django.utils import timezone
 
+from portal.db import refresh_statistics
 from portal.members.models import MemberLibrary
 from portal.members.switches import enabled_plugins_by_library
 
@@ -130,11 +131,8 @@ def do_plan(notice: Notice) -> int:
             [notice.pk, *params],
         )
     planned = Delivery.objects.filter(notice=notice).count()
-    if connection.vendor == "postgresql" and planned >= ANALYZE_FROM:
-        # The sending queries are planned from statistics; autovacuum would refresh them
-        # only some time after this bulk insert, while the workers start at once.
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {table}")
+    if planned >= ANALYZE_FROM:
+        refresh_statistics(Delivery)  # the workers' claims start at once
     Notice.objects.filter(pk=notice.pk).update(planned_count=planned, planned_at=timezone.now())
     notice.planned_count = planned
     return planned

@@ -24,12 +24,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils.module_loading import import_string
 from django.utils.text import slugify
 
 from portal.celery import app as celery_app
+from portal.db import refresh_statistics
 from portal.demo import (
     BRANCHES_OF_ACADEMIC,
     CONSORTIUM_NAME,
@@ -71,18 +72,6 @@ class Node:
         self.code = ""
         if parent is not None:
             parent.children.append(self)
-
-
-def refresh_statistics(*models) -> None:
-    """ANALYZE the tables just written in bulk (PostgreSQL). The queries that follow in the
-    same run (the plugins' rebuilds) are planned on statistics taken when the tables were
-    empty otherwise, and a nested loop over thousands of people and grants then took 80 s.
-    Inside this transaction ANALYZE counts its own new rows."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for model in models:
-            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 class Command(BaseCommand):
@@ -151,6 +140,7 @@ class Command(BaseCommand):
                 user_ids = self.create_people(libraries, options["staff_per_library"])
             with self.phase("grants"):
                 sync_grants(user_ids)
+                # Before the plugins' rebuilds query them (80 s a query on old statistics).
                 refresh_statistics(
                     MemberLibrary, get_user_model(), Membership, MemberLibraryUserObjectPermission
                 )
