@@ -670,10 +670,14 @@ class Pipeline:
         self.smtp = smtp
         self.held = None  # (tag, content with its final dot): accepted by 354, not yet sent
         self.awaiting = None  # (tag whose content was written or None, envelope written)
+        self._pipelined: bool | None = None
 
     def pipelined(self) -> bool:
-        self.smtp.ehlo_or_helo_if_needed()  # the server's extensions are known after EHLO
-        return bool(setting("PIPELINING", True) and self.smtp.has_extn("pipelining"))
+        """Whether the server offers PIPELINING; asked once per session, not per message."""
+        if self._pipelined is None:
+            self.smtp.ehlo_or_helo_if_needed()  # the server's extensions are known after EHLO
+            self._pipelined = bool(setting("PIPELINING", True) and self.smtp.has_extn("pipelining"))
+        return self._pipelined
 
     def in_flight(self) -> bool:
         return self.held is not None or self.awaiting is not None
