@@ -89,13 +89,15 @@ class Row:
 
 
 _CLAIM_PG = """
-WITH claimed AS (
+WITH live AS (
+    SELECT id FROM {notice} WHERE id = %(notice)s AND state = 'sending' FOR SHARE
+), claimed AS (
     UPDATE {delivery} d
        SET state = 'sending', worker = %(worker)s, attempts = d.attempts + 1,
            lease_until = clock_timestamp() + make_interval(secs => %(lease)s)
      WHERE d.id = ANY(ARRAY(
         SELECT id FROM {delivery}
-         WHERE notice_id = %(notice)s AND state = 'queued'
+         WHERE notice_id = (SELECT id FROM live) AND state = 'queued'
            AND (due_at IS NULL OR due_at <= clock_timestamp())
          ORDER BY id
          LIMIT %(limit)s
@@ -115,11 +117,16 @@ def claim(notice_id: int, worker: str, limit: int, lease: float) -> list[Row]:
 
     ``= ANY(ARRAY(subquery))`` makes the row choice run once, before the update, whatever
     the planner believes: with ``IN (subquery)`` and statistics taken before a million rows
-    were planned, it chose a semi-join that ran the subquery per row, for minutes."""
+    were planned, it chose a semi-join that ran the subquery per row, for minutes.
+
+    Nothing is claimed unless the notice is sending, read under a share lock: a pause or
+    cancel (which locks the notice to change it) either waits for this claim to commit or
+    has committed before it, so no batch starts sending after a pause took effect."""
     if connection.vendor == "postgresql":
         from .models import Contact, Patron
 
         sql = _CLAIM_PG.format(
+            notice=Notice._meta.db_table,
             delivery=Delivery._meta.db_table,
             contact=Contact._meta.db_table,
             patron=Patron._meta.db_table,
@@ -132,6 +139,8 @@ def claim(notice_id: int, worker: str, limit: int, lease: float) -> list[Row]:
     # Elsewhere (SQLite in development) there is one writer at a time: lock by transaction.
     now = timezone.now()
     with transaction.atomic():
+        if not Notice.objects.filter(pk=notice_id, state=Notice.State.SENDING).exists():
+            return []
         ids = list(
             Delivery.objects.filter(notice_id=notice_id, state=Delivery.State.QUEUED)
             .exclude(due_at__gt=now)
