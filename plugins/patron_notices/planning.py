@@ -127,7 +127,8 @@ def do_plan(notice: Notice) -> int:
             f"INSERT INTO {table} (notice_id, contact_id, patron_id, library_id, language,"  # noqa: S608
             " state, attempts, last_error, worker)"
             f" SELECT %s, chosen.* , 'queued', 0, '', '' FROM ({sql}) AS chosen"
-            " ON CONFLICT (notice_id, contact_id) DO NOTHING",
+            # SQLite cannot tell ON CONFLICT from a join's ON without a WHERE here.
+            " WHERE 1 = 1 ON CONFLICT (notice_id, contact_id) DO NOTHING",
             [notice.pk, *params],
         )
     planned = Delivery.objects.filter(notice=notice).count()
