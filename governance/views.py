@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -67,6 +68,8 @@ def proposal_detail(request, pk):
             "page": page,
             "proposal": proposal,
             "accepting": proposal.accepting_ballots(),
+            "meetings": Meeting.objects.filter(agenda_items__proposal=proposal).distinct(),
+            "window_ended": bool(proposal.closes_at and proposal.closes_at <= timezone.now()),
             "labels": selectors.option_labels(proposal, page.options),
             "yes_no": YES_NO_CHOICES,
         },
@@ -158,6 +161,7 @@ def results(request, pk):
             "result": proposal.result,
             "bars": selectors.chart_bars(proposal, labels=labels),
             "labels": labels,
+            "meetings": Meeting.objects.filter(agenda_items__proposal=proposal).distinct(),
         },
     )
 
@@ -254,6 +258,10 @@ def proxies(request):
     )
 
 
+# The office's actions that cannot be undone ask once more, on a page that says what follows.
+CONFIRMED_ACTIONS = ("open", "close", "withdraw")
+
+
 @login_required
 @require_POST
 def manage(request, pk):
@@ -262,9 +270,23 @@ def manage(request, pk):
     if not services.can_manage(request.user):
         raise PermissionDenied
     action = request.POST.get("action")
+    if action in CONFIRMED_ACTIONS and request.POST.get("confirmed") != "yes":
+        return render(
+            request,
+            "governance/confirm.html",
+            {
+                "proposal": proposal,
+                "action": action,
+                "reason": request.POST.get("reason", ""),
+                "electorate_size": services.electorate(proposal).count()
+                if action == "open"
+                else None,
+            },
+        )
     try:
         if action == "open":
             services.do_open_proposal(request.user, proposal)
+            messages.success(request, _("The vote is open. Directors have been notified."))
         elif action == "extend":
             closes_at = parse_datetime(request.POST.get("closes_at", ""))
             if closes_at is None:
@@ -274,17 +296,35 @@ def manage(request, pk):
             services.do_extend_window(
                 request.user, proposal, closes_at, request.POST.get("reason", "")
             )
+            messages.success(request, _("The window was extended."))
         elif action == "withdraw":
             services.do_withdraw_proposal(request.user, proposal, request.POST.get("reason", ""))
+            messages.success(request, _("The proposal was withdrawn."))
         elif action == "close":
             if proposal.closes_at and proposal.closes_at > timezone.now():
                 raise services.GovernanceError(_("The window has not ended yet."))
             services.close_proposal(proposal.pk)
+            messages.success(request, _("The vote is closed and counted."))
         else:
             raise services.GovernanceError(_("Unknown action."))
     except services.GovernanceError as refusal:
         messages.error(request, str(refusal))
     return redirect(proposal)
+
+
+@login_required
+def meeting_list(request):
+    """Meetings, newest first, each with its agenda and its minutes."""
+    _viewer(request)
+    meetings = Meeting.objects.select_related("committee").prefetch_related(
+        "agenda_items__proposal"
+    )
+    paginator = Paginator(meetings, 20)
+    return render(
+        request,
+        "governance/meeting_list.html",
+        {"meetings": paginator.get_page(request.GET.get("page"))},
+    )
 
 
 @login_required

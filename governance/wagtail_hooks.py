@@ -4,11 +4,68 @@ Ballots are deliberately not registered: nothing in the admin shows a library be
 choice, and the count is published only by closing the vote.
 """
 
+from django.contrib import messages
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin.widgets.button import HeaderButton
+from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet
-from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
+from wagtail.snippets.views.snippets import (
+    CreateView,
+    EditView,
+    SnippetViewSet,
+    SnippetViewSetGroup,
+)
 
+from portal.admin_policies import RolePermissionPolicy
+
+from . import services
 from .models import Committee, CommitteeMembership, Delegation, Meeting, Proposal
+
+
+def _proposal_editable(action, proposal) -> bool:
+    # Once a vote is open its terms are fixed: the portal extends, withdraws or closes it.
+    return action == "view" or proposal.state == Proposal.State.DRAFT
+
+
+# Who runs committees is a role per member library (governance.manage_committees), not a
+# Django model permission on a group.
+for _model in (Committee, CommitteeMembership, Meeting):
+    register_permission_policy(
+        _model,
+        RolePermissionPolicy(_model, {"add", "change", "delete", "view"}, services.can_manage),
+    )
+register_permission_policy(
+    Proposal,
+    RolePermissionPolicy(
+        Proposal, {"add", "change", "delete", "view"}, services.can_manage, _proposal_editable
+    ),
+)
+register_permission_policy(
+    Delegation, RolePermissionPolicy(Delegation, {"view"}, services.can_manage)
+)
+
+
+class ProposalCreateView(CreateView):
+    def get_success_buttons(self):
+        # A proposal is written here and opened on the portal, where directors will see it.
+        return [
+            messages.button(self.object.get_absolute_url(), _("Review and open the vote")),
+            *super().get_success_buttons(),
+        ]
+
+    def get_success_url(self):
+        return self.object.get_absolute_url()
+
+
+class ProposalEditView(EditView):
+    @property
+    def header_buttons(self):
+        return [
+            *super().header_buttons,
+            HeaderButton(
+                _("View on the portal"), url=self.object.get_absolute_url(), icon_name="view"
+            ),
+        ]
 
 
 class CommitteeViewSet(SnippetViewSet):
@@ -36,6 +93,8 @@ class MeetingViewSet(SnippetViewSet):
 
 class ProposalViewSet(SnippetViewSet):
     model = Proposal
+    add_view_class = ProposalCreateView
+    edit_view_class = ProposalEditView
     icon = "tasks"
     list_display = ["title", "committee", "state", "closes_at", "outcome"]
     list_filter = ["state", "committee", "secret"]

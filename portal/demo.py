@@ -10,6 +10,11 @@ DEMO_PASSWORD = "concord-demo"  # noqa: S105 - the documented demo login
 DEMO_TOTP_SECRET = "CONCORDDEMOTOTPSECRETFORLOCALUSE"  # noqa: S105
 DEMO_DOMAIN = "example.org"
 OFFICE_EMAIL = f"office@{DEMO_DOMAIN}"
+# The office's second pair of eyes: a patron notice is approved by someone other than its
+# author, so the demo needs two people who may send.
+DEPUTY_EMAIL = f"deputy@{DEMO_DOMAIN}"
+COMMUNICATIONS_EMAIL = f"comms@{DEMO_DOMAIN}"
+TRAINING_EMAIL = f"training@{DEMO_DOMAIN}"
 CONSORTIUM_NAME = "Ohio Valley Library Consortium"
 
 
@@ -134,3 +139,25 @@ BRANCHES_OF_ACADEMIC = [
     "Fine Arts Library",
     "Archives and Special Collections",
 ]
+
+
+def example_logins() -> list[tuple[str, str]]:
+    """The demo logins to show a newcomer, as (email, who): one list for the seeder's
+    summary and for ``bin/demo``'s banner, read from the database so both always agree."""
+    from portal.members.models import MemberLibrary
+
+    library = (
+        MemberLibrary.objects.filter(kind=MemberLibrary.Kind.SYSTEM).order_by("path").first()
+        or MemberLibrary.objects.filter(depth__gt=1).order_by("path").first()
+    )
+    logins = [
+        (OFFICE_EMAIL, "the consortium office: committees, policies, notices (MFA)"),
+        (DEPUTY_EMAIL, "the office's deputy: approves what the office drafts (MFA)"),
+        (COMMUNICATIONS_EMAIL, "consortium communications: drafts patron notices"),
+    ]
+    if library is not None:
+        logins += [
+            (f"director.{library.code}@{DEMO_DOMAIN}", f"director of {library.name} (MFA)"),
+            (f"staff1.{library.code}@{DEMO_DOMAIN}", f"staff at {library.name}"),
+        ]
+    return logins

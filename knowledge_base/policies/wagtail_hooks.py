@@ -17,10 +17,10 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.model import ModelViewSet, ModelViewSetGroup
 from wagtail.models import Revision
-from wagtail.permission_policies import BasePermissionPolicy
 from wagtail.permissions import register_permission_policy
 
 from portal import access
+from portal.admin_policies import RolePermissionPolicy
 
 from . import selectors, services
 from .forms import acknowledging_role_choices, quiz_choices
@@ -31,40 +31,16 @@ def _office(user) -> bool:
     return access.can_anywhere(user, "policies.manage_policies")
 
 
-class PolicyOfficePolicy(BasePermissionPolicy):
-    """Holders of ``policies.manage_policies`` may do ``actions``; nobody else."""
-
-    def __init__(self, model, actions):
-        super().__init__(model)
-        self.actions = frozenset(actions)
-
-    def user_has_permission(self, user, action):
-        return action in self.actions and _office(user)
-
-    def user_has_any_permission(self, user, actions):
-        return bool(self.actions & set(actions)) and _office(user)
-
-    def user_has_permission_for_instance(self, user, action, instance):
-        return self.user_has_permission(user, action)
-
-    def user_has_any_permission_for_instance(self, user, actions, instance):
-        return self.user_has_any_permission(user, actions)
-
-    def instances_user_has_any_permission_for(self, user, actions):
-        if self.user_has_any_permission(user, actions):
-            return self.model.objects.all()
-        return self.model.objects.none()
-
-
 register_permission_policy(
-    PolicyCategory, PolicyOfficePolicy(PolicyCategory, {"add", "change", "delete", "view"})
+    PolicyCategory,
+    RolePermissionPolicy(PolicyCategory, {"add", "change", "delete", "view"}, _office),
 )
 register_permission_policy(
-    PolicyChange, PolicyOfficePolicy(PolicyChange, {"add", "change", "view"})
+    PolicyChange, RolePermissionPolicy(PolicyChange, {"add", "change", "view"}, _office)
 )
 register_permission_policy(
     AcknowledgementCampaign,
-    PolicyOfficePolicy(AcknowledgementCampaign, {"add", "change", "delete", "view"}),
+    RolePermissionPolicy(AcknowledgementCampaign, {"add", "change", "delete", "view"}, _office),
 )
 
 

@@ -12,48 +12,24 @@ from wagtail import hooks
 from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.base import ViewSet, ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
-from wagtail.permission_policies import BasePermissionPolicy
 from wagtail.permissions import register_permission_policy
 
 from portal import access
+from portal.admin_policies import RolePermissionPolicy
 
 from . import admin_views
 from .forms import MemberLibraryCreateForm, MemberLibraryForm, MembershipAddForm
 from .models import MemberLibrary, Membership
 
-
-class OfficePermissionPolicy(BasePermissionPolicy):
-    """The consortium office may do ``actions``; nobody else, and nobody the rest."""
-
-    def __init__(self, model, actions):
-        super().__init__(model)
-        self.actions = frozenset(actions)
-
-    def user_has_permission(self, user, action):
-        return action in self.actions and access.is_consortium_admin(user)
-
-    def user_has_any_permission(self, user, actions):
-        return bool(self.actions & set(actions)) and access.is_consortium_admin(user)
-
-    def user_has_permission_for_instance(self, user, action, instance):
-        return self.user_has_permission(user, action)
-
-    def user_has_any_permission_for_instance(self, user, actions, instance):
-        return self.user_has_any_permission(user, actions)
-
-    def instances_user_has_any_permission_for(self, user, actions):
-        if self.user_has_any_permission(user, actions):
-            return self.model.objects.all()
-        return self.model.objects.none()
-
-
 # Libraries are never deleted from the admin (their history hangs off them); memberships
 # are never edited, only added and removed.
 register_permission_policy(
-    MemberLibrary, OfficePermissionPolicy(MemberLibrary, {"add", "change", "view"})
+    MemberLibrary,
+    RolePermissionPolicy(MemberLibrary, {"add", "change", "view"}, access.is_consortium_admin),
 )
 register_permission_policy(
-    Membership, OfficePermissionPolicy(Membership, {"add", "delete", "view"})
+    Membership,
+    RolePermissionPolicy(Membership, {"add", "delete", "view"}, access.is_consortium_admin),
 )
 
 

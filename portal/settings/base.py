@@ -227,7 +227,13 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # WeasyPrint narrates every render step at INFO.
-    "loggers": {"weasyprint": {"level": "WARNING"}, "fontTools": {"level": "WARNING"}},
+    "loggers": {
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+        # Django's task framework logs every run of every task at INFO (Wagtail's reference
+        # index alone: hundreds a seed); failures still show at WARNING and above.
+        "django_tasks": {"level": "WARNING"},
+    },
 }
 
 # --- Security headers (portal/security.py adds the admin's allowance and Permissions-Policy)

@@ -33,11 +33,13 @@ from portal.celery import app as celery_app
 from portal.db import refresh_statistics
 from portal.demo import (
     BRANCHES_OF_ACADEMIC,
+    COMMUNICATIONS_EMAIL,
     CONSORTIUM_NAME,
     COUNTIES,
     DEMO_DOMAIN,
     DEMO_PASSWORD,
     DEMO_TOTP_SECRET,
+    DEPUTY_EMAIL,
     FIRST_NAMES,
     LAST_NAMES,
     OFFICE_EMAIL,
@@ -46,6 +48,8 @@ from portal.demo import (
     STREETS,
     SURNAMES,
     TOWNS,
+    TRAINING_EMAIL,
+    example_logins,
 )
 from portal.members.grants import sync_grants
 from portal.members.models import MemberLibrary, MemberLibraryUserObjectPermission, Membership
@@ -395,8 +399,9 @@ class Command(BaseCommand):
             roles.extend((email, library_index, role) for role in role_list)
 
         person(OFFICE_EMAIL, 0, CONSORTIUM_ADMIN, is_staff=True)
-        person(f"comms@{DEMO_DOMAIN}", 0, COMMUNICATIONS)
-        person(f"training@{DEMO_DOMAIN}", 0, TRAINER)
+        person(DEPUTY_EMAIL, 0, CONSORTIUM_ADMIN, is_staff=True)
+        person(COMMUNICATIONS_EMAIL, 0, COMMUNICATIONS)
+        person(TRAINING_EMAIL, 0, TRAINER)
         for index, library in enumerate(libraries[1:], start=1):
             person(f"director.{library.code}@{DEMO_DOMAIN}", index, DIRECTOR)
             for n in range(1, staff_per_library + 1):
@@ -468,15 +473,10 @@ class Command(BaseCommand):
             out.write(f"  {label}: {count}")
         seconds = dict(self.timings)["total"]
         out.write(f"  in {seconds:.1f} s")
-        director = next(
-            (lib for lib in libraries if lib.kind == Kind.SYSTEM),
-            libraries[1] if len(libraries) > 1 else libraries[0],
-        )
         base = settings.WAGTAILADMIN_BASE_URL.rstrip("/")
         out.write("")
         out.write(f"Portal: {base}/   Wagtail admin: {base}/admin/")
         out.write(f"Every demo password is {DEMO_PASSWORD!r}.")
-        out.write(f"  office (consortium admin): {OFFICE_EMAIL}")
-        out.write(f"  a director:                director.{director.code}@{DEMO_DOMAIN}")
-        out.write(f"  a member of staff:         staff1.{director.code}@{DEMO_DOMAIN}")
+        for email, who in example_logins():
+            out.write(f"  {email:<40} {who}")
         out.write("Directors and the office sign in with TOTP: `python manage.py demo_totp`")

@@ -1,0 +1,238 @@
+"""The demo as a newcomer meets it, driven in a real browser.
+
+Each journey runs against ``bin/demo`` itself — the seeded demo, its own groups and
+permissions, its Celery worker with beat, its broker and its web server — once on SQLite
+exactly as a newcomer runs it, and once on PostgreSQL (``bin/demo --database``). Nothing
+is granted by a factory: a journey can only do what the seeded people can do with clicks.
+The test reads the outcome where a person would (pages, mail files) and, where a count is
+needed, from the demo's own database with plain SQL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "concord-demo"  # the documented demo password
+OFFICE = "office@example.org"
+DEPUTY = "deputy@example.org"
+COMMS = "comms@example.org"
+# A code lives 30 s; allauth refuses a code twice, so a second sign-in waits for the next.
+TOTP_PERIOD = 30
+
+
+def _free_port(start: int) -> int:
+    port = start
+    while True:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                port += 1
+                continue
+            return port
+
+
+def _postgres_url() -> str:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        pytest.fail("the PostgreSQL journeys need DATABASE_URL (bin/test starts PostgreSQL)")
+    return url
+
+
+def _create_database(server_url: str, name: str) -> str:
+    import psycopg
+
+    base = server_url.rsplit("/", 1)[0]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{base}/{name}"
+
+
+def _drop_database(server_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Demo:
+    """A running ``bin/demo``: where it serves, where it keeps its files, its database."""
+
+    backend: str
+    url: str
+    var: Path
+    database_url: str = ""
+    used_codes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.var / "mail"
+
+    def sql(self, query: str, params: tuple = ()) -> list[tuple]:
+        """Read the demo's own database (SQLite file or PostgreSQL) with plain SQL."""
+        if self.backend == "sqlite":
+            with sqlite3.connect(self.var / "concord.sqlite3", timeout=30) as conn:
+                return conn.execute(query.replace("%s", "?"), params).fetchall()
+        import psycopg
+
+        with psycopg.connect(self.database_url) as conn:
+            return conn.execute(query, params).fetchall()
+
+    def mails(self) -> list[str]:
+        """Every message the demo has written to its mail folder (Django's file backend
+        separates messages in a file with a line of 79 dashes)."""
+        messages = []
+        for path in sorted(self.mail_dir.glob("*.log")):
+            for part in re.split(r"\n-{79}\n", path.read_text(errors="replace")):
+                if part.strip():
+                    messages.append(part)
+        return messages
+
+    def totp_code(self, email: str) -> str:
+        from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
+
+        from portal.demo import DEMO_TOTP_SECRET
+
+        counter = int(time.time()) // TOTP_PERIOD
+        if self.used_codes.get(email) == counter:
+            time.sleep(TOTP_PERIOD - time.time() % TOTP_PERIOD + 0.5)
+            counter = int(time.time()) // TOTP_PERIOD
+        self.used_codes[email] = counter
+        return format_hotp_value(hotp_value(DEMO_TOTP_SECRET, counter))
+
+
+def _wait_until_serving(process: subprocess.Popen, url: str, log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"bin/demo ended with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(1)
+    pytest.fail(f"bin/demo did not serve within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def demo(request, tmp_path_factory):
+    """``bin/demo`` on a fresh database, seeded by ``seed_demo`` with its defaults."""
+    backend = request.param
+    var = tmp_path_factory.mktemp(f"demo-{backend}")
+    port = _free_port(8700 if backend == "sqlite" else 8800)
+    url = f"http://127.0.0.1:{port}"
+    args = ["bash", str(ROOT / "bin/demo"), "--port", str(port), "--no-reload"]
+    env = {
+        **os.environ,
+        "CONCORD_VAR_DIR": str(var),
+        "DEMO_REDIS_PORT": str(_free_port(6480 if backend == "sqlite" else 6580)),
+        "DJANGO_SETTINGS_MODULE": "portal.settings.dev",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("CELERY_TASK_ALWAYS_EAGER", None)
+    database_url, name = "", f"journey_{os.getpid()}"
+    if backend == "postgresql":
+        server = _postgres_url()
+        database_url = _create_database(server, name)
+        args += ["--database", database_url]
+    log = var / "demo.out"
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603
+            args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    try:
+        _wait_until_serving(process, url, log, timeout=600)
+        yield Demo(backend=backend, url=url, var=var, database_url=database_url)
+    finally:
+        # bin/demo stops its web server, worker and broker on SIGTERM.
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(process.pid, signal.SIGKILL)
+        if backend == "postgresql":
+            _drop_database(_postgres_url(), name)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright import sync_api
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium package")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+class People:
+    """One signed-in browser tab per demo person, signed in with clicks (and TOTP)."""
+
+    def __init__(self, browser, demo: Demo):
+        self.browser, self.demo = browser, demo
+        self.contexts = []
+
+    def sign_in(self, email: str, mfa: bool = False):
+        context = self.browser.new_context(base_url=self.demo.url, locale="en-US")
+        context.set_default_timeout(15_000)
+        self.contexts.append(context)
+        page = context.new_page()
+        page.goto("/accounts/login/")
+        page.get_by_label("Email").fill(email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        if mfa:
+            page.get_by_label("Code").fill(self.demo.totp_code(email))
+            page.get_by_role("button", name="Sign In").click()
+        expect(page).to_have_url(re.compile(r"/dashboard/$"))
+        return page
+
+    def close(self):
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def people(browser, demo):
+    people = People(browser, demo)
+    yield people
+    people.close()
+
+
+def director_of(demo: Demo, library_code: str) -> str:
+    return f"director.{library_code}@example.org"
+
+
+def wait_for(condition, timeout: float = 60, interval: float = 0.5, what: str = ""):
+    """Poll ``condition`` (work done by the demo's Celery worker) until it is truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {timeout:.0f} s for {what or condition}")
+        time.sleep(interval)
