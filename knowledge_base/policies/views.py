@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,7 +12,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from portal import access
+from portal import access, exports
 from portal.members.models import MemberLibrary
 from portal.pdf import render_pdf
 
@@ -324,10 +322,9 @@ def report(request):
 
 
 def _report_csv(rows) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.localdate().isoformat()
-    response["Content-Disposition"] = f'attachment; filename="acknowledgements-{stamp}.csv"'
-    writer = csv.writer(response)
+    response = exports.csv_response(f"acknowledgements-{stamp}.csv")
+    writer = exports.writer(response)
     writer.writerow(
         [
             _("library code"),
@@ -351,11 +348,11 @@ def _report_csv(rows) -> HttpResponse:
                 writer.writerow(
                     [
                         row.library.code,
-                        _safe(row.library.name),
+                        row.library.name,
                         campaign.version.code,
                         campaign.version.number,
                         campaign.due_date.isoformat(),
-                        _safe(user.get_full_name() or ""),
+                        user.get_full_name(),
                         user.email,
                         person.membership.role,
                         timezone.localtime(at).isoformat(timespec="minutes") if at else "",
@@ -363,11 +360,6 @@ def _report_csv(rows) -> HttpResponse:
                     ]
                 )
     return response
-
-
-def _safe(value: str) -> str:
-    # Spreadsheets run cells that start with these as formulas.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 @login_required

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import csv
-import io
 import json
 
 import qrcode
@@ -21,7 +19,7 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from portal import access
+from portal import access, exports
 from portal.members.models import MemberLibrary
 from portal.members.roles import ROLES
 from portal.pdf import render_pdf
@@ -308,21 +306,8 @@ def issuer(request):
 # --- reports -------------------------------------------------------------------------
 
 
-def _safe(value) -> str:
-    # Spreadsheets run cells that start with these as formulas.
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _csv_response(filename: str, header: list, rows) -> HttpResponse:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([_safe(h) for h in header])
-    for row in rows:
-        writer.writerow([_safe(cell) for cell in row])
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return exports.csv_response(filename, header, rows)
 
 
 def _pdf_response(filename: str, template: str, context: dict) -> HttpResponse:

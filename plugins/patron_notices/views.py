@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import csv
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
-from portal import access
+from portal import access, exports
 from portal.members.models import MemberLibrary
 
 from . import imports, selectors, services
@@ -118,9 +116,8 @@ def import_status(request, pk):
 def import_problems(request, pk):
     """The rows that were not imported, as CSV, for the library to correct in its ILS."""
     job = _job_for(request.user, pk)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-problems.csv"'
-    writer = csv.writer(response)
+    response = exports.csv_response(f"import-{job.pk}-problems.csv")
+    writer = exports.writer(response)
     writer.writerow([_("line"), _("column"), _("problem"), _("row")])
     for p in job.problems.all().iterator(chunk_size=2000):
         writer.writerow([p.line, p.column, p.message, p.raw])
