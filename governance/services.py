@@ -9,9 +9,11 @@ transaction: a ballot and its record exist together or not at all.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import secrets
+import time
 from base64 import b32encode
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -19,7 +21,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q, Sum
 from django.urls import reverse
 from django.utils import timezone
@@ -75,6 +77,14 @@ class InvalidChoice(GovernanceError):
 
 class ReceiptRequired(GovernanceError):
     pass
+
+
+class BallotNotRecorded(GovernanceError):
+    """The database did not answer while a ballot was cast."""
+
+
+# How long a ballot whose connection broke waits for the database to say if it was recorded.
+BALLOT_CONFIRM_SECONDS = 5
 
 
 # --- receipts -------------------------------------------------------------------------
@@ -361,11 +371,12 @@ def check_cast_ballot(user, proposal_id: int, library_id: int, choice, receipt=N
     return CastPlan(user, proposal, eligibility, authority, choice, existing, receipt)
 
 
-def do_cast_ballot(plan: CastPlan) -> tuple[Ballot, str]:
-    """Store the ballot (and for a secret one its separate choice); returns the receipt."""
+def do_cast_ballot(plan: CastPlan, code: str | None = None) -> tuple[Ballot, str]:
+    """Store the ballot (and for a secret one its separate choice); returns the receipt
+    (``code``, or a new one)."""
     proposal, eligibility = plan.proposal, plan.eligibility
     now = timezone.now()
-    code = new_receipt()
+    code = code or new_receipt()
     print_ = fingerprint(code)
     if proposal.secret:
         if plan.existing is not None:
@@ -419,10 +430,52 @@ def do_cast_ballot(plan: CastPlan) -> tuple[Ballot, str]:
 
 
 def cast_ballot(user, proposal_id: int, library_id: int, choice, receipt=None):
-    """Check and cast in one transaction; returns ``(ballot, receipt code)``."""
-    with transaction.atomic():
-        plan = check_cast_ballot(user, proposal_id, library_id, choice, receipt)
-        return do_cast_ballot(plan)
+    """Check and cast in one transaction; returns ``(ballot, receipt code)``.
+
+    A ballot is either recorded and its receipt returned, or refused with
+    :class:`BallotNotRecorded`: when the connection to the database breaks (a restart, a
+    failover), the receipt made beforehand tells whether the commit went through."""
+    code = new_receipt()
+    try:
+        with transaction.atomic():
+            plan = check_cast_ballot(user, proposal_id, library_id, choice, receipt)
+            return do_cast_ballot(plan, code)
+    except (OperationalError, InterfaceError) as exc:
+        if connection.in_atomic_block:
+            raise  # the caller's transaction is lost with it: theirs to report
+        logger.warning("Ballot on proposal %s: %s", proposal_id, type(exc).__name__)
+        ballot = _ballot_with_receipt(proposal_id, library_id, code)
+        if ballot is None:
+            raise BallotNotRecorded(
+                _("Your ballot was not recorded: the database did not answer. Cast it again.")
+            ) from exc
+        return ballot, code
+
+
+def _ballot_with_receipt(proposal_id: int, library_id: int, code: str) -> Ballot | None:
+    """The ballot cast with ``code``, asked again for a few seconds while the database comes
+    back; if it never answers, whether the ballot was recorded is unknown, and said so."""
+    wanted = Ballot.objects.select_related("proposal").filter(
+        proposal_id=proposal_id, library_id=library_id, receipt_check=receipt_check(code)
+    )
+    pause, waited = 0.1, 0.0
+    while True:
+        with contextlib.suppress(OperationalError, InterfaceError):
+            connection.close()  # broken: the next query opens another
+        try:
+            return wanted.first()
+        except (OperationalError, InterfaceError) as exc:
+            if waited >= BALLOT_CONFIRM_SECONDS:
+                raise BallotNotRecorded(
+                    _(
+                        "The database did not answer, so whether your ballot was recorded is "
+                        "not known. Open the proposal again in a minute: it shows your "
+                        "library's ballot if it was recorded; if not, cast it again."
+                    )
+                ) from exc
+            time.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, 1.0)
 
 
 # --- delegations ----------------------------------------------------------------------

@@ -5,6 +5,10 @@ and a lease, so two workers never hold the same row; a worker that dies leaves i
 to be re-queued when the lease runs out (see :func:`reap`). Rows are recorded in small
 flushes, so a killed worker can resend at most the messages of its last unflushed flush,
 each with the same Message-ID.
+
+A batch rides out a database restart: every statement it runs is repeated with backoff
+while the database does not answer (:func:`patiently`), for as long as its lease holds, so
+the outcomes it has are recorded once the database is back rather than sent again.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from html.parser import HTMLParser
 
+import redis
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -49,6 +54,43 @@ def setting(name: str, default):
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# -- riding out a restart ------------------------------------------------------------------------
+
+# What a database restart or failover raises: the connection was closed under a statement
+# ("terminating connection due to administrator command"), or none can be opened yet.
+TRANSIENT = (OperationalError, InterfaceError)
+# The rate limits' counters are in Redis, which may be restarting too.
+REDIS_TRANSIENT = (redis.ConnectionError, redis.TimeoutError)
+
+
+def patiently(deadline: float, fn, *args, errors: tuple = TRANSIENT, **kwargs):
+    """``fn(*args, **kwargs)``, run again with backoff (up to 1 s apart) while it fails with
+    one of ``errors``, until ``deadline`` (a ``time.monotonic()``); then its error.
+
+    Only for work that may be repeated: a statement whose connection broke may or may not
+    have committed. The broken connection is closed; the next statement opens another.
+    Inside an outer transaction nothing can be repeated, so the error is raised at once."""
+    pause = 0.05
+    while True:
+        try:
+            return fn(*args, **kwargs)
+        except errors as exc:
+            if connection.in_atomic_block or time.monotonic() + pause > deadline:
+                raise
+            name = getattr(fn, "__name__", "a database call")
+            logger.warning("%s: %s; again in %.2f s", name, type(exc).__name__, pause)
+            with contextlib.suppress(Exception):  # closing a broken connection
+                connection.close()
+            time.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+
+def lease_margin(lease: float) -> float:
+    """How long before a lease runs out a batch stops waiting for the database: its rows
+    must still be its own when it records them."""
+    return min(lease * 0.1, 10.0)
 
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -167,6 +209,28 @@ def claim(notice_id: int, worker: str, limit: int, lease: float) -> list[Row]:
             )
             for d in rows.order_by("id")
         ]
+
+
+def claim_patiently(notice_id: int, worker: str, limit: int, lease: float) -> list[Row]:
+    """:func:`claim`, repeated while the database does not answer.
+
+    A claim whose connection broke may have committed without its answer reaching this
+    worker: before claiming again, rows this worker holds for the notice are given back,
+    or they would wait for their lease to run out. One batch runs at a time per worker
+    name (the process id is part of it), so none of them is another batch's."""
+    attempts = 0
+
+    def take() -> list[Row]:
+        nonlocal attempts
+        attempts += 1
+        if attempts > 1:
+            held = Delivery.objects.filter(
+                notice_id=notice_id, worker=worker, state=Delivery.State.SENDING
+            )
+            release(worker, list(held.values_list("id", flat=True)), cancelled=False)
+        return claim(notice_id, worker, limit, lease)
+
+    return patiently(time.monotonic() + lease - lease_margin(lease), take)
 
 
 # -- rendering -------------------------------------------------------------------------------
@@ -812,32 +876,43 @@ def send_batch(notice_id: int, worker: str | None = None) -> BatchResult:
     """Claim one batch of the notice's rows and send it. Safe to call any number of times."""
     worker = worker or worker_name()
     result = BatchResult()
-    notice = Notice.objects.filter(pk=notice_id).first()
-    if notice is None or notice.state != Notice.State.SENDING:
-        return result
     size = int(setting("BATCH_SIZE", 500))
     lease = float(setting("LEASE_SECONDS", 120))
     check_every = int(setting("CHECK_EVERY", 50))
     # Also by time: against a slow server 50 messages can take minutes, and a pause must
     # take effect within seconds.
     check_seconds = float(setting("CHECK_SECONDS", 2))
+    notice = patiently(time.monotonic() + lease, Notice.objects.filter(pk=notice_id).first)
+    if notice is None or notice.state != Notice.State.SENDING:
+        return result
     leased_at = time.monotonic()
-    rows = claim(notice_id, worker, size, lease)
+    rows = claim_patiently(notice_id, worker, size, lease)
     result.claimed = len(rows)
     if not rows:
         return result
+
+    def held() -> float:
+        """Until when the database may be waited for: the rows' lease, less a margin."""
+        return leased_at + lease - lease_margin(lease)
+
     from . import ratelimit
 
-    rows, deferred, wait = ratelimit.admit(notice, rows)
+    rows, deferred, wait = patiently(
+        held(), ratelimit.admit, notice, rows, errors=(*TRANSIENT, *REDIS_TRANSIENT)
+    )
     if deferred:
-        release(worker, [r.id for r in deferred], cancelled=False, wait=wait)
+        patiently(held(), release, worker, [r.id for r in deferred], cancelled=False, wait=wait)
         result.stopped, result.retry_in = "rate", wait
     brandings, prepared, serialised = _group_cache((notice_id, notice.generation))
     missing = {r.library_id for r in rows} - brandings.keys()
     if missing:
-        fresh = branding_for(missing)
-        local_paragraphs(notice_id, fresh)
-        brandings.update(fresh)
+
+        def fresh_brandings():
+            fresh = branding_for(missing)
+            local_paragraphs(notice_id, fresh)
+            return fresh
+
+        brandings.update(patiently(held(), fresh_brandings))
     prefix = unsubscribe_prefix()
     connections = Connections()
     outcome = Outcome()
@@ -871,17 +946,20 @@ def send_batch(notice_id: int, worker: str | None = None) -> BatchResult:
                 # The rest's lease is renewed only once a third of it has gone: renewing at
                 # every check rewrote each row about four times in a fast batch.
                 renew = time.monotonic() - leased_at > lease / 3
-                flush(outcome, worker, pending[index:] if renew else [], lease)
-                leased_at = time.monotonic() if renew else leased_at
-                state = notice_state(notice_id)
+                # Through a database restart: the outcomes wait here, then are recorded.
+                renewed_at = time.monotonic()
+                patiently(held(), flush, outcome, worker, pending[index:] if renew else [], lease)
+                leased_at = renewed_at if renew else leased_at
+                state = patiently(held(), notice_state, notice_id)
                 if state != Notice.State.SENDING:
-                    release(worker, pending[index:], cancelled=state == Notice.State.CANCELLED)
+                    cancelled = state == Notice.State.CANCELLED
+                    patiently(held(), release, worker, pending[index:], cancelled=cancelled)
                     result.stopped = state
                     return result
             branding = brandings[row.library_id]
             key = (row.library_id, row.language)
             if key not in prepared:
-                prepared[key] = prepare(notice, branding, row.language)
+                prepared[key] = patiently(held(), prepare, notice, branding, row.language)
                 serialised[key] = Serialised(notice, prepared[key], branding, prefix)
             try:
                 conn = connections.for_sender(branding.transport)
@@ -898,7 +976,7 @@ def send_batch(notice_id: int, worker: str | None = None) -> BatchResult:
             else:
                 record([(row, None)])
         record(connections.drain())
-        flush(outcome, worker, [], lease)
+        patiently(held(), flush, outcome, worker, [], lease)
     finally:
         connections.close()
     return result
@@ -918,10 +996,14 @@ def finish_if_done(notice_id: int) -> bool:
     )
 
 
-def reap(now=None) -> int:
-    """Re-queue rows whose worker's lease ran out (the worker died). Idempotent."""
+def reap(now=None, notice_id: int | None = None) -> int:
+    """Re-queue rows whose worker's lease ran out (the worker died, or waited longer than
+    its lease for the database); of one notice, or of all. Idempotent."""
     now = now or timezone.now()
-    return Delivery.objects.filter(state=Delivery.State.SENDING, lease_until__lt=now).update(
+    rows = Delivery.objects.filter(state=Delivery.State.SENDING, lease_until__lt=now)
+    if notice_id is not None:
+        rows = rows.filter(notice_id=notice_id)
+    return rows.update(
         state=Delivery.State.QUEUED, worker="", lease_until=None, attempts=F("attempts") - 1
     )
 

@@ -1,6 +1,7 @@
 import logging
+import time
 
-from celery import shared_task
+from celery import bootsteps, current_app, shared_task
 
 from .imports import Importer
 from .models import ImportJob
@@ -9,13 +10,24 @@ from .services import do_purge_expired
 logger = logging.getLogger(__name__)
 
 
+# How long a failed import waits for the database to come back to say that it failed.
+IMPORT_WAIT_SECONDS = 600
+
+
 @shared_task(name="patron_notices.run_import", acks_late=True)
 def run_import(job_id: int) -> str:
-    job = (
-        ImportJob.objects.select_related("library")
-        .filter(pk=job_id, status=ImportJob.Status.QUEUED)
-        .first()
-    )
+    from django.utils.translation import gettext
+
+    from . import sending
+
+    def queued():
+        return (
+            ImportJob.objects.select_related("library")
+            .filter(pk=job_id, status=ImportJob.Status.QUEUED)
+            .first()
+        )
+
+    job = sending.patiently(time.monotonic() + IMPORT_WAIT_SECONDS, queued)
     if job is None:
         return "skipped"  # already run (a redelivered message)
     try:
@@ -23,8 +35,24 @@ def run_import(job_id: int) -> str:
     except Exception as exc:  # noqa: BLE001
         # Only the exception's type is logged: its text might quote a patron's row.
         logger.error("Patron import %s failed: %s", job_id, type(exc).__name__)
-        ImportJob.objects.filter(pk=job_id).update(
-            status=ImportJob.Status.FAILED, error=type(exc).__name__
+        error = type(exc).__name__
+        if isinstance(exc, sending.TRANSIENT):
+            error = gettext(
+                "The connection to the database was lost during the import. An import is "
+                "written all at once or not at all, and the same file imported again "
+                "changes only what differs: run it again."
+            )
+        # Said even when the database is restarting: once it answers. A job whose finish
+        # was committed before the connection broke keeps its outcome.
+        unfinished = ImportJob.objects.filter(pk=job_id).exclude(
+            status__in=[ImportJob.Status.DONE, ImportJob.Status.REJECTED]
+        )
+        sending.patiently(
+            time.monotonic() + IMPORT_WAIT_SECONDS,
+            unfinished.update,
+            status=ImportJob.Status.FAILED,
+            phase=ImportJob.Phase.FAILED,
+            error=error,
         )
         return ImportJob.Status.FAILED
 
@@ -44,12 +72,23 @@ def _queue_kwargs() -> dict:
     return {"queue": queue} if queue else {}
 
 
+# Publishing the next batch waits out a broker restart (about a minute in all) rather than
+# end the chain: Celery's default gives up after three tries 0.2 s apart.
+PUBLISH_RETRY = {"max_retries": 40, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2}
+
+
 def queue_batches(notice_id: int, count: int | None = None, countdown: float | None = None):
     from django.conf import settings
 
     count = count or int(getattr(settings, "PATRON_NOTICES_PARALLEL", 4))
     for _ in range(count):
-        send_notice_batch.apply_async((notice_id,), countdown=countdown, **_queue_kwargs())
+        send_notice_batch.apply_async(
+            (notice_id,),
+            countdown=countdown,
+            retry=True,
+            retry_policy=PUBLISH_RETRY,
+            **_queue_kwargs(),
+        )
 
 
 @shared_task(name="patron_notices.start_notice", acks_late=True)
@@ -61,14 +100,31 @@ def start_notice(notice_id: int) -> int:
     return planned
 
 
-@shared_task(name="patron_notices.send_notice_batch", acks_late=True)
-def send_notice_batch(notice_id: int) -> int:
-    """One batch; a full batch queues the next, so each chain keeps one worker busy."""
+@shared_task(
+    name="patron_notices.send_notice_batch",
+    acks_late=True,
+    bind=True,
+    max_retries=None,  # a chain is not ended by the database being away, however long
+)
+def send_notice_batch(self, notice_id: int) -> int:
+    """One batch; a full batch queues the next, so each chain keeps one worker busy.
+
+    The batch waits for a restarting database itself, for as long as its lease holds (see
+    ``sending.patiently``). A longer outage ends the batch with the error; the chain goes
+    on as a retry of this task, which first takes back the rows whose lease ran out."""
     from django.conf import settings
 
     from . import sending
 
-    result = sending.send_batch(notice_id)
+    lease = float(getattr(settings, "PATRON_NOTICES_LEASE_SECONDS", 120))
+    try:
+        if self.request.retries:
+            sending.patiently(time.monotonic() + lease, sending.reap, notice_id=notice_id)
+        result = sending.send_batch(notice_id)
+    except sending.TRANSIENT as exc:
+        logger.warning("Notice %s: batch ended by %s; retrying", notice_id, type(exc).__name__)
+        countdown = min(2**self.request.retries, 60)
+        raise self.retry(exc=exc, countdown=countdown, retry_policy=PUBLISH_RETRY) from exc
     size = int(getattr(settings, "PATRON_NOTICES_BATCH_SIZE", 500))
     if result.retry_in is not None:
         queue_batches(notice_id, 1, countdown=result.retry_in + 0.5)
@@ -77,8 +133,44 @@ def send_notice_batch(notice_id: int) -> int:
     if result.claimed >= size:
         queue_batches(notice_id, 1)
     else:
-        sending.finish_if_done(notice_id)
+        sending.patiently(time.monotonic() + lease, sending.finish_if_done, notice_id)
     return result.sent
+
+
+@shared_task(name="patron_notices.resume_notices", acks_late=True)
+def resume_notices() -> int:
+    """Set batches going for every sending notice with rows waiting: after the broker came
+    back, the batches queued in it, and those a worker had taken but not started, may be
+    gone (a worker drops them when its connection breaks). Extra batches are harmless:
+    each claims only rows nobody holds. Returns the notices resumed."""
+    from django.conf import settings
+    from django.db.models import Count, Min, Q
+    from django.utils import timezone
+
+    from . import sending
+    from .models import Delivery, Notice
+
+    now = timezone.now()
+
+    def waiting():
+        return list(
+            Delivery.objects.filter(notice__state=Notice.State.SENDING, state=Delivery.State.QUEUED)
+            .values("notice_id")
+            .annotate(
+                due_now=Count("id", filter=Q(due_at__isnull=True) | Q(due_at__lte=now)),
+                next_due=Min("due_at"),
+            )
+            .values_list("notice_id", "due_now", "next_due")
+        )
+
+    lease = float(getattr(settings, "PATRON_NOTICES_LEASE_SECONDS", 120))
+    notices = sending.patiently(time.monotonic() + lease, waiting)
+    for notice_id, due_now, next_due in notices:
+        if due_now:
+            queue_batches(notice_id)
+        else:  # only rows waiting for a retry: one batch when they are due, as was queued
+            queue_batches(notice_id, 1, countdown=(next_due - now).total_seconds())
+    return len(notices)
 
 
 @shared_task(name="patron_notices.reap_notices")
@@ -123,3 +215,22 @@ def render_print_run(run_id: int) -> str:
     from . import letters
 
     return letters.do_render_print_run(run_id)
+
+
+class ResumeNoticesOnReconnect(bootsteps.StartStopStep):
+    """When a worker's connection to the broker is back after breaking, notices resume at
+    once rather than at the next periodic repair: see :func:`resume_notices`."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def start(self, c):
+        if c.restart_count <= 0:  # 0 is the worker's first connection
+            return
+        try:
+            resume_notices.apply_async(retry=True, retry_policy=PUBLISH_RETRY, **_queue_kwargs())
+        except Exception:  # the periodic repair will do it; the worker must keep running
+            logger.exception("Could not queue the resumption of notices")
+
+
+# Read by a worker when it builds its consumer, after it imported the task modules.
+current_app.steps["consumer"].add(ResumeNoticesOnReconnect)
