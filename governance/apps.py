@@ -3,7 +3,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
-from portal.plugins import PluginMeta, PluginPermission, PortalPluginConfig
+from portal.plugins import NavLink, PluginMeta, PluginPermission, PortalPluginConfig
 
 
 class GovernanceConfig(PortalPluginConfig):
@@ -40,6 +40,10 @@ class GovernanceConfig(PortalPluginConfig):
                 _("Run committees, proposals and meetings"),
                 (CONSORTIUM_ADMIN,),
             ),
+        ),
+        navigation=(
+            NavLink(_("Votes"), "governance:proposals", ("governance.view_proposals",)),
+            NavLink(_("Meetings"), "governance:meetings", ("governance.view_proposals",)),
         ),
         dashboard_panel="governance.panels.dashboard_panel",
         demo_seeder="governance.demo.seed",

@@ -30,6 +30,7 @@ def memberships_of(user) -> list[Membership]:
 def forget(user) -> None:
     """Drop the per-request cache after the user's memberships changed."""
     user.__dict__.pop("_concord_memberships", None)
+    user.__dict__.pop("_concord_permissions_anywhere", None)
 
 
 def is_consortium_admin(user) -> bool:
@@ -57,6 +58,24 @@ def can(user, perm: str, library: MemberLibrary | None) -> bool:
     return MemberLibraryUserObjectPermission.objects.filter(
         user=user, permission__codename=perm, content_object=library
     ).exists()
+
+
+def permissions_anywhere(user) -> frozenset[str]:
+    """Every permission ``user`` holds for at least one library, in one query (cached on
+    the user for the request): what menus and navigation need, not a decision."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    cached = user.__dict__.get("_concord_permissions_anywhere")
+    if cached is None:
+        held = set(
+            MemberLibraryUserObjectPermission.objects.filter(user=user)
+            .values_list("permission__codename", flat=True)
+            .distinct()
+        )
+        if is_consortium_admin(user):
+            held |= permissions_of_role(CONSORTIUM_ADMIN)
+        cached = user.__dict__["_concord_permissions_anywhere"] = frozenset(held)
+    return cached
 
 
 def can_anywhere(user, perm: str) -> bool:

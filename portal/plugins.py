@@ -43,6 +43,16 @@ class PluginPermission:
 
 
 @dataclass(frozen=True)
+class NavLink:
+    """A link in the site navigation, shown to people who hold one of ``permissions`` for
+    some member library (everyone signed in when there are none). ``url_name`` is reversed."""
+
+    label: Any
+    url_name: str
+    permissions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PeriodicJob:
     """A Celery beat entry a plugin asks for; ``schedule`` is seconds or a crontab."""
 
@@ -69,6 +79,8 @@ class PluginMeta:
     # Dotted path to a callable(library, people) -> list[portal.reports.ReportColumn]: the
     # plugin's columns in the per-library people report (contract in portal/reports.py).
     report_columns: str | None = None
+    # The plugin's entries in the site navigation, in order.
+    navigation: tuple[NavLink, ...] = ()
     # A plugin that is mandatory cannot be switched off by a member library.
     mandatory_by_default: bool = False
     extra: dict[str, Any] = field(default_factory=dict)

@@ -1,7 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR, STAFF, TRAINER
-from portal.plugins import PluginMeta, PluginPermission, PortalPluginConfig
+from portal.plugins import NavLink, PluginMeta, PluginPermission, PortalPluginConfig
 
 
 class PoliciesConfig(PortalPluginConfig):
@@ -60,6 +60,10 @@ class PoliciesConfig(PortalPluginConfig):
                 _("Edit and publish shared policies"),
                 (CONSORTIUM_ADMIN,),
             ),
+        ),
+        navigation=(
+            NavLink(_("Policies"), "policies:index", ("policies.view_policies",)),
+            NavLink(_("Acknowledgements"), "policies:report", ("policies.view_acknowledgements",)),
         ),
         dashboard_panel="knowledge_base.policies.panels.dashboard_panel",
         report_columns="knowledge_base.policies.reports.report_columns",

@@ -1,7 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR, STAFF, TRAINER
-from portal.plugins import PluginMeta, PluginPermission, PortalPluginConfig
+from portal.plugins import NavLink, PluginMeta, PluginPermission, PortalPluginConfig
 
 
 class TrainingConfig(PortalPluginConfig):
@@ -50,6 +50,10 @@ class TrainingConfig(PortalPluginConfig):
                     TRAINER,
                 ),
             ),
+        ),
+        navigation=(
+            NavLink(_("My training"), "training:transcript", ("training.take_courses",)),
+            NavLink(_("Training reports"), "training:reports", ("training.view_training_report",)),
         ),
         dashboard_panel="knowledge_base.training.panels.dashboard_panel",
         demo_seeder="knowledge_base.training.demo.seed",

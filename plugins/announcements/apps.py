@@ -1,7 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR, STAFF, TRAINER
-from portal.plugins import PluginMeta, PluginPermission, PortalPluginConfig
+from portal.plugins import NavLink, PluginMeta, PluginPermission, PortalPluginConfig
 
 
 class AnnouncementsConfig(PortalPluginConfig):
@@ -38,6 +38,9 @@ class AnnouncementsConfig(PortalPluginConfig):
                 _("Publish announcements to every member"),
                 (CONSORTIUM_ADMIN,),
             ),
+        ),
+        navigation=(
+            NavLink(_("News"), "announcements:list", ("announcements.view_announcements",)),
         ),
         dashboard_panel="plugins.announcements.panels.dashboard_panel",
         demo_seeder="plugins.announcements.demo.seed",

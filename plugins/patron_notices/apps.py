@@ -1,7 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 
 from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR
-from portal.plugins import PeriodicJob, PluginMeta, PluginPermission, PortalPluginConfig
+from portal.plugins import NavLink, PeriodicJob, PluginMeta, PluginPermission, PortalPluginConfig
 
 
 class PatronNoticesConfig(PortalPluginConfig):
@@ -67,6 +67,16 @@ class PatronNoticesConfig(PortalPluginConfig):
                 "send_notices",
                 _("Send notices to patrons"),
                 (CONSORTIUM_ADMIN,),
+            ),
+        ),
+        navigation=(
+            NavLink(
+                _("Patron notices"), "patron_notices:notices", ("patron_notices.approve_notices",)
+            ),
+            NavLink(
+                _("Patrons"),
+                "patron_notices:overview",
+                ("patron_notices.view_patrons", "patron_notices.view_patron_counts"),
             ),
         ),
         dashboard_panel="plugins.patron_notices.panels.dashboard_panel",

@@ -105,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "wagtail.contrib.settings.context_processors.settings",
                 "portal.context_processors.consortium",
+                "portal.context_processors.site_navigation",
             ],
         },
     },
@@ -200,7 +201,9 @@ STORAGES = {
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-WAGTAIL_SITE_NAME = os.environ.get("CONSORTIUM_NAME", "Concord")
+# The consortium's name on pages and mail; empty: the root member library's name.
+CONSORTIUM_NAME = os.environ.get("CONSORTIUM_NAME", "")
+WAGTAIL_SITE_NAME = CONSORTIUM_NAME or "Concord"
 WAGTAILADMIN_BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:8000")
 WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.database"}}
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "pptx", "rtf", "txt", "xlsx"]

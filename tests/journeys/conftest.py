@@ -135,8 +135,18 @@ def _wait_until_serving(process: subprocess.Popen, url: str, log: Path, timeout:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def demo(request, tmp_path_factory):
-    """``bin/demo`` on a fresh database, seeded by ``seed_demo`` with its defaults."""
+    """``bin/demo`` on a fresh database, seeded by ``seed_demo`` with its defaults.
+
+    ``JOURNEY_DEMO=http://127.0.0.1:8000,/path/to/var`` points the SQLite journeys at a
+    demo that is already running (to write a journey); the PostgreSQL ones are skipped then.
+    """
     backend = request.param
+    if os.environ.get("JOURNEY_DEMO"):
+        if backend != "sqlite":
+            pytest.skip("JOURNEY_DEMO runs the journeys against one running SQLite demo")
+        url, var = os.environ["JOURNEY_DEMO"].split(",")
+        yield Demo(backend="sqlite", url=url, var=Path(var))
+        return
     var = tmp_path_factory.mktemp(f"demo-{backend}")
     port = _free_port(8700 if backend == "sqlite" else 8800)
     url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,46 @@
+"""The site navigation: the core's links, then each plugin's ``PluginMeta.navigation``.
+
+A link shows only to people who hold its permission for some member library, so nobody is
+led to a page that would refuse them. One query for the person's permissions, whatever the
+number of plugins and links.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from portal import access
+from portal.plugins import available_plugins
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str
+    url: str
+
+
+def navigation(request) -> list[NavEntry]:
+    user = request.user
+    if not user.is_authenticated:
+        return []
+    held = access.permissions_anywhere(user)
+    entries = [NavEntry(_("Dashboard"), reverse("dashboard"))]
+    for plugin in available_plugins():
+        for link in plugin.meta.navigation:
+            if link.permissions and not held.intersection(link.permissions):
+                continue
+            try:
+                entries.append(NavEntry(link.label, reverse(link.url_name)))
+            except NoReverseMatch:
+                continue  # the plugin's URLs are not mounted (excluded by a deployment)
+    if user.has_perm("wagtailadmin.access_admin"):
+        entries.append(NavEntry(_("Admin"), reverse("wagtailadmin_home")))
+    return entries
+
+
+def site_navigation(request):
+    """Context processor: ``site_nav`` for the base layout, computed only when used."""
+    return {"site_nav": lambda: navigation(request)}
