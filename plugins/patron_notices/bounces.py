@@ -13,6 +13,7 @@ import logging
 
 from anymail.signals import EventType, RejectReason
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -120,6 +121,11 @@ def do_record_event(event, esp_name: str = "") -> bool:
     return True
 
 
+class NotRecorded(Exception):
+    """Recording a well-formed event failed (the database, say): answered 500, so the
+    provider sends it again later."""
+
+
 def on_tracking(sender, event, esp_name, **kwargs):
     """Receiver of anymail's ``tracking`` signal."""
     try:
@@ -127,7 +133,7 @@ def on_tracking(sender, event, esp_name, **kwargs):
     except Exception as exc:
         # The provider retries on an error reply; log the type only, never the address.
         logger.error("Tracking event from %s not recorded: %s", esp_name, type(exc).__name__)
-        raise
+        raise NotRecorded(type(exc).__name__) from exc
 
 
 def webhooks_configured() -> bool:
@@ -135,25 +141,55 @@ def webhooks_configured() -> bool:
     return bool(anymail.get("WEBHOOK_SECRET") or getattr(settings, "ANYMAIL_WEBHOOK_SECRET", ""))
 
 
+def misconfigured(name: str, exc: Exception):
+    """A provider's webhook without its own key (a signing secret, say): the portal's
+    configuration is at fault, not the caller's request. Logged for the operators, and
+    answered 404 as if the webhook were not there, so the provider stops calling."""
+    from django.http import HttpResponseNotFound
+
+    provider = name.removesuffix("_tracking_webhook")
+    # The exception names the missing setting, never a secret's value or an address.
+    logger.error(
+        "The %s webhook is not configured: %s",
+        provider,
+        str(exc).splitlines()[0][:200],
+        extra={"provider": provider},
+    )
+    return HttpResponseNotFound(b"This webhook is not configured.")
+
+
 def tracking_urls() -> list:
     """anymail's tracking webhook URLs (one per provider), answered only once a webhook
     secret is set: an open webhook would let anyone suppress any address."""
     from anymail import urls as anymail_urls
-    from django.http import Http404
+    from django.http import Http404, HttpResponseBadRequest
     from django.urls import path
     from django.views.decorators.csrf import csrf_exempt
 
-    def guarded(view):
+    def guarded(view, name):
         @csrf_exempt
         def wrapper(request, *args, **kwargs):
             if not webhooks_configured():
                 raise Http404
-            return view(request, *args, **kwargs)
+            try:
+                return view(request, *args, **kwargs)
+            except NotRecorded:
+                raise
+            except ImproperlyConfigured as exc:
+                return misconfigured(name, exc)
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+                # A payload not in the provider's shape: retrying it cannot help.
+                logger.warning(
+                    "The %s webhook got a malformed payload: %s",
+                    name.removesuffix("_tracking_webhook"),
+                    type(exc).__name__,
+                )
+                return HttpResponseBadRequest(b"Malformed payload.")
 
         return wrapper
 
     return [
-        path(str(p.pattern), guarded(p.callback), name=p.name)
+        path(str(p.pattern), guarded(p.callback, p.name), name=p.name)
         for p in anymail_urls.urlpatterns
         if p.name and p.name.endswith("_tracking_webhook")
     ]

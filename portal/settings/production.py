@@ -60,3 +60,14 @@ LOGGING = {
         }
     },
 }
+
+# One cache for every worker and machine: login, MFA and API throttles count per person,
+# not per process (LocMemCache would give each gunicorn worker its own count).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ.get("REDIS_CACHE_URL") or os.environ["REDIS_URL"],
+        "KEY_PREFIX": "concord",
+        "TIMEOUT": 300,
+    }
+}
