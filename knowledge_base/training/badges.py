@@ -4,11 +4,18 @@ The credential is a W3C Verifiable Credential (data model 2.0) of type
 ``OpenBadgeCredential`` whose subject is the person, identified by a salted hash of
 their email address — not by their library — so it stays theirs when they move between
 member libraries. It is secured with a ``DataIntegrityProof`` using the
-``eddsa-jcs-2022`` cryptosuite: the proof options and the credential are each put in
-JSON canonical form (RFC 8785: sorted keys, no whitespace; our documents hold no
-floating-point numbers), hashed with SHA-256, and the two hashes concatenated are
-signed. The issuer is a ``did:key`` derived from the public key, so any verifier can
-check the signature without contacting the portal.
+``eddsa-rdfc-2022`` cryptosuite, the one Open Badges 3.0 names for embedded proofs: the
+credential and the proof options are each turned into RDF and put in canonical form
+(RDF Dataset Canonicalization, RDFC-1.0, which pyld implements as URDNA2015), hashed with
+SHA-256, and the two hashes concatenated are signed. The JSON-LD contexts are the copies
+bundled in ``openbadges/contexts``: signing and verifying never fetch anything, and a
+property that no context defines stops the signature instead of being left out of it.
+The issuer is a ``did:key`` derived from the public key, so any verifier can check the
+signature without contacting the portal.
+
+Credentials downloaded before the switch carry an ``eddsa-jcs-2022`` proof (JSON
+canonical form, RFC 8785); :func:`verify` still accepts those, and the public
+verification page checks both kinds.
 
 The signing key, in order of preference:
 
@@ -30,6 +37,7 @@ import hashlib
 import json
 import os
 import secrets
+from dataclasses import dataclass
 from datetime import UTC
 from functools import lru_cache
 from pathlib import Path
@@ -39,11 +47,21 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 from django.urls import reverse
+from pyld import jsonld
 
-CONTEXTS = [
-    "https://www.w3.org/ns/credentials/v2",
-    "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json",
-]
+VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
+OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
+CONTEXTS = [VC_CONTEXT, OB_CONTEXT]
+CRYPTOSUITE = "eddsa-rdfc-2022"
+# Proofs made before eddsa-rdfc-2022; still verified, never made.
+LEGACY_CRYPTOSUITE = "eddsa-jcs-2022"
+OPENBADGES_DIR = Path(__file__).resolve().parent / "openbadges"
+# The contexts a credential may name, as bundled copies: nothing is fetched.
+BUNDLED_CONTEXTS = {
+    VC_CONTEXT: OPENBADGES_DIR / "contexts" / "credentials-v2.jsonld",
+    OB_CONTEXT: OPENBADGES_DIR / "contexts" / "ob-context-3.0.3.json",
+}
+SCHEMA_FILE = OPENBADGES_DIR / "ob_v3p0_achievementcredential_schema.json"
 # Multicodec prefix of an Ed25519 public key, as did:key expects.
 ED25519_MULTICODEC = b"\xed\x01"
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -125,29 +143,81 @@ def issuer_did() -> str:
     return did_key(signing_key().public_key())
 
 
-def _hash_data(document: dict, proof_options: dict) -> bytes:
+class UnknownContext(ValueError):
+    """A credential names a JSON-LD context that is not bundled with the portal."""
+
+
+class UndefinedTerm(ValueError):
+    """A property that no context defines: it would be left out of the signed data."""
+
+
+@lru_cache(maxsize=len(BUNDLED_CONTEXTS))
+def _context(url: str) -> dict:
+    return json.loads(BUNDLED_CONTEXTS[url].read_text())
+
+
+def document_loader(url: str, options=None) -> dict:
+    """pyld document loader that serves the bundled contexts and refuses everything else."""
+    if url not in BUNDLED_CONTEXTS:
+        raise UnknownContext(f"JSON-LD context {url!r} is not bundled; it is not fetched.")
+    return {"contextUrl": None, "documentUrl": url, "document": _context(url)}
+
+
+def _refuse_dropped(term) -> None:
+    raise UndefinedTerm(f"no JSON-LD context defines {term!r}")
+
+
+def rdfc(document: dict) -> bytes:
+    """``document`` as canonical N-Quads (RDFC-1.0), with the bundled contexts only."""
+    processor = jsonld.JsonLdProcessor(on_property_dropped=_refuse_dropped)
+    try:
+        nquads = processor.normalize(
+            document,
+            {
+                "algorithm": "URDNA2015",
+                "format": "application/n-quads",
+                "documentLoader": document_loader,
+            },
+        )
+    except jsonld.JsonLdError as exc:
+        # pyld wraps our refusals; hand the original reason on.
+        cause = exc
+        while cause.__cause__ is not None:
+            cause = cause.__cause__
+        if isinstance(cause, (UnknownContext, UndefinedTerm)):
+            raise type(cause)(str(cause)) from exc
+        raise ValueError(f"not a JSON-LD document this portal can read: {exc}") from exc
+    return nquads.encode()
+
+
+def _hash_data(document: dict, proof_options: dict, cryptosuite: str = CRYPTOSUITE) -> bytes:
+    transform = rdfc if cryptosuite == CRYPTOSUITE else canonical
     return (
-        hashlib.sha256(canonical(proof_options)).digest()
-        + hashlib.sha256(canonical(document)).digest()
+        hashlib.sha256(transform(proof_options)).digest()
+        + hashlib.sha256(transform(document)).digest()
     )
 
 
 def sign(document: dict, created: str) -> dict:
-    """``document`` with an eddsa-jcs-2022 DataIntegrityProof added."""
+    """``document`` with an eddsa-rdfc-2022 DataIntegrityProof added.
+
+    The proof is in a one-element list: the Open Badges 3.0 JSON schema wants ``proof``
+    to be an array (the VC data model takes either).
+    """
     key = signing_key()
     did = did_key(key.public_key())
     options = {
+        "@context": document["@context"],
         "type": "DataIntegrityProof",
-        "cryptosuite": "eddsa-jcs-2022",
+        "cryptosuite": CRYPTOSUITE,
         "created": created,
         "verificationMethod": f"{did}#{did.removeprefix('did:key:')}",
         "proofPurpose": "assertionMethod",
-        "@context": document["@context"],
     }
     signature = key.sign(_hash_data(document, options))
     proof = {k: v for k, v in options.items() if k != "@context"}
     proof["proofValue"] = "z" + b58encode(signature)
-    return {**document, "proof": proof}
+    return {**document, "proof": [proof]}
 
 
 def verify(credential: dict, trusted_issuer: str | None = None) -> bool:
@@ -156,19 +226,68 @@ def verify(credential: dict, trusted_issuer: str | None = None) -> bool:
     try:
         document = copy.deepcopy(credential)
         proof = document.pop("proof")
+        if isinstance(proof, list):
+            # A proof set: ours is the only one Concord makes.
+            if len(proof) != 1:
+                return False
+            proof = proof[0]
         method = proof["verificationMethod"]
         did = method.split("#", 1)[0]
         if did != trusted_issuer or document.get("issuer", {}).get("id") != did:
             return False
-        if proof.get("cryptosuite") != "eddsa-jcs-2022" or not proof["proofValue"].startswith("z"):
+        cryptosuite = proof.get("cryptosuite")
+        if proof.get("type") != "DataIntegrityProof" or not proof["proofValue"].startswith("z"):
+            return False
+        if cryptosuite not in (CRYPTOSUITE, LEGACY_CRYPTOSUITE):
             return False
         options = {k: v for k, v in proof.items() if k != "proofValue"}
         options["@context"] = document["@context"]
         signature = b58decode(proof["proofValue"][1:])
-        public_key_of(did).verify(signature, _hash_data(document, options))
+        public_key_of(did).verify(signature, _hash_data(document, options, cryptosuite))
     except (InvalidSignature, KeyError, TypeError, ValueError, AttributeError):
         return False
     return True
+
+
+# A badge file is a few kilobytes; refuse to parse anything much larger.
+MAX_BADGE_BYTES = 64 * 1024
+CERTIFICATE_ID_PREFIX = "urn:concord:certificate:"
+
+
+@dataclass(frozen=True)
+class BadgeCheck:
+    """What the verification page says about a badge file."""
+
+    valid: bool
+    code: str | None = None
+    cryptosuite: str | None = None
+
+
+def check_badge(raw: bytes | str) -> BadgeCheck:
+    """Read a badge file and check its proof (either cryptosuite, ours as issuer).
+
+    ``code`` is the certificate the badge names, and only when the proof holds: a
+    forged file cannot make the page vouch for somebody else's certificate.
+    """
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if not raw or len(raw) > MAX_BADGE_BYTES:
+        return BadgeCheck(valid=False)
+    try:
+        credential = json.loads(raw)
+    except ValueError:
+        return BadgeCheck(valid=False)
+    if not isinstance(credential, dict) or not verify(credential):
+        return BadgeCheck(valid=False)
+    proof = credential["proof"]
+    proof = proof[0] if isinstance(proof, list) else proof
+    identifier = str(credential.get("id", ""))
+    code = (
+        identifier.removeprefix(CERTIFICATE_ID_PREFIX)
+        if identifier.startswith(CERTIFICATE_ID_PREFIX)
+        else None
+    )
+    return BadgeCheck(valid=True, code=code, cryptosuite=proof.get("cryptosuite"))
 
 
 def _iso(moment) -> str:
@@ -186,7 +305,7 @@ def credential(certificate, base_url: str | None = None) -> dict:
     course = certificate.course
     document = {
         "@context": CONTEXTS,
-        "id": f"urn:concord:certificate:{certificate.code}",
+        "id": f"{CERTIFICATE_ID_PREFIX}{certificate.code}",
         "type": ["VerifiableCredential", "OpenBadgeCredential"],
         "issuer": {
             "id": did,

@@ -267,10 +267,25 @@ def certificate_revoke(request, code: str):
 
 
 def verify(request, code: str | None = None):
-    """Public: is this certificate genuine, expired or revoked? Shows no email address."""
-    code = (code or request.GET.get("code", "")).strip().upper()
-    if code and code != request.resolver_match.kwargs.get("code"):
-        return redirect("training:verify", code=code)
+    """Public: is this certificate genuine, expired or revoked? Shows no email address.
+
+    A POST carries a badge file (``badge.json``, signed now or before the switch to
+    eddsa-rdfc-2022): its proof is checked, then the certificate it names as for a code.
+    """
+    badge = None
+    if request.method == "POST":
+        upload = request.FILES.get("badge")
+        raw = (
+            upload.read(badges.MAX_BADGE_BYTES + 1)
+            if upload
+            else request.POST.get("badge_json", "")
+        )
+        badge = badges.check_badge(raw)
+        code = badge.code or ""
+    else:
+        code = (code or request.GET.get("code", "")).strip().upper()
+        if code and code != request.resolver_match.kwargs.get("code"):
+            return redirect("training:verify", code=code)
     certificate = (
         Certificate.objects.filter(code=code).select_related("course").first() if code else None
     )
@@ -282,6 +297,7 @@ def verify(request, code: str | None = None):
             "code": code,
             "certificate": certificate,
             "status": status,
+            "badge": badge,
             "can_revoke": certificate is not None
             and status != "revoked"
             and request.user.is_authenticated
@@ -298,7 +314,7 @@ def issuer(request):
             "id": badges.issuer_did(),
             "type": "Ed25519",
             "publicKeyBase64": badges.public_key_b64(),
-            "cryptosuite": "eddsa-jcs-2022",
+            "cryptosuite": badges.CRYPTOSUITE,
         }
     )
 

@@ -6,7 +6,6 @@ import io
 from datetime import timedelta
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from pypdf import PdfReader
@@ -104,37 +103,19 @@ def test_open_badge_is_signed_and_verifies(client, world, certificate):
     credential = response.json()
     assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
     assert credential["credentialSubject"]["achievement"]["name"] == "Patron privacy"
-    assert credential["proof"]["cryptosuite"] == "eddsa-jcs-2022"
+    assert credential["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
     assert credential["issuer"]["id"] == badges.issuer_did()
     assert badges.verify(credential)
     # The person's email never appears in clear: it travels as a salted hash.
     assert world["staff_a"].email not in response.content.decode()
 
 
-def test_tampered_or_foreign_badges_do_not_verify(certificate):
+def test_tampered_badges_do_not_verify(certificate):
+    # A forged key and the eddsa-jcs-2022 badges of before: tests/training/test_open_badges.py.
     credential = badges.credential(certificate)
     tampered = copy.deepcopy(credential)
     tampered["credentialSubject"]["name"] = "Mallory"
     assert not badges.verify(tampered)
-    # A forger signing with their own key, claiming to be us.
-    forged = copy.deepcopy(credential)
-    forged.pop("proof")
-    other = Ed25519PrivateKey.generate()
-    did = badges.did_key(other.public_key())
-    forged["issuer"]["id"] = did
-    options = {
-        "type": "DataIntegrityProof",
-        "cryptosuite": "eddsa-jcs-2022",
-        "created": credential["proof"]["created"],
-        "verificationMethod": f"{did}#{did.removeprefix('did:key:')}",
-        "proofPurpose": "assertionMethod",
-        "@context": forged["@context"],
-    }
-    signature = other.sign(badges._hash_data(forged, options))
-    forged["proof"] = {k: v for k, v in options.items() if k != "@context"}
-    forged["proof"]["proofValue"] = "z" + badges.b58encode(signature)
-    assert badges.verify(forged, trusted_issuer=did)  # sound by itself...
-    assert not badges.verify(forged)  # ...but not ours
     assert not badges.verify({"proof": {}})
 
 
