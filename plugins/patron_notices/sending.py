@@ -982,6 +982,22 @@ def send_batch(notice_id: int, worker: str | None = None) -> BatchResult:
     return result
 
 
+def next_due(notice_id: int) -> float | None:
+    """Seconds until the first queued row of a sending notice is due (0: one is due now);
+    None when none is queued, or the notice is not sending."""
+    from django.db.models import Min
+
+    queued = Delivery.objects.filter(
+        notice_id=notice_id, notice__state=Notice.State.SENDING, state=Delivery.State.QUEUED
+    )
+    if queued.filter(due_at__isnull=True).exists():
+        return 0.0
+    due = queued.aggregate(due=Min("due_at"))["due"]
+    if due is None:
+        return None
+    return max((due - timezone.now()).total_seconds(), 0.0)
+
+
 def finish_if_done(notice_id: int) -> bool:
     """Mark a sending notice done once no row is queued or in flight."""
     busy = Delivery.objects.filter(

@@ -132,45 +132,44 @@ def send_notice_batch(self, notice_id: int) -> int:
         return result.sent
     if result.claimed >= size:
         queue_batches(notice_id, 1)
-    else:
-        sending.patiently(time.monotonic() + lease, sending.finish_if_done, notice_id)
+    elif not sending.patiently(time.monotonic() + lease, sending.finish_if_done, notice_id):
+        # Rows left waiting for a retry: a batch when the first is due, so the notice ends
+        # without the periodic repair even when the batch queued for them was lost.
+        wait = sending.patiently(time.monotonic() + lease, sending.next_due, notice_id)
+        if wait is not None:
+            queue_batches(notice_id, 1, countdown=wait + 0.5)
     return result.sent
 
 
 @shared_task(name="patron_notices.resume_notices", acks_late=True)
 def resume_notices() -> int:
-    """Set batches going for every sending notice with rows waiting: after the broker came
+    """Set batches going for every sending notice with rows queued: after the broker came
     back, the batches queued in it, and those a worker had taken but not started, may be
     gone (a worker drops them when its connection breaks). Extra batches are harmless:
-    each claims only rows nobody holds. Returns the notices resumed."""
+    each claims only rows nobody holds, and one that finds none due queues one for when the
+    first is. Returns the notices resumed."""
     from django.conf import settings
-    from django.db.models import Count, Min, Q
-    from django.utils import timezone
+    from django.db.models import Exists, OuterRef
 
     from . import sending
     from .models import Delivery, Notice
 
-    now = timezone.now()
+    queued = Delivery.objects.filter(notice_id=OuterRef("pk"), state=Delivery.State.QUEUED)
 
     def waiting():
         return list(
-            Delivery.objects.filter(notice__state=Notice.State.SENDING, state=Delivery.State.QUEUED)
-            .values("notice_id")
-            .annotate(
-                due_now=Count("id", filter=Q(due_at__isnull=True) | Q(due_at__lte=now)),
-                next_due=Min("due_at"),
-            )
-            .values_list("notice_id", "due_now", "next_due")
+            Notice.objects.filter(state=Notice.State.SENDING)
+            .filter(Exists(queued))
+            .values_list("pk", flat=True)
         )
 
     lease = float(getattr(settings, "PATRON_NOTICES_LEASE_SECONDS", 120))
-    notices = sending.patiently(time.monotonic() + lease, waiting)
-    for notice_id, due_now, next_due in notices:
-        if due_now:
-            queue_batches(notice_id)
-        else:  # only rows waiting for a retry: one batch when they are due, as was queued
-            queue_batches(notice_id, 1, countdown=(next_due - now).total_seconds())
-    return len(notices)
+    notice_ids = sending.patiently(time.monotonic() + lease, waiting)
+    for notice_id in notice_ids:
+        queue_batches(notice_id)
+    if notice_ids:
+        logger.warning("Back on the broker: batches queued for notices %s", notice_ids)
+    return len(notice_ids)
 
 
 @shared_task(name="patron_notices.reap_notices")
