@@ -21,10 +21,14 @@ from . import letters, notices, planning, selectors, sending
 from .models import Notice
 
 
-def _notice_for(request, pk) -> Notice:
+def _notice_for(request, pk) -> tuple[Notice, set[int] | None]:
+    """The notice and the libraries whose side of it the person sees (None: all)."""
     if not (notices.may_draft(request.user) or notices.may_send(request.user)):
         raise PermissionDenied
-    return get_object_or_404(Notice, pk=pk)
+    notice = get_object_or_404(Notice, pk=pk)
+    if not notices.may_view(request.user, notice):
+        raise PermissionDenied
+    return notice, selectors.notice_libraries(request.user)
 
 
 def _actions(notice: Notice) -> list[tuple[str, str]]:
@@ -45,7 +49,7 @@ def _actions(notice: Notice) -> list[tuple[str, str]]:
 
 
 def manage(request, pk):
-    notice = _notice_for(request, pk)
+    notice, seen = _notice_for(request, pk)
     may_send = notices.may_send(request.user)
     audience = None
     if notice.state in (Notice.State.DRAFT, Notice.State.APPROVED, Notice.State.SCHEDULED):
@@ -62,18 +66,18 @@ def manage(request, pk):
             "may_send": may_send,
             "may_approve": notices.may_approve(request.user, notice),
             "actions": _actions(notice) if may_send else [],
-            "progress": selectors.notice_progress(notice),
-            "participations": selectors.participations(notice),
+            "progress": selectors.notice_progress(notice, seen),
+            "participations": selectors.participations(notice, seen),
             "schedule_form": ScheduleForm(initial={"send_at": notice.send_at}),
             "audience": audience,
-            "print_runs": notice.print_runs.select_related("library").order_by("library__path"),
+            "print_runs": selectors.print_runs(notice, seen),
         },
     )
 
 
 def progress_json(request, pk):
-    notice = _notice_for(request, pk)
-    return JsonResponse(selectors.notice_progress(notice))
+    notice, seen = _notice_for(request, pk)
+    return JsonResponse(selectors.notice_progress(notice, seen))
 
 
 class ScheduleForm(forms.Form):
@@ -117,16 +121,23 @@ class PreviewForm(forms.Form):
     language = forms.ChoiceField(label=gettext_lazy("Language"))
     first_name = forms.CharField(label=gettext_lazy("First name"), initial="Alex", max_length=100)
 
-    def __init__(self, notice, *args, **kwargs):
+    def __init__(self, notice, *args, seen=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["language"].choices = [(lang, lang) for lang in notice.version_languages]
+        self.fields["library"].queryset = _libraries(seen)
 
 
-def _preview_form(request, notice) -> PreviewForm:
+def _libraries(seen: set[int] | None):
+    """The libraries a person may preview or brand a test as: those whose side they see."""
+    libraries = MemberLibrary.objects.order_by("path")
+    return libraries if seen is None else libraries.filter(pk__in=seen)
+
+
+def _preview_form(request, notice, seen) -> PreviewForm:
     data = request.GET if "library" in request.GET else None
-    form = PreviewForm(notice, data)
+    form = PreviewForm(notice, data, seen=seen)
     if data is None:
-        first = MemberLibrary.objects.order_by("path").first()
+        first = _libraries(seen).first()
         form = PreviewForm(
             notice,
             {
@@ -134,13 +145,14 @@ def _preview_form(request, notice) -> PreviewForm:
                 "language": notice.version_languages[0],
                 "first_name": "Alex",
             },
+            seen=seen,
         )
     return form
 
 
 def preview(request, pk):
-    notice = _notice_for(request, pk)
-    form = _preview_form(request, notice)
+    notice, seen = _notice_for(request, pk)
+    form = _preview_form(request, notice, seen)
     prepared = sending.preview(notice, **form.cleaned_data) if form.is_valid() else None
     return render(
         request,
@@ -151,8 +163,8 @@ def preview(request, pk):
 
 def preview_message(request, pk):
     """The message's HTML alone, for the preview page's frame."""
-    notice = _notice_for(request, pk)
-    form = _preview_form(request, notice)
+    notice, seen = _notice_for(request, pk)
+    form = _preview_form(request, notice, seen)
     if not form.is_valid():
         return HttpResponse(status=400)
     response = HttpResponse(sending.preview(notice, **form.cleaned_data).html)
@@ -172,9 +184,10 @@ class TestSendForm(forms.Form):
         help_text=gettext_lazy("Up to ten addresses, one per line."),
     )
 
-    def __init__(self, notice, *args, **kwargs):
+    def __init__(self, notice, *args, seen=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["language"].choices = [(lang, lang) for lang in notice.version_languages]
+        self.fields["library"].queryset = _libraries(seen)
 
     def clean_addresses(self):
         from django.core.validators import validate_email
@@ -186,8 +199,8 @@ class TestSendForm(forms.Form):
 
 
 def test_send(request, pk):
-    notice = _notice_for(request, pk)
-    form = TestSendForm(notice, request.POST or None)
+    notice, seen = _notice_for(request, pk)
+    form = TestSendForm(notice, request.POST or None, seen=seen)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -89,6 +89,8 @@ def participate(request, pk, code):
     if not access.can(request.user, notices.TAKE_PART, library):
         raise PermissionDenied
     notice = get_object_or_404(Notice, pk=pk)
+    if not selectors.reaches(notice, library):
+        raise Http404  # not addressed to this library's patrons: nothing to take part in
     current = LibraryParticipation.objects.filter(notice=notice, library=library).first()
     initial = (
         {"decision": current.decision, "local_paragraph": current.local_paragraph}

@@ -17,7 +17,7 @@ from portal.admin_door import AdminDoor
 from portal.audit.services import record_on_commit
 from portal.members.models import MemberLibrary
 
-from . import planning, sending
+from . import planning, selectors, sending
 from .models import Delivery, LibraryParticipation, Notice
 
 DRAFT = "patron_notices.draft_notices"
@@ -54,8 +54,37 @@ def may_approve(user, notice: Notice) -> bool:
     return may_send(user) and notice.author_id != getattr(user, "pk", None)
 
 
+def author_libraries(notice: Notice) -> list[MemberLibrary]:
+    """The libraries a draft belongs to: those of its author's memberships."""
+    from portal.members.models import Membership
+
+    if notice.author_id is None:
+        return []
+    return [
+        m.library
+        for m in Membership.objects.filter(user_id=notice.author_id).select_related("library")
+    ]
+
+
 def may_edit(user, notice: Notice) -> bool:
-    return notice.state == State.DRAFT and (may_draft(user) or may_send(user))
+    """A draft is edited (or deleted) by the office and by whoever may draft for one of its
+    author's libraries (a system's people for its branches' drafts too); past draft, nobody."""
+    if notice.state != State.DRAFT:
+        return False
+    if may_send(user):
+        return True
+    return any(access.can(user, DRAFT, library) for library in author_libraries(notice))
+
+
+def may_view(user, notice: Notice) -> bool:
+    """The notice's admin pages: the office sees every notice; someone who drafts sees the
+    drafts they may edit and every notice past draft (with their own libraries' side only:
+    ``selectors.notice_libraries``)."""
+    if may_send(user):
+        return True
+    if not may_draft(user):
+        return False
+    return notice.state != State.DRAFT or may_edit(user, notice)
 
 
 def _locked(notice: Notice) -> Notice:
@@ -150,10 +179,16 @@ def _queue() -> dict:
 # -- member libraries take part ------------------------------------------------------------------
 
 
+class NotInAudience(PermissionDenied):
+    """The notice is not addressed to the library's patrons: nothing to take part in."""
+
+
 def check_participate(user, notice: Notice, library: MemberLibrary) -> Notice:
     if not access.can(user, TAKE_PART, library):
         raise PermissionDenied
     notice = _locked(notice)
+    if not selectors.reaches(notice, library):
+        raise NotInAudience
     if notice.state not in (State.DRAFT, State.APPROVED, State.SCHEDULED):
         raise ValidationError(_("This notice is already being sent."))
     if notice.participation_deadline and notice.participation_deadline < timezone.now():
@@ -354,8 +389,12 @@ MAX_TEST_ADDRESSES = 10
 
 
 def check_test_send(user, notice: Notice, library: MemberLibrary, addresses: list[str]) -> Notice:
-    """Whoever may draft or send may send a test, to at most ten chosen addresses."""
-    if not (may_draft(user) or may_send(user)):
+    """Whoever may see the notice may send a test, branded as one of the libraries whose
+    side they see (any, for the office), to at most ten chosen addresses."""
+    if not may_view(user, notice):
+        raise PermissionDenied
+    seen = selectors.notice_libraries(user)
+    if seen is not None and library.pk not in seen:
         raise PermissionDenied
     if not addresses or len(addresses) > MAX_TEST_ADDRESSES:
         raise ValidationError(

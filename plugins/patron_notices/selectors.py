@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, Q, QuerySet
 
 from portal import access
-from portal.members.models import MemberLibrary
+from portal.members.models import MemberLibrary, Membership
 
 from .models import Patron
 
@@ -13,6 +13,9 @@ VIEW = "patron_notices.view_patrons"
 IMPORT = "patron_notices.import_patrons"
 COUNTS = "patron_notices.view_patron_counts"
 RECORDS = "patron_notices.view_patron_records"
+DRAFT = "patron_notices.draft_notices"
+TAKE_PART = "patron_notices.approve_notices"
+SEND = "patron_notices.send_notices"
 
 
 def may_see_records(user, library: MemberLibrary) -> tuple[bool, bool]:
@@ -50,8 +53,45 @@ def counts_by_library(user) -> list[dict]:
 # -- notices -------------------------------------------------------------------------------------
 
 
-def notice_progress(notice) -> dict:
-    """Sent, failed, remaining, rate and expected finish of a notice, with per-library counts.
+def notice_libraries(user) -> set[int] | None:
+    """The libraries whose side of a notice ``user`` sees: None for the office (every
+    library), else the ids of the libraries they draft for or take part for."""
+    if access.can(user, SEND, MemberLibrary.get_first_root_node()):
+        return None
+    ids = set(access.libraries_for(user, DRAFT).values_list("pk", flat=True))
+    ids |= set(access.libraries_for(user, TAKE_PART).values_list("pk", flat=True))
+    return ids
+
+
+def notices_for(user) -> QuerySet:
+    """The notices ``user`` sees in the admin: every one for the office; for someone who
+    drafts, every notice past draft and the drafts of their libraries' authors."""
+    from .models import Notice
+
+    if access.can(user, SEND, MemberLibrary.get_first_root_node()):
+        return Notice.objects.all()
+    drafting = access.libraries_for(user, DRAFT)
+    authors = Membership.objects.filter(library__in=drafting).values("user_id")
+    return Notice.objects.filter(~Q(state=Notice.State.DRAFT) | Q(author_id__in=authors))
+
+
+def reaches(notice, library: MemberLibrary) -> bool:
+    """The notice's audience includes ``library`` (no library chosen: every member); a
+    system is reached through its branches, and a branch through its system."""
+    chosen = [lib.path for lib in notice.libraries.all()]
+    return not chosen or any(
+        library.path.startswith(p) or p.startswith(library.path) for p in chosen
+    )
+
+
+def print_runs(notice, libraries: set[int] | None = None) -> QuerySet:
+    runs = notice.print_runs.select_related("library").order_by("library__path")
+    return runs if libraries is None else runs.filter(library_id__in=libraries)
+
+
+def notice_progress(notice, libraries: set[int] | None = None) -> dict:
+    """Sent, failed, remaining, rate and expected finish of a notice, with per-library counts
+    for ``libraries`` (None: every library, for the office).
 
     Two grouped queries on the delivery report index, whatever the number of recipients.
     """
@@ -70,6 +110,8 @@ def notice_progress(notice) -> dict:
     for library_id, state, n in rows:
         by_library.setdefault(library_id, dict.fromkeys(Delivery.State.values, 0))[state] = n
         totals[state] += n
+    if libraries is not None:
+        by_library = {pk: counts for pk, counts in by_library.items() if pk in libraries}
     names = dict(
         MemberLibrary.objects.filter(pk__in=by_library).values_list("pk", "name").order_by()
     )
@@ -98,15 +140,15 @@ def notice_progress(notice) -> dict:
     }
 
 
-def participations(notice) -> list[dict]:
-    """What each member library did with the notice, for the office; one query."""
+def participations(notice, libraries: set[int] | None = None) -> list:
+    """What each member library did with the notice: every library for the office (None),
+    else only ``libraries``; one query."""
     from .models import LibraryParticipation
 
-    return list(
-        LibraryParticipation.objects.filter(notice=notice)
-        .select_related("library", "decided_by")
-        .order_by("library__path")
-    )
+    rows = LibraryParticipation.objects.filter(notice=notice)
+    if libraries is not None:
+        rows = rows.filter(library_id__in=libraries)
+    return list(rows.select_related("library", "decided_by").order_by("library__path"))
 
 
 def library_report(notice, library) -> dict:

@@ -24,7 +24,7 @@ from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 from portal import access
 from portal.members.models import MemberLibrary
 
-from . import admin_views, notices
+from . import admin_views, notices, selectors
 from .blocks import language_choices
 from .models import Notice
 from .selectors import COUNTS, IMPORT, VIEW
@@ -61,6 +61,8 @@ class NoticePermissionPolicy(BasePermissionPolicy):
     def user_has_permission_for_instance(self, user, action, instance):
         if action in ("change", "delete"):
             return notices.may_edit(user, instance)
+        if action == "view":
+            return notices.may_view(user, instance)
         return self.user_has_permission(user, action)
 
     def user_has_any_permission_for_instance(self, user, actions, instance):
@@ -68,7 +70,7 @@ class NoticePermissionPolicy(BasePermissionPolicy):
 
     def instances_user_has_any_permission_for(self, user, actions):
         if self.user_has_any_permission(user, actions):
-            return Notice.objects.all()
+            return selectors.notices_for(user)
         return Notice.objects.none()
 
 
@@ -121,6 +123,10 @@ class NoticeCreateView(NoDirectPublish, snippet_views.CreateView):
 
 
 class NoticeIndexView(snippet_views.IndexView):
+    def get_base_queryset(self):
+        # Other libraries' drafts are theirs: not listed (see ``notices.may_view``).
+        return super().get_base_queryset().filter(pk__in=selectors.notices_for(self.request.user))
+
     def get_edit_url(self, instance):
         # A notice's own page: its state, controls and progress, and Edit while a draft.
         return reverse("notices:manage", args=[instance.pk])
@@ -131,6 +137,23 @@ class NoticeEditView(NoDirectPublish, snippet_views.EditView):
         notice = super().get_object(queryset)
         # Wagtail checks "change" for the model; a notice past draft is not edited by anyone.
         if not notices.may_edit(self.request.user, notice):
+            raise PermissionDenied
+        return notice
+
+
+class NoticeDeleteView(snippet_views.DeleteView):
+    def get_object(self, queryset=None):
+        notice = super().get_object(queryset)
+        # Wagtail checks "delete" for the model; a draft is deleted only by its own people.
+        if not notices.may_edit(self.request.user, notice):
+            raise PermissionDenied
+        return notice
+
+
+class NoticeHistoryView(snippet_views.HistoryView):
+    def get_object(self, queryset=None):
+        notice = super().get_object(queryset)
+        if not notices.may_view(self.request.user, notice):
             raise PermissionDenied
         return notice
 
@@ -151,6 +174,8 @@ class NoticeViewSet(SnippetViewSet):
     index_view_class = NoticeIndexView
     add_view_class = NoticeCreateView
     edit_view_class = NoticeEditView
+    delete_view_class = NoticeDeleteView
+    history_view_class = NoticeHistoryView
     copy_view_enabled = False
     list_display = ["title", "category", "state", "send_at", "planned_count"]
     list_filter = ["state", "category"]
