@@ -5,6 +5,17 @@ rendering never touches the network: the URL fetcher serves only the project's s
 and media files (and inline ``data:`` URLs) and refuses everything else with
 :class:`PDFResourceRefused`. Templates extend ``pdf/base.html`` for the shared print
 layout (consortium name in the header, page numbers in the footer).
+
+Every PDF is tagged PDF/UA-1 (ISO 14289-1): a structure tree built from the HTML
+(headings, paragraphs, lists, tables with their header cells, figures with the ``alt``
+text of their images), the document's title (``<title>``) shown in the viewer's title
+bar, its language (``<html lang>``), and the page furniture (running header, page
+numbers) marked as artifacts. Documents meant to be archived (minutes, the policy
+manual; their templates fill the ``archival`` block of ``pdf/base.html``) are PDF/A-2a
+as well: WeasyPrint writes one variant at a time, so they are
+rendered as PDF/A-2a (which tags them the same way) and :func:`_claim_pdf_ua` adds the
+PDF/UA identification to their XMP metadata. A finisher also gives table header cells
+their ``/Scope`` and makes link annotations printable. docs/documents.md says how they are checked.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from django.utils._os import safe_join
 from weasyprint import HTML
+from weasyprint.pdf.metadata import NS as XMP_NAMESPACES
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
@@ -111,18 +123,101 @@ def _media_file(relative: str) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def render_pdf(template_name: str, context: dict | None = None, request=None) -> bytes:
+# PDF/A-2 allows only the XMP schemas it lists, and others described in the file by an
+# extension schema: pdfuaid (the PDF/UA identification) is not among them.
+_PDFUA_EXTENSION_SCHEMA = """<rdf:Description rdf:about=""
+  xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/"
+  xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#"
+  xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#">
+ <pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType="Resource">
+  <pdfaSchema:schema>PDF/UA Universal Accessibility Schema</pdfaSchema:schema>
+  <pdfaSchema:namespaceURI>http://www.aiim.org/pdfua/ns/id/</pdfaSchema:namespaceURI>
+  <pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix>
+  <pdfaSchema:property><rdf:Seq><rdf:li rdf:parseType="Resource">
+   <pdfaProperty:name>part</pdfaProperty:name>
+   <pdfaProperty:valueType>Integer</pdfaProperty:valueType>
+   <pdfaProperty:category>internal</pdfaProperty:category>
+   <pdfaProperty:description>The part of ISO 14289 followed</pdfaProperty:description>
+  </rdf:li></rdf:Seq></pdfaSchema:property>
+ </rdf:li></rdf:Bag></pdfaExtension:schemas>
+</rdf:Description>
+<rdf:Description rdf:about="" xmlns:pdfuaid="{pdfuaid}" pdfuaid:part="1"/>
+""".format(pdfuaid=XMP_NAMESPACES["pdfuaid"]).encode()
+
+PDF_UA = "pdf/ua-1"
+PDF_A_UA = "pdf/a-2a"
+# What ``{% block archival %}`` of pdf/base.html holds in a document meant to be archived.
+ARCHIVAL_MARK = '<meta name="concord-pdf" content="archival">'
+
+
+def _claim_pdf_ua(pdf) -> None:
+    """Declare PDF/UA-1 in the XMP metadata of a PDF/A-2a file."""
+    stream = pdf.objects[int(pdf.catalog["Metadata"].split()[0])]
+    xmp = b"".join(
+        part if isinstance(part, bytes) else str(part).encode() for part in stream.stream
+    )
+    if b"pdfuaid:part" not in xmp:
+        stream.stream = [xmp.replace(b"</rdf:RDF>", _PDFUA_EXTENSION_SCHEMA + b"</rdf:RDF>", 1)]
+
+
+def _scope_header_cells(document) -> None:
+    """Give every ``TH`` a ``/Scope`` (``Row`` for ``<th scope="row">``, else ``Column``).
+
+    WeasyPrint ties each data cell to its header cells with ``/Headers`` and ``/ID``; a
+    header cell no data cell points at (the corner "Person" above the row headers, say)
+    is then tied to nothing, which PDF/UA forbids. With ``/Scope`` on every header cell the
+    table reads right either way. WeasyPrint keeps each cell's structure element on its
+    box (``box.mark``) while it writes the tags; this runs right after, as a finisher.
+    """
+    for page in document.pages:
+        boxes = [page._page_box]
+        while boxes:
+            box = boxes.pop()
+            if box.element_tag == "th" and getattr(box, "mark", None) is not None:
+                attributes = box.mark["A"]
+                attributes["Scope"] = "/Row" if box.element.get("scope") == "row" else "/Column"
+            boxes.extend(getattr(box, "children", ()))
+
+
+def _print_annotations(pdf) -> None:
+    """Links print as they show (annotation flag 3, Print): PDF/A demands it, and screen
+    and paper should not differ for anybody."""
+    for pdf_object in pdf.objects:
+        if isinstance(pdf_object, dict) and pdf_object.get("Type") == "/Annot":
+            pdf_object["F"] = 4
+
+
+def _finisher(*, archival: bool, tables: bool):
+    def finish(document, pdf):
+        if tables:
+            _scope_header_cells(document)
+        _print_annotations(pdf)
+        if archival:
+            _claim_pdf_ua(pdf)
+
+    return finish
+
+
+def render_pdf(
+    template_name: str, context: dict | None = None, request=None, *, archival: bool = False
+) -> bytes:
     """Render the Django template ``template_name`` with ``context`` to PDF bytes.
+
+    The PDF is tagged PDF/UA-1; it is PDF/A-2a too when ``archival`` is true or the
+    template marks itself as a document to archive (:data:`ARCHIVAL_MARK` in its head).
 
     Raises :class:`PDFResourceRefused` when the template refers to anything other than the
     project's static or media files, and :class:`PDFError` when a listed file is missing.
     """
     context = {"consortium_name": settings.WAGTAIL_SITE_NAME, **(context or {})}
     html = render_to_string(template_name, context, request=request)
+    archival = archival or ARCHIVAL_MARK in html[: html.find("</head>")]
     fetcher = LocalOnlyFetcher()
     try:
         return HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).write_pdf(
-            font_config=FontConfiguration()
+            font_config=FontConfiguration(),
+            pdf_variant=PDF_A_UA if archival else PDF_UA,
+            finisher=_finisher(archival=archival, tables="<th" in html),
         )
     except FatalURLFetchingError as exc:
         # WeasyPrint raises a BaseException here; hand callers (and Celery) an Exception.
