@@ -179,7 +179,10 @@ def _patron_notices(w, a, b):
     patron = Patron.objects.create(
         library=a, card_number="A1", email=contact.email, contact=contact
     )
-    Patron.objects.create(library=b, card_number="B1", email="other@example.net")
+    contact_b = Contact.objects.create(email="other@example.net")
+    patron_b = Patron.objects.create(
+        library=b, card_number="B1", email=contact_b.email, contact=contact_b
+    )
     notice = Notice.objects.create(
         title="Closure",
         state=Notice.State.DONE,
@@ -194,6 +197,10 @@ def _patron_notices(w, a, b):
     notice.libraries.set([a])
     delivery = Delivery.objects.create(
         notice=notice, contact=contact, patron=patron, library=a, language="en"
+    )
+    # A delivery to B's patron too, so the progress has B's counts to keep from A's people.
+    Delivery.objects.create(
+        notice=notice, contact=contact_b, patron=patron_b, library=b, language="en"
     )
     jobs = [
         ImportJob.objects.create(
@@ -220,6 +227,34 @@ def _patron_notices(w, a, b):
         for library in (a, b)
     ]
     w.args["print_run"] = ({"pk": runs[0].pk}, {"pk": runs[1].pk})
+    # Each library's decision on the sent notice: A's people see A's, never B's.
+    from plugins.patron_notices.models import LibraryParticipation
+
+    comms_b = factories.member(b, COMMUNICATIONS, email="comms@b.example.org")
+    for library, who, paragraph in ((a, COMMUNICATIONS, "A-PARAGRAPH"), (b, None, "B-PARAGRAPH")):
+        LibraryParticipation.objects.create(
+            notice=notice,
+            library=library,
+            decision="approved",
+            local_paragraph=paragraph,
+            decided_by=w.people[who] if who else comms_b,
+        )
+    w.args["sent_notice"] = ({"pk": notice.pk},) * 2
+    w.args["cancel"] = ({"pk": notice.pk, "action": "cancel"},) * 2
+    # Drafts belong to their author's library: one by A's communications person, one by B's.
+    drafts = [
+        Notice.objects.create(title=f"Draft of {library.name}", versions=notice.versions, author=by)
+        for library, by in ((a, w.people[COMMUNICATIONS]), (b, comms_b))
+    ]
+    w.args["draft"] = ({"pk": drafts[0].pk}, {"pk": drafts[1].pk})
+    # A notice for library B's patrons only: library A has nothing to take part in.
+    outside = Notice.objects.create(title="For B only", versions=notice.versions)
+    outside.libraries.set([b])
+    w.args["outside_audience"] = (
+        {"pk": outside.pk, "code": a.code},
+        {"pk": outside.pk, "code": b.code},
+    )
+    w.data["patron_notices:participate@outside"] = ({"decision": "approved"},) * 2
     w.args["preference_token"] = ({"token": services.preference_token(contact)},) * 2
     w.args["unsubscribe_token"] = ({"token": sending.unsubscribe_token(delivery.pk)},) * 2
 
@@ -402,14 +437,66 @@ MATRIX: dict[str, Row] = {
     # the public web copy of a sent notice, for the libraries it was sent for
     "patron_notices:archive": Row("get", "archive", E(*[(200, 404)] * 7)),
     "patron_notices:notices": Row("get", None, NOTICES),
+    # the notice was sent to A's patrons only: B has nothing to take part in (404)
     "patron_notices:participate": Row(
-        "get", "notice_library", E(L2, S2, S2, OWN, S2, OWN, (200, 200))
+        "get", "notice_library", E(L2, S2, S2, OWN, S2, OWN, (200, 404))
     ),
     "patron_notices:delivery_report": Row(
         "get", "notice_library", E(L2, S2, S2, OWN, S2, OWN, (200, 200))
     ),
     # printed letters carry names and addresses: the library's own people and the office
     "patron_notices:print_run": Row("get", "print_run", E(L2, S2, S2, OWN, S2, OWN, (200, 200))),
+}
+
+# The same URLs asked about other objects: a notice not addressed to library A.
+VARIANTS: dict[str, tuple[str, Row]] = {
+    # GET shows no preview and POST records nothing for a library outside the audience.
+    "patron_notices:participate@outside": (
+        "patron_notices:participate",
+        Row("post", "outside_audience", E(L2, S2, S2, (404, 403), S2, (404, 403), (404, MOVED))),
+    ),
+    "patron_notices:participate@outside-get": (
+        "patron_notices:participate",
+        Row("get", "outside_audience", E(L2, S2, S2, (404, 403), S2, (404, 403), (404, 200))),
+    ),
+}
+
+# The notice admin (Wagtail): its screens and progress endpoint. ADMIN_LOGIN: sent to sign
+# in; DENIED: Wagtail's refusal (a redirect to its dashboard with a message, or a 403).
+ADMIN_LOGIN = "admin login"
+DENIED = "denied"
+# Staff and trainers hold no role that opens the admin: Wagtail sends them to sign in.
+NO_ADMIN = E(*[ADMIN_LOGIN] * 7)
+
+
+def A(comms, office, director=DENIED):
+    """An admin row: communications, the director (a patron directory keeper) and the office
+    reach the admin; the notices in it are for those who draft and the office."""
+    row = dict(NO_ADMIN)
+    row.update({COMMUNICATIONS: comms, DIRECTOR: director, OFFICE: office})
+    return row
+
+
+OWN_DRAFT = (200, DENIED)  # A's draft yes, B's draft no
+ADMIN_MATRIX: dict[str, tuple[str, Row]] = {
+    "list": ("notices:list", Row("get", None, A(200, 200), hidden="Draft of Library B")),
+    "manage draft": ("notices:manage", Row("get", "draft", A(OWN_DRAFT, (200, 200)))),
+    "manage sent": (
+        "notices:manage",
+        Row("get", "sent_notice", A(200, 200), hidden="B-PARAGRAPH"),
+    ),
+    "progress draft": ("notices:progress_json", Row("get", "draft", A(OWN_DRAFT, (200, 200)))),
+    "progress sent": (
+        "notices:progress_json",
+        Row("get", "sent_notice", A(200, 200), hidden="Library B"),
+    ),
+    "preview": ("notices:preview", Row("get", "draft", A(OWN_DRAFT, (200, 200)))),
+    "test send": ("notices:test_send", Row("get", "draft", A(OWN_DRAFT, (200, 200)))),
+    "edit": ("notices:edit", Row("get", "draft", A(OWN_DRAFT, (200, 200)))),
+    "delete": ("notices:delete", Row("get", "draft", A(OWN_DRAFT, (200, 200)))),
+    "history": ("notices:history", Row("get", "draft", A(OWN_DRAFT, (200, 200)))),
+    # Sending controls are the office's alone (a draft cannot be cancelled: sent back).
+    "cancel": ("notices:act", Row("post", "cancel", A(DENIED, MOVED))),
 }
 
 # URLs served by libraries the plugins mount: the mail providers' webhooks authenticate
@@ -515,6 +602,58 @@ def test_permission_matrix(world, clients, name):
                 response = getattr(clients[who], row.method)(url, data)
                 transaction.set_rollback(True)
             got = outcome(response)
+            if got != want:
+                side_name = "own" if side == 0 else "other"
+                problems.append(f"{who} {row.method.upper()} {url} ({side_name}): {got} != {want}")
+            elif (
+                got == 200
+                and row.hidden
+                and who != OFFICE
+                and row.hidden in response.content.decode(errors="replace")
+            ):
+                problems.append(f"{who} {url} shows library B's {row.hidden!r}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("label", sorted(VARIANTS))
+def test_permission_matrix_variants(world, clients, label):
+    name, row = VARIANTS[label]
+    _check(world, clients, label, name, row, outcome)
+
+
+def admin_outcome(response) -> str | int:
+    if response.status_code == 302:
+        location = response["Location"]
+        if "/admin/login/" in location or "/accounts/login/" in location:
+            return ADMIN_LOGIN
+        if location == "/admin/":
+            return DENIED
+        return MOVED
+    if response.status_code == 403:
+        return DENIED
+    return response.status_code
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("label", sorted(ADMIN_MATRIX))
+def test_notice_admin_matrix(world, clients, label):
+    """The notice admin by role × own library / another library."""
+    name, row = ADMIN_MATRIX[label]
+    _check(world, clients, label, name, row, admin_outcome)
+
+
+def _check(world, clients, label, name, row, judge):
+    problems = []
+    for who in WHO:
+        expected = row.expect[who]
+        for kwargs, data, side in _sides(world, label, row):
+            want = expected[side] if isinstance(expected, tuple) else expected
+            url = reverse(name, kwargs=kwargs)
+            with transaction.atomic():
+                response = getattr(clients[who], row.method)(url, data)
+                transaction.set_rollback(True)
+            got = judge(response)
             if got != want:
                 side_name = "own" if side == 0 else "other"
                 problems.append(f"{who} {row.method.upper()} {url} ({side_name}): {got} != {want}")

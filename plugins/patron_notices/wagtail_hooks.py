@@ -142,8 +142,8 @@ class NoticeEditView(NoDirectPublish, snippet_views.EditView):
 
 
 class NoticeDeleteView(snippet_views.DeleteView):
-    def get_object(self, queryset=None):
-        notice = super().get_object(queryset)
+    def get_object(self):
+        notice = super().get_object()
         # Wagtail checks "delete" for the model; a draft is deleted only by its own people.
         if not notices.may_edit(self.request.user, notice):
             raise PermissionDenied
@@ -151,8 +151,8 @@ class NoticeDeleteView(snippet_views.DeleteView):
 
 
 class NoticeHistoryView(snippet_views.HistoryView):
-    def get_object(self, queryset=None):
-        notice = super().get_object(queryset)
+    def get_object(self):
+        notice = super().get_object()
         if not notices.may_view(self.request.user, notice):
             raise PermissionDenied
         return notice
