@@ -14,10 +14,13 @@ app.autodiscover_tasks()
 
 @app.on_after_finalize.connect
 def collect_beat_schedule(sender, **kwargs):
+    from django.conf import settings
+
     from portal.plugins import available_plugins
 
+    every = float(getattr(settings, "CONCORD_PERIODIC_SECONDS", 300))
     schedule = {
-        "concord-periodic": {"task": "portal.tasks.fan_out_periodic", "schedule": 300.0},
+        "concord-periodic": {"task": "portal.tasks.fan_out_periodic", "schedule": every},
     }
     for plugin in available_plugins():
         for job in plugin.meta.periodic_jobs:

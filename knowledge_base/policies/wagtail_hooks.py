@@ -20,6 +20,7 @@ from wagtail.models import Revision
 from wagtail.permissions import register_permission_policy
 
 from portal import access
+from portal.admin_actions import publish_first
 from portal.admin_policies import RolePermissionPolicy
 
 from . import selectors, services
@@ -196,3 +197,13 @@ def register_report_menu_item():
         icon_name="list-ul",
         order=260,
     )
+
+
+@hooks.register("construct_page_action_menu")
+def publish_policies_first(menu_items, request, context):
+    """On a policy, "Publish" is the main button: publishing is what the office came to
+    do, and a saved draft asks nobody anything."""
+    from .models import PolicyPage
+
+    if isinstance(context.get("page"), PolicyPage):
+        publish_first(menu_items)

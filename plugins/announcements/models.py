@@ -17,6 +17,8 @@ from wagtail.search import index
 
 from portal.members.roles import ROLE_CHOICES
 
+from .admin_forms import AnnouncementPageForm, AudienceReachPanel
+
 
 class RolesField(models.CharField):
     """A set of role codes kept as ``,director,staff,`` so a role is found by ``contains``.
@@ -120,7 +122,7 @@ class AnnouncementPage(Page):
         _("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL
     )
     audience = models.CharField(
-        _("audience"), max_length=10, choices=Audience.choices, default=Audience.LIBRARIES
+        _("audience"), max_length=10, choices=Audience.choices, default=Audience.EVERYONE
     )
     audience_libraries = ParentalManyToManyField(
         "members.MemberLibrary",
@@ -147,6 +149,7 @@ class AnnouncementPage(Page):
                 FieldPanel("audience"),
                 FieldPanel("audience_libraries"),
                 FieldPanel("audience_roles"),
+                AudienceReachPanel(),
             ],
             heading=_("Audience"),
         ),
@@ -155,6 +158,7 @@ class AnnouncementPage(Page):
             heading=_("Dated event"),
         ),
     ]
+    base_form_class = AnnouncementPageForm
     search_fields = [*Page.search_fields, index.SearchField("body")]
     parent_page_types = ["announcements.AnnouncementIndexPage"]
     subpage_types: list[str] = []

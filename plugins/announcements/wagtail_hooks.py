@@ -11,13 +11,16 @@ from django.http import HttpResponseForbidden
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from wagtail import hooks
+from wagtail.admin import messages
 from wagtail.admin.menu import MenuItem
 
 from portal import access
+from portal.admin_actions import publish_first
 
 from . import selectors, services
-from .models import AnnouncementPage
+from .models import AnnouncementIndexPage, AnnouncementPage
 
 
 def _may_publish_somewhere(user) -> bool:
@@ -78,3 +81,26 @@ def menu_item():
     return AnnouncementsMenuItem(
         _("Announcements"), reverse("announcements_open"), icon_name="info-circle", order=250
     )
+
+
+@hooks.register("after_publish_page")
+def say_how_many_it_reaches(request, page):
+    """The office learns at once whom an announcement went to."""
+    page = page.specific
+    if isinstance(page, AnnouncementPage):
+        count = selectors.recipients(page).count()
+        messages.info(
+            request,
+            ngettext(
+                "'%(title)s' reaches %(n)s person.", "'%(title)s' reaches %(n)s people.", count
+            )
+            % {"title": page.title, "n": f"{count:,}"},
+        )
+
+
+@hooks.register("construct_page_action_menu")
+def publish_announcements_first(menu_items, request, context):
+    parent = context.get("parent_page")
+    creating = parent is not None and isinstance(parent.specific, AnnouncementIndexPage)
+    if creating or isinstance(context.get("page"), AnnouncementPage):
+        publish_first(menu_items)

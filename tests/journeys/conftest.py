@@ -80,6 +80,8 @@ class Demo:
     var: Path
     database_url: str = ""
     used_codes: dict[str, int] = field(default_factory=dict)
+    # In titles a journey writes, so a rerun against the same demo makes new ones.
+    tag: str = field(default_factory=lambda: time.strftime("%H%M%S"))
 
     @property
     def mail_dir(self) -> Path:
@@ -217,6 +219,12 @@ class People:
         if mfa:
             page.get_by_label("Code").fill(self.demo.totp_code(email))
             page.get_by_role("button", name="Sign In").click()
+            page.wait_for_load_state()
+            if "/2fa/authenticate/" in page.url:
+                # This code was used already (by an earlier run): the next one will do.
+                self.demo.used_codes[email] = int(time.time()) // TOTP_PERIOD
+                page.get_by_label("Code").fill(self.demo.totp_code(email))
+                page.get_by_role("button", name="Sign In").click()
         expect(page).to_have_url(re.compile(r"/dashboard/$"))
         return page
 
@@ -246,3 +254,24 @@ def wait_for(condition, timeout: float = 60, interval: float = 0.5, what: str = 
         if time.monotonic() > deadline:
             pytest.fail(f"waited {timeout:.0f} s for {what or condition}")
         time.sleep(interval)
+
+
+def write_rich_text(page, editor, field: str, text: str, at_end: bool = False) -> None:
+    """Type into a Wagtail rich-text editor and wait until the form field it posts
+    (``field``, or fields whose name starts with it) holds the text: the editor may still
+    be starting when the page has loaded, and then keys reach the page but not the form."""
+    script = (
+        "([f, t]) => [...document.querySelectorAll(`input[name^='${f}']`)]"
+        ".some(i => i.value.includes(t))"
+    )
+    for _attempt in range(3):
+        editor.click()
+        if at_end:
+            editor.press("Control+End")
+        editor.press_sequentially(text)
+        try:
+            page.wait_for_function(script, arg=[field, text.strip()], timeout=5_000)
+            return
+        except Exception:  # noqa: BLE001, S112 - typed too early: try again
+            continue
+    pytest.fail(f"the rich-text field {field!r} never took the text {text!r}")
