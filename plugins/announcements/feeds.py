@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from django.contrib.syndication.views import Feed
 from django.http import Http404, HttpResponse
 from django.urls import reverse
@@ -14,6 +17,14 @@ from icalendar import Calendar, Event
 from . import selectors
 
 FEED_SIZE = 50
+# Where a block of the rich-text body ends, the plain text starts a new line.
+_BLOCK_END = re.compile(r"</(?:p|h[1-6]|li|blockquote)>|<br\s*/?>", re.IGNORECASE)
+
+
+def plain_text(body: str) -> str:
+    """The rich-text body as plain text: a line per block, entities decoded."""
+    lines = html.unescape(strip_tags(_BLOCK_END.sub("\n", body))).splitlines()
+    return "\n".join(line.strip() for line in lines if line.strip())
 
 
 class RssAnnouncementFeed(Feed):
@@ -78,7 +89,7 @@ def calendar(request, token):
         event.add("dtstamp", page.last_published_at or timezone.now())
         if page.event_location:
             event.add("location", page.event_location)
-        event.add("description", strip_tags(page.body))
+        event.add("description", plain_text(page.body))
         event.add(
             "url", request.build_absolute_uri(reverse("announcements:detail", args=[page.pk]))
         )

@@ -4,8 +4,6 @@ eddsa-jcs-2022 before the switch still checking out at the verification URL."""
 
 import copy
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import jsonschema_rs
@@ -13,12 +11,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from knowledge_base.training import badges
+from tests.node_tools import node
 
 from .test_completion import complete
 
 pytestmark = pytest.mark.django_db
-
-TOOLS = Path(__file__).resolve().parent.parent / "node"
 
 
 @pytest.fixture(autouse=True)
@@ -64,23 +61,13 @@ def legacy_credential(certificate) -> dict:
 
 def independent_verdicts(tmp_path, credentials: dict[str, dict]) -> dict[str, dict]:
     """Each credential's verdict from tests/node/verify_badge.js (node, Digital Bazaar)."""
-    node = shutil.which("node")
-    assert node, "node is needed for the independent badge verifier (bin/test installs it)"
-    assert (TOOLS / "node_modules" / "@digitalbazaar" / "vc").is_dir(), (
-        "the badge verifier's packages are missing: run `npm ci` in tests/node (bin/test does)"
-    )
     files = []
     for name, credential in credentials.items():
         path = tmp_path / f"{name}.json"
         path.write_text(json.dumps(credential))
         files.append(str(path))
-    run = subprocess.run(  # noqa: S603 - our own script, our own files
-        [node, str(TOOLS / "verify_badge.js"), *files],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    run = node("verify_badge.js", *files)
+    assert run.returncode == 0, run.stderr
     lines = [json.loads(line) for line in run.stdout.splitlines()]
     return {Path(line["file"]).stem: line for line in lines}
 
