@@ -146,7 +146,11 @@ class ThrowawayRedis:
                 "--loglevel",
                 "warning",
             ],  # fmt: skip
+            # Not the caller's output: a server started by a bench that a test runs outlives
+            # the bench, and would hold the test's pipe open.
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         _wait_port(self.port, 10)
         return self
