@@ -2,7 +2,10 @@
 
 from celery import shared_task
 
+from portal.background import shows_failures_on
 
+
+@shows_failures_on("proposal", "proposal_id")
 @shared_task(name="governance.close_proposal")
 def close_proposal(proposal_id: int) -> bool:
     from .services import close_proposal as close
@@ -17,6 +20,7 @@ def close_due_proposals() -> list[int]:
     return close_due()
 
 
+@shows_failures_on("proposal", "proposal_id")
 @shared_task(name="governance.notify_opened")
 def notify_opened(proposal_id: int) -> int:
     from .services import notify_opened as notify
@@ -24,6 +28,7 @@ def notify_opened(proposal_id: int) -> int:
     return notify(proposal_id)
 
 
+@shows_failures_on("proposal", "proposal_id")
 @shared_task(name="governance.notify_decided")
 def notify_decided(proposal_id: int) -> int:
     from .services import notify_decided as notify

@@ -4,8 +4,8 @@ Ballots are deliberately not registered: nothing in the admin shows a library be
 choice, and the count is published only by closing the vote.
 """
 
-from django.contrib import messages
 from django.utils.translation import gettext_lazy as _
+from wagtail.admin import messages
 from wagtail.admin.widgets.button import HeaderButton
 from wagtail.permissions import register_permission_policy
 from wagtail.snippets.models import register_snippet

@@ -10,7 +10,9 @@ class PortalConfig(AppConfig):
 
     def ready(self):
         checks.register(check_plugins, "concord")
-        # Connects the task_failure receiver that counts failures for the office's page.
+        # The task_failure receivers: failures counted for the office's page, and shown on
+        # the page of the thing each task was for.
+        from portal import background  # noqa: F401
         from portal.observability import metrics  # noqa: F401
 
 

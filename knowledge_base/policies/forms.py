@@ -9,6 +9,8 @@ from wagtail.admin.forms import WagtailAdminPageForm
 
 from portal.members.roles import ROLES
 
+DEFAULT_ACKNOWLEDGEMENT_DAYS = 30
+
 
 def acknowledging_role_choices() -> list[tuple[str, str]]:
     from .services import default_acknowledging_roles
@@ -49,6 +51,35 @@ class PolicyPageForm(WagtailAdminPageForm):
         self.fields["acknowledgement_quiz"].choices = quiz_choices(
             self.initial.get("acknowledgement_quiz", "")
         )
+        page = self.instance
+        if page.pk and page.live and not page.has_unpublished_changes and not self.is_bound:
+            # A new version starts fresh: what changed last time, and the last version's
+            # due date, are not this version's (they stay with the published revision).
+            self.initial["change_summary"] = ""
+            self.initial["acknowledge_by"] = None
+            self.initial["change_is_material"] = True
+            if not self.initial.get("acknowledgement_days"):
+                self.initial["acknowledgement_days"] = DEFAULT_ACKNOWLEDGEMENT_DAYS
+
+    def clean(self):
+        cleaned = super().clean()
+        # Only a version that changes what the live one says needs a word on what changed.
+        if cleaned.get("change_is_material") and self.instance.pk and self.instance.live:
+            if not (cleaned.get("change_summary") or "").strip():
+                self.add_error(
+                    "change_summary",
+                    _("Say what changed: staff are asked to acknowledge a material change."),
+                )
+            if not cleaned.get("acknowledge_by") and not cleaned.get("acknowledgement_days"):
+                self.add_error(
+                    "acknowledgement_days",
+                    _(
+                        "With 0 days and no date, nobody would be asked to acknowledge this "
+                        "material change. Give the days (or a date), or untick "
+                        "'material change' for a minor one."
+                    ),
+                )
+        return cleaned
 
     def clean_acknowledge_by(self):
         day = self.cleaned_data.get("acknowledge_by")

@@ -12,6 +12,8 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from portal.background import shows_failures_on
+
 from . import selectors
 from .models import AnnouncementEmail, AnnouncementPage, AnnouncementPreference
 
@@ -25,6 +27,7 @@ def _absolute(url: str) -> str:
     return settings.WAGTAILADMIN_BASE_URL.rstrip("/") + url
 
 
+@shows_failures_on("announcement", "page_id")
 @shared_task(name="announcements.send_urgent")
 def send_urgent_announcement(page_id: int) -> int:
     """Email an urgent announcement to its audience once each; returns how many were sent."""
@@ -88,6 +91,7 @@ def models_q_due(cutoff):
     )
 
 
+@shows_failures_on("digest", "user_id")
 @shared_task(name="announcements.send_digest")
 def send_digest(user_id: int) -> int:
     """Send ``user_id`` their digest if due; returns the number of announcements in it."""

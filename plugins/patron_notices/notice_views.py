@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from portal import access
 from portal.members.models import MemberLibrary
@@ -21,7 +22,8 @@ from portal.members.models import MemberLibrary
 from . import letters, notices, selectors, sending
 from .models import LibraryParticipation, Notice
 
-OPEN = (Notice.State.DRAFT, Notice.State.APPROVED, Notice.State.SCHEDULED)
+# What member libraries decide on: approved by the office, not yet being sent.
+OPEN = (Notice.State.APPROVED, Notice.State.SCHEDULED)
 
 
 def _reaches(notice: Notice, library: MemberLibrary, chosen: list[str]) -> bool:
@@ -134,6 +136,24 @@ def participate(request, pk, code):
             ),
         },
     )
+
+
+@login_required
+@xframe_options_sameorigin
+def participation_message(request, pk, code):
+    """The branded message as the library's patrons will get it, with the library's local
+    paragraph: the decision page frames it."""
+    library = get_object_or_404(MemberLibrary, code=code)
+    if not access.can(request.user, notices.TAKE_PART, library):
+        raise PermissionDenied
+    notice = get_object_or_404(Notice, pk=pk, state__in=OPEN)
+    language = request.GET.get("language") or notice.version_languages[0]
+    if language not in notice.version_languages:
+        raise Http404
+    response = HttpResponse(sending.preview(notice, library, language, _("Alex")).html)
+    # The body is the office's own HTML: framed only by the portal, no scripts run.
+    response["Content-Security-Policy"] = "script-src 'none'; frame-ancestors 'self'"
+    return response
 
 
 ARCHIVED = (Notice.State.SENDING, Notice.State.PAUSED, Notice.State.DONE)

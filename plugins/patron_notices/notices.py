@@ -189,7 +189,10 @@ def check_participate(user, notice: Notice, library: MemberLibrary) -> Notice:
     notice = _locked(notice)
     if not selectors.reaches(notice, library):
         raise NotInAudience
-    if notice.state not in (State.DRAFT, State.APPROVED, State.SCHEDULED):
+    if notice.state == State.DRAFT:
+        # Libraries decide on what the office has approved, not on a draft still changing.
+        raise ValidationError(_("This notice is not approved yet: it is still a draft."))
+    if notice.state not in (State.APPROVED, State.SCHEDULED):
         raise ValidationError(_("This notice is already being sent."))
     if notice.participation_deadline and notice.participation_deadline < timezone.now():
         raise ValidationError(_("The deadline to take part has passed."))

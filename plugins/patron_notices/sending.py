@@ -32,7 +32,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
-from django.core.mail.message import sanitize_address
+from django.core.mail.message import make_msgid, sanitize_address
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
@@ -587,8 +587,20 @@ class BatchResult:
     retry_in: float | None = None
 
 
+@functools.cache
+def name_fallback(language: str) -> str:
+    """What a greeting says for a patron whose first name the library does not have
+    ("Dear reader," rather than "Dear ,"), in the message's language."""
+    with translation.override(language):
+        return translation.pgettext("greeting for a patron without a first name", "reader")
+
+
+def first_name_of(row: Row) -> str:
+    return (row.first_name or "").strip() or name_fallback(row.language)
+
+
 def build_message(notice, row: Row, prepared: Prepared, branding: Branding, connection_):
-    first = row.first_name or ""
+    first = first_name_of(row)
     before, after = unsubscribe_prefix()
     unsubscribe = before + unsubscribe_token(row.id) + after
     text = prepared.text.replace(FIRST_NAME, first).replace(UNSUBSCRIBE, unsubscribe)
@@ -684,7 +696,7 @@ class Serialised:
         ]
 
     def render(self, notice_id: int, row: Row) -> bytes | None:
-        first = row.first_name or ""
+        first = first_name_of(row)
         if self.parts is None or not first.isascii() or not row.email.isascii():
             return None
         before, after = self.unsubscribe_prefix
@@ -1071,7 +1083,13 @@ def send_test(notice: Notice, library: MemberLibrary, language: str, addresses: 
         for address in addresses:
             # Delivery id 0: no row, so the unsubscribe link in a test leads nowhere.
             row = Row(0, library.pk, language, 0, address, "")
-            build_message(notice, row, prepared, branding, conn).send()
+            message = build_message(notice, row, prepared, branding, conn)
+            # Each test copy is a message of its own: mail clients thread (or drop) copies
+            # that share a Message-ID.
+            message.extra_headers["Message-ID"] = make_msgid(
+                f"notice-{notice.pk}.test", domain=message_id_for(0, 0).rsplit("@", 1)[1][:-1]
+            )
+            message.send()
     finally:
         connections.close()
     return len(addresses)

@@ -3,6 +3,8 @@ import time
 
 from celery import bootsteps, current_app, shared_task
 
+from portal.background import shows_failures_on
+
 from .imports import Importer
 from .models import ImportJob
 from .services import do_purge_expired
@@ -91,6 +93,7 @@ def queue_batches(notice_id: int, count: int | None = None, countdown: float | N
         )
 
 
+@shows_failures_on("notice", "notice_id")
 @shared_task(name="patron_notices.start_notice", acks_late=True)
 def start_notice(notice_id: int) -> int:
     """Plan the recipients (once) and set the batches going."""
@@ -100,6 +103,7 @@ def start_notice(notice_id: int) -> int:
     return planned
 
 
+@shows_failures_on("notice", "notice_id")
 @shared_task(
     name="patron_notices.send_notice_batch",
     acks_late=True,
@@ -180,6 +184,7 @@ def reap_notices() -> int:
     return notices.do_reap()
 
 
+@shows_failures_on("notice", "notice_id")
 @shared_task(name="patron_notices.send_test_notice")
 def send_test_notice(notice_id: int, library_id: int, language: str, addresses: list[str]) -> int:
     from portal.members.models import MemberLibrary
@@ -194,6 +199,7 @@ def send_test_notice(notice_id: int, library_id: int, language: str, addresses: 
     return sending.send_test(notice, library, language, addresses)
 
 
+@shows_failures_on("notice", "notice_id")
 @shared_task(name="patron_notices.plan_print_runs", acks_late=True)
 def plan_print_runs(notice_id: int) -> int:
     """One print run per library with letters to print, each rendered by its own task."""

@@ -21,6 +21,11 @@ urlpatterns = [
         name="participate",
     ),
     path(
+        "notices/<int:pk>/libraries/<slug:code>/message/",
+        notice_views.participation_message,
+        name="participation_message",
+    ),
+    path(
         "notices/<int:pk>/libraries/<slug:code>/report.pdf",
         notice_views.delivery_report,
         name="delivery_report",

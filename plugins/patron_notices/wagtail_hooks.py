@@ -241,3 +241,25 @@ class PatronNoticesGroup(SnippetViewSetGroup):
 
 
 register_snippet(PatronNoticesGroup)
+
+
+@hooks.register("construct_snippet_action_menu")
+def approval_says_what_it_does(menu_items, request, context):
+    """Wagtail calls the last approval "Approve and Publish"; for a notice approval sends
+    nothing (the office schedules the send afterwards), so the button says so, and it is
+    the main button for the person asked to approve."""
+    from wagtail.snippets.action_menu import WorkflowMenuItem
+
+    if context.get("model") is not Notice and not isinstance(context.get("instance"), Notice):
+        return
+    approvals = [i for i in menu_items if isinstance(i, WorkflowMenuItem) and i.name == "approve"]
+    for item in approvals:
+        item.label = (
+            _("Approve for sending, with a comment")
+            if item.launch_modal
+            else _("Approve for sending")
+        )
+    plain = next((i for i in approvals if not i.launch_modal), None)
+    if plain is not None:
+        menu_items.remove(plain)
+        menu_items.insert(0, plain)
