@@ -163,6 +163,8 @@ class Lines:
                 raw = raw[offset:]
             offset += len(raw)
             self.offset = offset
+            if b"\x00" in raw:
+                raise csv.Error("line contains NUL")
             try:
                 yield raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -194,6 +196,96 @@ def read_header(stream) -> list[str]:
         if any(cell.strip() for cell in row):
             return [cell.strip() for cell in row]
     return []
+
+
+# -- what an upload may be -----------------------------------------------------------------
+# A million-patron Koha export is about 170 MB (bench/RESULTS.md); the proxy takes 200 MB.
+MAX_MEGABYTES = 200
+# Koha's export has 65 columns of at most 21 characters. The mapping page offers every
+# column for each of 17 fields: these bound it to well under a megabyte.
+MAX_COLUMNS = 250
+MAX_COLUMN_NAME = 64
+HEAD_BYTES = 64 * 1024  # read to sniff the file, and the longest header line
+MAX_ROW_BYTES = 64 * 1024  # a longer row is listed as a problem, never stored whole
+MAX_RAW = 2000  # characters of a refused row kept for the problems download
+
+
+def max_bytes() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "PATRON_IMPORT_MAX_MEGABYTES", MAX_MEGABYTES)) * 1024 * 1024
+
+
+class UploadRefused(Exception):
+    """The upload is not a patron CSV the import can read; the message says why, in words."""
+
+
+# Files people pick by mistake, known by their first bytes.
+_SIGNATURES = (
+    (b"PK\x03\x04", _("This is a spreadsheet or another zipped file, not CSV: save it as CSV.")),
+    (b"\xd0\xcf\x11\xe0", _("This is an old Excel file, not CSV: save it as CSV.")),
+    (b"%PDF", _("This is a PDF, not CSV: export the patrons from the ILS as CSV.")),
+    (b"\x1f\x8b", _("This file is compressed (gzip): unpack it first.")),
+    (b"\xff\xfe", _("This file is in UTF-16: save it as UTF-8 CSV.")),
+    (b"\xfe\xff", _("This file is in UTF-16: save it as UTF-8 CSV.")),
+)
+_CONTROL = bytes(c for c in range(32) if c not in (9, 10, 13)) + b"\x7f"
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{max(n // 1024, 1)} KB"
+
+
+def check_upload(upload) -> list[str]:
+    """The header of an upload the import can read, or UploadRefused saying what is wrong.
+
+    Reads the first 64 KB only: size, that it is text (not a spreadsheet, a PDF, binary
+    data), that the column names end within it, how many columns and how long their names.
+    Rows are checked one by one when the import runs.
+    """
+    size = upload.size or 0
+    if size == 0:
+        raise UploadRefused(_("The file is empty."))
+    if size > max_bytes():
+        raise UploadRefused(
+            _("The file is %(size)s; the limit is %(limit)s. Split it into smaller files.")
+            % {"size": _size(size), "limit": _size(max_bytes())}
+        )
+    upload.seek(0)
+    head = upload.read(HEAD_BYTES)
+    upload.seek(0)
+    for signature, message in _SIGNATURES:
+        if head.startswith(signature):
+            raise UploadRefused(message)
+    if b"\x00" in head or sum(head.count(bytes([c])) for c in _CONTROL) > len(head) // 100:
+        raise UploadRefused(
+            _("This is not a text file: it holds binary data. Export the patrons as CSV.")
+        )
+    text = head.removeprefix(codecs.BOM_UTF8)
+    first = text.lstrip(b"\r\n")
+    end = min((i for i in (first.find(b"\n"), first.find(b"\r")) if i >= 0), default=-1)
+    if end < 0 and len(head) == HEAD_BYTES:
+        raise UploadRefused(
+            _("The first line, the column names, is longer than %(n)s: is this the right file?")
+            % {"n": _size(HEAD_BYTES)}
+        )
+    try:
+        header = read_header(io.BytesIO(first if end < 0 else first[: end + 1]))
+    except csv.Error:
+        header = []
+    if not header:
+        raise UploadRefused(_("The first line should name the columns; it is empty."))
+    if len(header) > MAX_COLUMNS:
+        raise UploadRefused(
+            _("The file has %(n)d columns; at most %(max)d are read. Export fewer columns.")
+            % {"n": len(header), "max": MAX_COLUMNS}
+        )
+    if any(len(name) > MAX_COLUMN_NAME for name in header):
+        raise UploadRefused(
+            _("A column name is longer than %(n)d characters: is the first line the header?")
+            % {"n": MAX_COLUMN_NAME}
+        )
+    return header
 
 
 def mapping_for(preset: str, header: list[str]) -> dict[str, str]:
@@ -604,12 +696,36 @@ class Importer:
         checker = None
         stats = self.stats
         start_line, start_offset = 1, 0
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                # A field longer than the csv module reads (128 KB), a NUL byte: the file
+                # is not the CSV it claims to be from here on.
+                raise ImportRefused(
+                    _("Line %(line)d cannot be read as CSV (%(why)s); nothing was imported.")
+                    % {"line": start_line, "why": _csv_reason(exc)}
+                ) from None
             line, offset = start_line, start_offset
             start_line, start_offset = reader.line_num + 1, lines.offset
             self.offset = start_offset
             if not "".join(row).strip():
                 continue  # blank lines are not rows
+            if start_offset - offset > MAX_ROW_BYTES and checker is not None:
+                stats.rows += 1
+                self.problem(
+                    Problem(
+                        line,
+                        "",
+                        "row_too_long",
+                        _("This row is longer than %(n)s: is it one patron?")
+                        % {"n": _size(MAX_ROW_BYTES)},
+                        _csv_line(row)[:MAX_RAW],
+                    )
+                )
+                continue
             if checker is None:
                 header = [cell.strip() for cell in row]
                 mapping = job.mapping or mapping_for(job.preset, header)
@@ -620,13 +736,18 @@ class Importer:
                 stage = checker.stage
                 if checker.missing_required():
                     raise ImportRefused(_("The file has no card number column."))
+                if len(header) > MAX_COLUMNS:
+                    raise ImportRefused(
+                        _("The file has %(n)d columns; at most %(max)d are read.")
+                        % {"n": len(header), "max": MAX_COLUMNS}
+                    )
                 continue
             stats.rows += 1
             staged = stage(line, offset, row)
             if staged is None:
                 staged, problems = checker.check(line, row, offset)
                 if problems:
-                    raw = _csv_line(row)
+                    raw = _csv_line(row)[:MAX_RAW]
                     for p in problems:
                         p.raw = raw
                         self.problem(p)
@@ -714,6 +835,15 @@ class Importer:
 
 class ImportRefused(Exception):
     """The file as a whole cannot be imported (no card number column, empty)."""
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return _("a field is longer than %(n)s") % {"n": _size(csv.field_size_limit())}
+    if "NUL" in text:
+        return _("it holds a NUL byte, so it is not text")
+    return _("unbalanced quotes or a stray character")
 
 
 def _csv_line(row: list[str]) -> str:
@@ -813,15 +943,23 @@ class PostgresUpsert:
             return
         rows = itertools.chain([first], rows)
         while True:
+            refused = None
             with cursor.cursor.copy(sql) as copy:
                 write = copy.write_row
                 count = 0
-                for row in rows:
-                    write(row)
-                    count += 1
-                    if count == every:
-                        break
+                try:
+                    for row in rows:
+                        write(row)
+                        count += 1
+                        if count == every:
+                            break
+                except ImportRefused as exc:
+                    # The COPY ends cleanly (the staged rows are dropped with the table),
+                    # so the refusal is recorded on a connection still in good order.
+                    refused = exc
             self.importer.save_progress()
+            if refused is not None:
+                raise refused
             if count < every:
                 return
 

@@ -21,23 +21,43 @@ from .selectors import IMPORT, may_see_records
 # -- imports -------------------------------------------------------------------------------
 
 
-def check_start_import(user, library, upload) -> None:
+def check_start_import(user, library, upload) -> list[str]:
+    """Access, then the file itself (size, text, header): its header, or ValidationError
+    saying what is wrong. Nothing is saved before this passes."""
     if not access.can(user, IMPORT, library):
         raise PermissionDenied
     if upload is None or upload.size == 0:
         raise ValidationError(_("Choose a CSV file."))
+    try:
+        return imports.check_upload(upload)
+    except imports.UploadRefused as exc:
+        raise ValidationError(str(exc)) from None
 
 
-def do_upload_import(user, library, upload, preset: str) -> tuple[ImportJob, list[str]]:
-    """Keep the file and read its header, for the column-mapping step."""
+def do_upload_import(
+    user, library, upload, preset: str, header: list[str] | None = None
+) -> tuple[ImportJob, list[str]]:
+    """Keep the checked file, with the preset's mapping of its header, for the mapping step."""
+    if header is None:
+        header = imports.check_upload(upload)
     job = ImportJob.objects.create(
-        library=library, created_by=user, file=upload, preset=preset, size=upload.size
+        library=library,
+        created_by=user,
+        file=upload,
+        preset=preset,
+        size=upload.size,
+        mapping=imports.mapping_for(preset, header),
     )
-    with job.file.open("rb") as stream:
-        header = imports.read_header(stream)
-    job.mapping = imports.mapping_for(preset, header)
-    job.save(update_fields=["mapping"])
     return job, header
+
+
+def do_refuse_import(job: ImportJob, reason: str = "") -> ImportJob:
+    """Close a job whose file cannot be imported, with the reason in words."""
+    job.status, job.phase = ImportJob.Status.REJECTED, ImportJob.Phase.DONE
+    job.error = reason or _("The uploaded file can no longer be read; upload it again.")
+    job.finished_at = timezone.now()
+    job.save(update_fields=["status", "phase", "error", "finished_at"])
+    return job
 
 
 def check_run_import(user, job: ImportJob, mapping: dict[str, str]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -53,19 +55,37 @@ def import_upload(request, code):
     library = get_object_or_404(MemberLibrary, code=code)
     if not access.can(request.user, selectors.IMPORT, library):
         raise PermissionDenied
+    if request.method == "POST" and _too_large(request):
+        # Refused before the body is read: nothing of it is written to disk.
+        form = UploadForm({"preset": "generic"}, {})
+        form.is_valid()
+        form.errors["file"] = form.error_class(
+            [_("The file is larger than %(n)d MB.") % {"n": imports.max_bytes() >> 20}]
+        )
+        return render(
+            request, "patron_notices/import_upload.html", {"form": form, "library": library}
+        )
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         try:
-            services.check_start_import(request.user, library, upload)
+            header = services.check_start_import(request.user, library, upload)
         except ValidationError as exc:
             form.add_error("file", exc.messages[0])
         else:
             job, _header = services.do_upload_import(
-                request.user, library, upload, form.cleaned_data["preset"]
+                request.user, library, upload, form.cleaned_data["preset"], header
             )
             return redirect("patron_notices:import_mapping", job.pk)
     return render(request, "patron_notices/import_upload.html", {"form": form, "library": library})
+
+
+def _too_large(request) -> bool:
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return False
+    return length > imports.max_bytes() + 64 * 1024  # the form's other fields
 
 
 def _job_for(user, pk) -> ImportJob:
@@ -80,8 +100,13 @@ def import_mapping(request, pk):
     job = _job_for(request.user, pk)
     if job.status != ImportJob.Status.MAPPING:
         return redirect("patron_notices:import_progress", job.pk)
-    with job.file.open("rb") as stream:
-        header = imports.read_header(stream)
+    try:
+        with job.file.open("rb") as stream:
+            header = imports.check_upload(stream)
+    except (imports.UploadRefused, OSError, csv.Error) as exc:
+        # A file kept before uploads were checked, or gone from storage: say so, once.
+        services.do_refuse_import(job, str(exc) if isinstance(exc, imports.UploadRefused) else "")
+        return redirect("patron_notices:import_progress", job.pk)
     form = MappingForm(request.POST or None, header=header, mapping=job.mapping)
     if request.method == "POST" and form.is_valid():
         try:
