@@ -195,16 +195,39 @@ def ballot_list(request, pk):
     )
 
 
+# The printed register is for the archive: far more rows than a page shows.
+REGISTER_PDF_ROWS = 2000
+
+
 @login_required
 def register(request):
+    """The resolution register; ``?format=pdf``: as an archival PDF (PDF/A-2a, PDF/UA-1)."""
     _viewer(request)
     filters = {k: request.GET.get(k, "") for k in ("committee", "outcome", "year")}
+    if request.GET.get("format") == "pdf":
+        from portal.pdf import render_pdf
+
+        proposals = list(selectors.register(**filters)[: REGISTER_PDF_ROWS + 1])
+        context = {
+            "proposals": proposals[:REGISTER_PDF_ROWS],
+            "truncated": len(proposals) > REGISTER_PDF_ROWS,
+            "filters": filters,
+            "today": timezone.localdate(),
+        }
+        response = HttpResponse(
+            render_pdf("governance/pdf/register.html", context), content_type="application/pdf"
+        )
+        response["Content-Disposition"] = (
+            f'attachment; filename="resolution-register-{timezone.localdate():%Y%m%d}.pdf"'
+        )
+        return response
     return render(
         request,
         "governance/register.html",
         {
             "proposals": selectors.register(**filters)[:500],
             "filters": filters,
+            "query": request.GET.urlencode(),
             "outcomes": [
                 (tally.PASSED, _("passed")),
                 (tally.FAILED, _("failed")),

@@ -11,11 +11,12 @@ Every PDF is tagged PDF/UA-1 (ISO 14289-1): a structure tree built from the HTML
 text of their images), the document's title (``<title>``) shown in the viewer's title
 bar, its language (``<html lang>``), and the page furniture (running header, page
 numbers) marked as artifacts. Documents meant to be archived (minutes, the policy
-manual; their templates fill the ``archival`` block of ``pdf/base.html``) are PDF/A-2a
-as well: WeasyPrint writes one variant at a time, so they are
-rendered as PDF/A-2a (which tags them the same way) and :func:`_claim_pdf_ua` adds the
-PDF/UA identification to their XMP metadata. A finisher also gives table header cells
-their ``/Scope`` and makes link annotations printable. docs/documents.md says how they are checked.
+manual, the resolution register; their templates fill the ``archival`` block of
+``pdf/base.html``) are PDF/A-2a as well: WeasyPrint writes one variant at a time, so
+they are rendered as PDF/A-2a (which tags them the same way) and :func:`_claim_pdf_ua`
+adds the PDF/UA identification to their XMP metadata. A finisher also marks the page furniture as
+artifacts, gives table header cells their ``/Scope`` and makes link annotations
+printable. docs/documents.md says how the PDFs are checked.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import posixpath
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import pydyf
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
@@ -179,6 +181,59 @@ def _scope_header_cells(document) -> None:
             boxes.extend(getattr(box, "children", ()))
 
 
+def _object(pdf, reference):
+    """The pydyf object a reference (``b"12 0 R"``) names."""
+    return pdf.objects[int(reference.split()[0])]
+
+
+def _page_furniture_as_artifacts(pdf) -> None:
+    """Mark the running header and the page numbers as artifacts, not content.
+
+    WeasyPrint 70 draws page-margin boxes as marked content with an ``MCID`` whose
+    structure elements it keeps out of the tree (it waits for PDF 2.0 to tag them as
+    artifacts). Content that is neither in the tree nor an artifact is what PDF/UA
+    forbids, and a reader would meet "Page 3 / 40" in the text. So: every MCID whose
+    structure element the tree cannot reach becomes a pagination ``/Artifact``
+    sequence, and its entry in the parent tree ``null``.
+    """
+    tree = _object(pdf, pdf.catalog["StructTreeRoot"])
+    reachable, pending = set(), list(tree["K"])
+    while pending:
+        reference = pending.pop()
+        if not isinstance(reference, bytes | str):
+            continue  # an MCID
+        number = int(reference.split()[0])
+        if number in reachable:
+            continue
+        reachable.add(number)
+        element = pdf.objects[number]
+        if isinstance(element, dict) and element.get("Type") == "/StructElem":
+            pending.extend(element.get("K", ()))
+    nums = _object(pdf, tree["ParentTree"])["Nums"]
+    page_numbers = pdf.pages["Kids"][::3]
+    for key, elements in zip(nums[::2], nums[1::2], strict=True):
+        if not isinstance(elements, list) or key >= len(page_numbers):
+            continue  # an annotation's entry, not a page's
+        stray = {
+            mcid
+            for mcid, reference in enumerate(elements)
+            if int(reference.split()[0]) not in reachable
+        }
+        if not stray:
+            continue
+        for mcid in stray:
+            elements[mcid] = "null"
+        stream = _object(pdf, pdf.objects[page_numbers[key]]["Contents"])
+        # "/Span <</MCID n>> BDC" becomes "/Artifact <</Type /Pagination>> BDC".
+        operations, rewritten = stream.stream, []
+        for operation in operations:
+            if isinstance(operation, dict) and operation.get("MCID") in stray:
+                rewritten[-1] = "/Artifact"
+                operation = pydyf.Dictionary({"Type": "/Pagination"})
+            rewritten.append(operation)
+        stream.stream = rewritten
+
+
 def _print_annotations(pdf) -> None:
     """Links print as they show (annotation flag 3, Print): PDF/A demands it, and screen
     and paper should not differ for anybody."""
@@ -189,6 +244,7 @@ def _print_annotations(pdf) -> None:
 
 def _finisher(*, archival: bool, tables: bool):
     def finish(document, pdf):
+        _page_furniture_as_artifacts(pdf)
         if tables:
             _scope_header_cells(document)
         _print_annotations(pdf)

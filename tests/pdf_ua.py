@@ -52,6 +52,10 @@ def assert_accessible_pdf(
     else:
         assert "pdfaid:part" not in xmp
 
+    # The page numbers (and the running header) are pagination artifacts, not content.
+    first_page = reader.pages[0].get_contents().get_data()
+    assert re.search(rb"/Artifact\s*<<\s*/Type\s*/Pagination\s*>>\s*BDC", first_page)
+
     path = tmp_path / f"{name}.pdf"
     path.write_bytes(pdf)
     errors, warnings = outloud_findings(path)

@@ -1,5 +1,6 @@
-"""The minutes PDF is tagged PDF/UA-1 and PDF/A-2a, its results charts say their result in
-words, and it passes an independent PDF/UA checker (tests/pdf_ua.py)."""
+"""The minutes and the resolution register as PDFs: tagged PDF/UA-1 and PDF/A-2a, the
+minutes' results charts saying their result in words, both passing an independent PDF/UA
+checker (tests/pdf_ua.py)."""
 
 import pytest
 from django.urls import reverse
@@ -41,6 +42,24 @@ def test_minutes_pdf(world, client, tmp_path):
     ]
     assert len(alts) == 2
     assert all(alt.startswith("Results chart: ") and "ballot" in alt for alt in alts)
+
+
+def test_resolution_register_pdf(world, client, tmp_path):
+    for n, title in enumerate(["Budget 2027", "New bylaws", "Shared catalogue"]):
+        proposal = world.proposal(title=title)
+        world.vote(0, proposal, "yes" if n else "no")
+        expire(proposal)
+        services.close_proposal(proposal.pk)
+    client.force_login(world.directors[0])
+    page = client.get(reverse("governance:register"), {"year": timezone.now().year})
+    assert f"year={timezone.now().year}&amp;format=pdf" in page.content.decode()
+    response = client.get(reverse("governance:register"), {"format": "pdf"})
+    assert response["Content-Type"] == "application/pdf"
+    reader = assert_accessible_pdf(
+        response.content, tmp_path, "register", title="Resolution register", archival=True
+    )
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert all(title in text for title in ("Budget 2027", "New bylaws", "Shared catalogue"))
 
 
 def _struct_elements(reader):
