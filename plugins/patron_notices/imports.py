@@ -843,6 +843,8 @@ def _csv_reason(exc: csv.Error) -> str:
         return _("a field is longer than %(n)s") % {"n": _size(csv.field_size_limit())}
     if "NUL" in text:
         return _("it holds a NUL byte, so it is not text")
+    if "new-line character" in text:
+        return _("its lines end in a lone carriage return: save it with Windows or Unix line ends")
     return _("unbalanced quotes or a stray character")
 
 

@@ -191,6 +191,12 @@ def test_a_long_row_of_short_fields_is_a_problem_not_a_stored_megabyte(comms_cli
     assert job.rows_imported == 2
 
 
+def test_old_mac_line_ends_are_read(comms_client, libs):
+    outcome, error = run(comms_client, libs["north"], koha(*GOOD_ROWS, newline="\r"))
+    assert outcome == "done", error
+    assert ImportJob.objects.get().rows_imported == 2
+
+
 def test_a_nul_byte_deep_in_the_file_is_rejected_in_words(comms_client, libs):
     filler = [koha_row(i, f"F{i}", "Fill", "Er", f"f{i}@example.org") for i in range(1000)]
     content = koha(*filler, GOOD_ROWS[0].replace("Okafor", "Oka\x00for"))
