@@ -107,6 +107,13 @@ class Demo:
                     messages.append(part)
         return messages
 
+    def messages(self) -> list:
+        """The mails parsed, headers decoded (``msg["Subject"]``, ``msg.get_body()``)."""
+        import email
+        from email import policy
+
+        return [email.message_from_string(m, policy=policy.default) for m in self.mails()]
+
     def totp_code(self, email: str) -> str:
         from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 

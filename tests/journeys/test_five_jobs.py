@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import OFFICE, wait_for, write_rich_text
+from .conftest import COMMS, DEPUTY, OFFICE, wait_for, write_rich_text
 
 pytestmark = [pytest.mark.e2e]
 
@@ -236,3 +236,118 @@ def test_d_office_posts_an_announcement_staff_read_it_and_the_digest_goes_out(de
         timeout=150,
         what=f"the digest to {email}",
     )
+
+
+def _libraries_with_patrons(demo, count: int) -> list[tuple[str, str]]:
+    """Member libraries (top level) whose patrons will get email, as (code, name)."""
+    rows = demo.sql(
+        "SELECT l.code, l.name FROM members_memberlibrary l WHERE l.depth = 2 AND EXISTS ("
+        " SELECT 1 FROM patron_notices_patron p JOIN members_memberlibrary b"
+        " ON b.id = p.library_id WHERE b.path LIKE l.path || '%%' AND p.email <> '')"
+        " ORDER BY l.path"
+    )
+    assert len(rows) >= count, "the demo seeds patrons in several member libraries"
+    return rows[:count]
+
+
+def test_e_a_patron_notice_from_draft_to_every_patron(demo, people):
+    """(e) Communications staff draft a notice to every member's patrons; the office's
+    deputy approves it; one director adds a local paragraph, another opts out; the office
+    sends it; every patron gets one message branded as their library's, and the notice's
+    page shows the progress to the end."""
+    title = f"Holiday closing ({demo.backend} {demo.tag})"
+    local = f"Our book drop stays open ({demo.tag})."
+    comms = people.sign_in(COMMS)
+    comms.get_by_role("navigation", name="Main").get_by_role("link", name="Admin").click()
+    comms.goto("/admin/notices/")
+    comms.get_by_role("link", name="Add patron notice").first.click()
+    comms.get_by_role("textbox", name="Title*").fill(title)
+    comms.wait_for_load_state("networkidle")
+    comms.get_by_role("button", name="Insert a block").first.click()
+    comms.locator("#versions-0-value-language").select_option("en")
+    comms.locator("#versions-0-value-subject").fill(
+        f"Holiday closing at {{library_name}} ({demo.tag})"
+    )
+    comms.get_by_role("button", name="Insert a block").nth(1).click()
+    comms.get_by_role("option", name="Paragraph").click()
+    write_rich_text(
+        comms,
+        comms.locator(".Draftail-Editor [contenteditable=true]").first,
+        "versions-0-value-body",
+        "Dear {first_name}, every member library closes on 1 January.",
+    )
+    comms.get_by_role("button", name="More actions").click()
+    comms.get_by_role("button", name="Submit to Patron notice approval").click()
+    expect(comms.get_by_text("submitted for moderation")).to_be_visible()
+
+    # The second pair of eyes: the deputy approves what communications drafted.
+    deputy = people.sign_in(DEPUTY, mfa=True)
+    deputy.goto("/admin/notices/")
+    deputy.get_by_role("link", name=title).click()
+    deputy.get_by_role("link", name="Review and approve").click()
+    deputy.get_by_role("button", name="Approve for sending").click()
+    deputy.get_by_role("link", name=title).click()
+    expect(deputy.get_by_role("heading", level=1)).to_contain_text("Approved")
+    notice_url = deputy.url
+
+    (keep_code, keep_name), (out_code, out_name) = _libraries_with_patrons(demo, 2)
+    for code, decision, paragraph in (
+        (keep_code, "Approved for our patrons", local),
+        (out_code, "Our patrons opt out of this one", ""),
+    ):
+        director = people.sign_in(f"director.{code}@example.org", mfa=True)
+        director.get_by_role("navigation", name="Main").get_by_role(
+            "link", name="Patron notices"
+        ).click()
+        director.locator(f'tr[data-library="{code}"]').filter(has_text=title).get_by_role(
+            "link", name=title
+        ).click()
+        expect(director.frame_locator("iframe.message-preview").locator("body")).to_contain_text(
+            "every member library closes"
+        )
+        director.get_by_label(decision).check()
+        if paragraph:
+            director.get_by_label("Local paragraph").fill(paragraph)
+        director.get_by_role("button", name="Save").click()
+        expect(director.get_by_text("Saved.")).to_be_visible()
+
+    office = people.sign_in(OFFICE, mfa=True)
+    office.goto(notice_url)
+    office.get_by_role("button", name="Schedule").click()  # no time given: now
+    expect(office.locator('[data-field="sent"], #main')).not_to_have_count(0)
+
+    def done():  # as the office would: look again until the worker has finished
+        office.reload()
+        return "Done" in office.get_by_role("heading", level=1).inner_text()
+
+    wait_for(done, timeout=300, interval=3, what="the notice to be sent")
+
+    notice_id = int(re.search(r"/admin/notices/(\d+)/", notice_url).group(1))
+    planned, sent = demo.sql(
+        "SELECT planned_count, (SELECT count(*) FROM patron_notices_delivery d"
+        " WHERE d.notice_id = n.id AND d.state = 'sent') FROM patron_notices_notice n"
+        " WHERE n.id = %s",
+        (notice_id,),
+    )[0]
+    assert planned > 0 and sent == planned
+    opted_out = demo.sql(
+        "SELECT count(*) FROM patron_notices_delivery d"
+        " JOIN members_memberlibrary l ON l.id = d.library_id"
+        " JOIN members_memberlibrary o ON o.code = %s"
+        " WHERE d.notice_id = %s AND l.path LIKE o.path || '%%'",
+        (out_code, notice_id),
+    )[0][0]
+    assert opted_out == 0, "the library that opted out, and its branches, get nothing"
+    messages = [m for m in demo.messages() if f"({demo.tag})" in m["Subject"]]
+    recipients = [m["To"] for m in messages]
+    assert len(messages) == planned, "one message per planned recipient"
+    assert len(set(recipients)) == len(recipients), "nobody gets it twice"
+
+    def text(message) -> str:
+        return message.get_body(("plain",)).get_content()
+
+    assert not any(m["Subject"].startswith(f"Holiday closing at {out_name} (") for m in messages)
+    branded = [m for m in messages if m["Subject"].startswith(f"Holiday closing at {keep_name} (")]
+    assert branded and all(local in text(m) for m in branded)
+    assert not any("Dear ," in text(m) for m in messages)
+    expect(office.locator("#main")).to_contain_text(f"{sent:,}".replace(",", ""))
