@@ -253,10 +253,21 @@ def main() -> None:
     args = parser.parse_args()
     if "DATABASE_URL" not in os.environ:
         parser.error("set DATABASE_URL to a database that may be wiped")
+    missing = [tool for tool in (SINK, SOURCE) if not os.access(tool, os.X_OK)]
+    if missing:
+        # Said first, before minutes of seeding: the measurement needs a real SMTP peer.
+        sys.exit(
+            f"bench/bulk_notice.py needs Postfix's smtp-sink and smtp-source ({', '.join(missing)}"
+            " missing). On Debian: sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y "
+            "--no-install-recommends postfix"
+        )
 
     import django
+    from django.core.management import call_command
 
     django.setup()
+    # A fresh database gets its tables first (the seeder and the engine need them).
+    call_command("migrate", verbosity=0, interactive=False)
     from django.db.models import Count, Max, Min
 
     from plugins.patron_notices import notices

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, connection
 
 from portal.members.models import LibraryPluginSwitch, PluginState
 from portal.plugins import all_plugins, discovery_errors
@@ -8,12 +9,24 @@ class Command(BaseCommand):
     help = "List every plugin with its version, status and the permissions it brings."
 
     def handle(self, *args, **options):
-        states = {s.plugin: s for s in PluginState.objects.all()}
-        switched_off = {}
-        for plugin in LibraryPluginSwitch.objects.filter(enabled=False).values_list(
-            "plugin", flat=True
-        ):
-            switched_off[plugin] = switched_off.get(plugin, 0) + 1
+        try:
+            tables = connection.introspection.table_names()
+        except DatabaseError as exc:
+            raise CommandError(f"Could not open the database: {exc}") from exc
+        if PluginState._meta.db_table not in tables:
+            raise CommandError(
+                "The database is not set up yet: run `manage.py migrate` first "
+                f"({connection.settings_dict['NAME']})."
+            )
+        try:
+            states = {s.plugin: s for s in PluginState.objects.all()}
+            switched_off = {}
+            for plugin in LibraryPluginSwitch.objects.filter(enabled=False).values_list(
+                "plugin", flat=True
+            ):
+                switched_off[plugin] = switched_off.get(plugin, 0) + 1
+        except DatabaseError as exc:
+            raise CommandError(f"Could not read the plugins' state: {exc}") from exc
         for plugin in all_plugins():
             problems = plugin.problems()
             meta = plugin.meta
