@@ -14,6 +14,12 @@ class InvitationOnlyAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request):
         return False
 
+    def format_email_subject(self, subject: str) -> str:
+        # The consortium's own name on its mail, not the software's.
+        from portal.context_processors import consortium_name
+
+        return f"[{consortium_name()}] {subject}"
+
     def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
         """A password sign-in moments ago lets a person set up their first second factor.
 

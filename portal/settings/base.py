@@ -144,6 +144,14 @@ CELERY_TIMEZONE = "UTC"
 # How often beat fans out the periodic signal that plugins' jobs listen to.
 CONCORD_PERIODIC_SECONDS = float(os.environ.get("CONCORD_PERIODIC_SECONDS", "300"))
 
+# The audit chain (portal/audit, docs/security.md): the key of its hashes, which the
+# database never holds (empty: derived from SECRET_KEY), and where checkpoints of its head
+# go: an append-only file and/or the office's mailbox (daily).
+AUDIT_CHAIN_KEY = os.environ.get("AUDIT_CHAIN_KEY", "")
+AUDIT_CHECKPOINT_FILE = os.environ.get("AUDIT_CHECKPOINT_FILE", "")
+AUDIT_CHECKPOINT_EMAILS = env_list("AUDIT_CHECKPOINT_EMAILS")
+AUDIT_CHECKPOINT_MAIL_HOURS = float(os.environ.get("AUDIT_CHECKPOINT_MAIL_HOURS", "24"))
+
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
@@ -174,7 +182,6 @@ ACCOUNT_RATE_LIMITS = {
 }
 # People are invited by the office or their director; nobody signs themselves up.
 ACCOUNT_ADAPTER = "portal.accounts.adapter.InvitationOnlyAdapter"
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Concord] "
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Concord"
 # Roles whose members must have MFA before they can use the portal.

@@ -69,7 +69,7 @@ def test_unverified_address_cannot_log_in_until_confirmed(client, library):
     assert client.get(reverse("dashboard")).status_code == 302
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["new@example.org"]
-    assert mail.outbox[0].subject.startswith("[Concord] ")
+    assert mail.outbox[0].subject.startswith(f"[{library.get_root().name}] ")
     confirm_url = re.search(r"https?://[^/]+(/accounts/confirm-email/\S+/)", mail.outbox[0].body)[1]
 
     assert client.post(confirm_url).status_code == 302
