@@ -18,20 +18,30 @@ IMPORT_WAIT_SECONDS = 600
 
 @shared_task(name="patron_notices.run_import", acks_late=True)
 def run_import(job_id: int) -> str:
+    from django.db.models import Q
     from django.utils.translation import gettext
 
     from . import sending
 
-    def queued():
-        return (
-            ImportJob.objects.select_related("library")
-            .filter(pk=job_id, status=ImportJob.Status.QUEUED)
-            .first()
-        )
+    tries = 0
 
-    job = sending.patiently(time.monotonic() + IMPORT_WAIT_SECONDS, queued)
+    def take():
+        """The job, taken for this run in one statement: a job queued twice (a redelivered
+        message, a resumption after a broker restart) runs once. After a connection that
+        broke under the statement, a job taken but not started is this run's."""
+        nonlocal tries
+        tries += 1
+        jobs = ImportJob.objects.filter(pk=job_id)
+        mine = Q(status=ImportJob.Status.QUEUED)
+        if tries > 1:
+            mine |= Q(status=ImportJob.Status.RUNNING, started_at__isnull=True)
+        if not jobs.filter(mine).update(status=ImportJob.Status.RUNNING):
+            return None
+        return jobs.select_related("library").first()
+
+    job = sending.patiently(time.monotonic() + IMPORT_WAIT_SECONDS, take)
     if job is None:
-        return "skipped"  # already run (a redelivered message)
+        return "skipped"  # already run, or running
     try:
         return Importer(job).run().status
     except Exception as exc:  # noqa: BLE001
@@ -146,13 +156,14 @@ def send_notice_batch(self, notice_id: int) -> int:
     return result.sent
 
 
-@shared_task(name="patron_notices.resume_notices", acks_late=True)
-def resume_notices() -> int:
-    """Set batches going for every sending notice with rows queued: after the broker came
-    back, the batches queued in it, and those a worker had taken but not started, may be
-    gone (a worker drops them when its connection breaks). Extra batches are harmless:
-    each claims only rows nobody holds, and one that finds none due queues one for when the
-    first is. Returns the notices resumed."""
+@shared_task(name="patron_notices.resume_after_reconnect", acks_late=True)
+def resume_after_reconnect() -> tuple[int, int]:
+    """What a broker restart may have lost, queued again: batches for every sending notice
+    with rows queued, and every queued import. The tasks queued in the broker, and those a
+    worker had taken but not started (a worker drops them when its connection breaks),
+    may be gone. Queuing again is harmless: a batch claims only rows nobody holds (one that
+    finds none due queues one for when the first is), an import runs once. Returns the
+    notices and the imports queued again."""
     from django.conf import settings
     from django.db.models import Exists, OuterRef
 
@@ -162,19 +173,25 @@ def resume_notices() -> int:
     queued = Delivery.objects.filter(notice_id=OuterRef("pk"), state=Delivery.State.QUEUED)
 
     def waiting():
-        return list(
-            Notice.objects.filter(state=Notice.State.SENDING)
-            .filter(Exists(queued))
-            .values_list("pk", flat=True)
+        notices = Notice.objects.filter(state=Notice.State.SENDING).filter(Exists(queued))
+        imports = ImportJob.objects.filter(status=ImportJob.Status.QUEUED)
+        return list(notices.values_list("pk", flat=True)), list(
+            imports.values_list("pk", flat=True)
         )
 
     lease = float(getattr(settings, "PATRON_NOTICES_LEASE_SECONDS", 120))
-    notice_ids = sending.patiently(time.monotonic() + lease, waiting)
+    notice_ids, import_ids = sending.patiently(time.monotonic() + lease, waiting)
     for notice_id in notice_ids:
         queue_batches(notice_id)
-    if notice_ids:
-        logger.warning("Back on the broker: batches queued for notices %s", notice_ids)
-    return len(notice_ids)
+    for job_id in import_ids:
+        run_import.apply_async((job_id,), retry=True, retry_policy=PUBLISH_RETRY)
+    if notice_ids or import_ids:
+        logger.warning(
+            "Back on the broker: queued again the batches of notices %s, the imports %s",
+            notice_ids,
+            import_ids,
+        )
+    return len(notice_ids), len(import_ids)
 
 
 @shared_task(name="patron_notices.reap_notices")
@@ -223,9 +240,10 @@ def render_print_run(run_id: int) -> str:
     return letters.do_render_print_run(run_id)
 
 
-class ResumeNoticesOnReconnect(bootsteps.StartStopStep):
-    """When a worker's connection to the broker is back after breaking, notices resume at
-    once rather than at the next periodic repair: see :func:`resume_notices`."""
+class ResumeOnReconnect(bootsteps.StartStopStep):
+    """When a worker's connection to the broker is back after breaking, notices and
+    imports go on at once rather than at the next periodic repair (notices) or never
+    (imports): see :func:`resume_after_reconnect`."""
 
     requires = {"celery.worker.consumer.tasks:Tasks"}
 
@@ -233,10 +251,12 @@ class ResumeNoticesOnReconnect(bootsteps.StartStopStep):
         if c.restart_count <= 0:  # 0 is the worker's first connection
             return
         try:
-            resume_notices.apply_async(retry=True, retry_policy=PUBLISH_RETRY, **_queue_kwargs())
+            resume_after_reconnect.apply_async(
+                retry=True, retry_policy=PUBLISH_RETRY, **_queue_kwargs()
+            )
         except Exception:  # the periodic repair will do it; the worker must keep running
-            logger.exception("Could not queue the resumption of notices")
+            logger.exception("Could not queue the resumption after a broker restart")
 
 
 # Read by a worker when it builds its consumer, after it imported the task modules.
-current_app.steps["consumer"].add(ResumeNoticesOnReconnect)
+current_app.steps["consumer"].add(ResumeOnReconnect)

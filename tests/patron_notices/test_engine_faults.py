@@ -137,6 +137,40 @@ def test_an_import_cut_off_while_writing_fails_clearly_and_writes_nothing(
     assert Patron.objects.filter(library=libs["north"]).count() == 40
 
 
+def test_back_on_the_broker_what_it_may_have_lost_is_queued_again(
+    libs, people, monkeypatch, django_capture_on_commit_callbacks
+):
+    # A Redis restarted without persistence, or a worker that dropped the tasks it had
+    # taken when its connection broke: the database says what was waiting.
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from plugins.patron_notices import services
+
+    with SMTPServer() as smtp:
+        office_sender(libs["root"], smtp.port)
+        bulk_audience(libs["main"], 5, "r")
+        n = planned(notice(), monkeypatch)
+    paused = planned(notice(title="Paused"), monkeypatch)
+    Notice.objects.filter(pk=paused.pk).update(state=Notice.State.PAUSED)
+    content = (
+        "\n".join([KOHA_HEADER, koha_row(1, "7001", "Lee", "Chen", "c@example.org")])
+    ).encode()
+    upload = SimpleUploadedFile("patrons.csv", content, content_type="text/csv")
+    job, _header = services.do_upload_import(people["comms"], libs["north"], upload, "koha")
+    monkeypatch.setattr(tasks.run_import, "delay", lambda *a: None)  # its message is lost
+    services.do_run_import(people["comms"], job, job.mapping, "valid_rows", False)
+
+    queued = []
+    monkeypatch.setattr(
+        tasks, "queue_batches", lambda notice_id, *a, **kw: queued.append(notice_id)
+    )
+    assert tasks.resume_after_reconnect() == (1, 1)  # run eagerly here: the import runs
+    assert queued == [n.pk]  # not the paused one
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.DONE
+    assert tasks.run_import(job.pk) == "skipped"  # queued twice, run once
+
+
 # -- the real thing: servers restarted under real workers ------------------------------------
 
 
