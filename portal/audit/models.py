@@ -1,27 +1,33 @@
-import hashlib
-import json
-
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-GENESIS = "0" * 64
+from . import chain
+from .chain import GENESIS  # noqa: F401  (re-exported: the chain's first "previous hash")
 
 
 class AuditEntry(models.Model):
-    """One event. Each row's hash covers its content and the previous row's hash, so
-    editing or deleting any row breaks every link after it."""
+    """One event. Each row's hash is a keyed hash (see ``chain``) of every stored field and
+    the previous row's hash, so editing, deleting or re-chaining rows breaks a link;
+    checkpoints of the head kept outside the database (``anchor``) catch the deletion of
+    the newest rows."""
 
     created_at = models.DateTimeField(_("when"), db_index=True)
+    # No database constraint and nothing done on delete: the id is part of the hashed
+    # content, so removing a person must not rewrite the entries that name them.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
     )
-    # Kept beside the foreign key so the record survives the person's deletion.
+    # Kept beside the foreign key so the record says who it was after the person is gone.
     actor_label = models.CharField(max_length=254, blank=True)
     action = models.CharField(_("action"), max_length=100, db_index=True)
-    # No database constraint and nothing done on delete: the id is part of the hashed
-    # content, so removing a library must not rewrite the entries that name it.
+    # Likewise: removing a library must not rewrite the entries that name it.
     library = models.ForeignKey(
         "members.MemberLibrary",
         null=True,
@@ -33,6 +39,8 @@ class AuditEntry(models.Model):
     object_type = models.CharField(max_length=100, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     data = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    # 1: written before the chain was keyed (plain SHA-256); 2: keyed (HMAC-SHA256).
+    version = models.PositiveSmallIntegerField(default=chain.KEYED)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
 
@@ -45,26 +53,27 @@ class AuditEntry(models.Model):
     def __str__(self):
         return f"#{self.pk} {self.action}"
 
-    def content(self) -> dict:
-        return {
-            "created_at": self.created_at.isoformat(),
-            "actor": self.actor_label,
-            "action": self.action,
-            "library": self.library_id,
-            "object_type": self.object_type,
-            "object_id": self.object_id,
-            "data": self.data,
-        }
+    def stored_fields(self) -> dict:
+        return chain.stored_fields(
+            id=self.pk,
+            created_at=self.created_at,
+            actor_id=self.actor_id,
+            actor_label=self.actor_label,
+            action=self.action,
+            library_id=self.library_id,
+            object_type=self.object_type,
+            object_id=self.object_id,
+            data=self.data,
+            version=self.version,
+        )
 
     def compute_hash(self) -> str:
-        payload = json.dumps(
-            self.content(), sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder
-        )
-        return hashlib.sha256((self.prev_hash + payload).encode()).hexdigest()
+        return chain.seal(self.prev_hash, self.stored_fields())
 
     def save(self, *args, **kwargs):
-        if self.pk is not None:
+        if not self._state.adding:
             raise ValueError("Audit entries are append-only.")
+        kwargs["force_insert"] = True
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):

@@ -71,3 +71,9 @@ CACHES = {
         "TIMEOUT": 300,
     }
 }
+
+# Checkpoints of the audit chain's head, outside the database (see docs/security.md).
+AUDIT_CHECKPOINT_FILE = os.environ.get(
+    "AUDIT_CHECKPOINT_FILE",
+    str(VAR_DIR / "audit" / "checkpoints.jsonl"),  # noqa: F405
+)

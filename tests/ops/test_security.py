@@ -41,6 +41,7 @@ def production_env(**extra) -> dict:
         ALLOWED_HOSTS="concord.example.org",
         DATABASE_URL="postgres://concord:secret@db.example.org:5432/concord",
         REDIS_URL="redis://redis.example.org:6379/0",
+        AUDIT_CHAIN_KEY="a9Fq-" + "c2Lr8pWm4Zx" * 6,
     )
     env.update(extra)
     return env
@@ -57,6 +58,21 @@ def test_check_deploy_reports_no_errors_and_no_warnings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_check_deploy_warns_without_the_audit_key_or_checkpoints():
+    env = production_env(AUDIT_CHECKPOINT_FILE="")
+    del env["AUDIT_CHAIN_KEY"]
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "audit.W001" in result.stderr + result.stdout
+    assert "audit.W002" in result.stderr + result.stdout
 
 
 def test_production_refuses_to_start_without_a_secret_key():
