@@ -6,7 +6,7 @@ process, i.e. on one core, and print the time per certificate.
 It needs no database: each certificate is an unsaved model filled as the portal fills
 one at issue time, rendered by the same code the download view uses
 (``knowledge_base.training.views.render_certificate`` -> ``portal.pdf.render_pdf``).
-Target (DESIGN.md): under 0.5 s per certificate.
+Target (docs/design.md): under 0.5 s per certificate.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ roll-call of every member library, rendered as the minutes view renders it.
 It creates a scratch PostgreSQL database (dropped at the end), seeds the libraries and
 the closed proposals in bulk (every fifth one a secret ballot, one ballot in twenty cast
 by a proxy), then times ``minutes_context`` (the queries) and ``render_pdf`` (WeasyPrint)
-and prints the time and the page count. Target (DESIGN.md): under 2 s for 30 items.
+and prints the time and the page count. Target (docs/design.md): under 2 s for 30 items.
 """
 
 from __future__ import annotations
