@@ -248,7 +248,9 @@ def _patron_notices(w, a, b):
     ]
     w.args["draft"] = ({"pk": drafts[0].pk}, {"pk": drafts[1].pk})
     # A notice for library B's patrons only: library A has nothing to take part in.
-    outside = Notice.objects.create(title="For B only", versions=notice.versions)
+    outside = Notice.objects.create(
+        title="For B only", versions=notice.versions, state=Notice.State.APPROVED
+    )
     outside.libraries.set([b])
     w.args["outside_audience"] = (
         {"pk": outside.pk, "code": a.code},
@@ -277,6 +279,14 @@ def build_world() -> World:
         {"code": a.code, "membership_id": Membership.objects.get(user=w.people["colleague_a"]).pk},
         {"code": b.code, "membership_id": Membership.objects.get(user=w.people["staff_b"]).pk},
     )
+    # A role offered to A's staff member, and one to B's: only the person answers theirs.
+    from portal.members.models import Appointment
+
+    offers = [
+        Appointment.objects.create(user=w.people[who], library=lib, role=TRAINER)
+        for who, lib in ((STAFF, a), ("staff_b", b))
+    ]
+    w.args["appointment"] = tuple({"pk": o.pk, "answer": "accept"} for o in offers)
     for builder in (_announcements, _governance, _policies, _training, _patron_notices):
         builder(w, a, b)
     return w
@@ -332,6 +342,11 @@ MATRIX: dict[str, Row] = {
         E(L2, S2, OWN, OWN, OWN, OWN, (200, 200)),
     ),
     "members:library_people": Row("get", "library", E(L2, S2, S2, S2, S2, OWN, (200, 200))),
+    # a role offered to someone who already has an account: theirs to answer, nobody else's
+    "members:appointments": Row("get", None, SIGNED_IN),
+    "members:answer_appointment": Row(
+        "post", "appointment", E(L2, (404, 404), (MOVED, 404), *[(404, 404)] * 4)
+    ),
     "members:remove_person": Row(
         "post", "membership", E(L2, S2, S2, S2, S2, (MOVED, 403), (MOVED, MOVED))
     ),
@@ -440,6 +455,10 @@ MATRIX: dict[str, Row] = {
     # the notice was sent to A's patrons only: B has nothing to take part in (404)
     "patron_notices:participate": Row(
         "get", "notice_library", E(L2, S2, S2, OWN, S2, OWN, (200, 404))
+    ),
+    # the branded message a library decides on: only for a library in the audience
+    "patron_notices:participation_message": Row(
+        "get", "outside_audience", E(L2, S2, S2, (404, 403), S2, (404, 403), (404, 200))
     ),
     "patron_notices:delivery_report": Row(
         "get", "notice_library", E(L2, S2, S2, OWN, S2, OWN, (200, 200))

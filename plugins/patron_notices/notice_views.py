@@ -147,6 +147,8 @@ def participation_message(request, pk, code):
     if not access.can(request.user, notices.TAKE_PART, library):
         raise PermissionDenied
     notice = get_object_or_404(Notice, pk=pk, state__in=OPEN)
+    if not selectors.reaches(notice, library):
+        raise Http404  # not addressed to this library's patrons: no message to show it
     language = request.GET.get("language") or notice.version_languages[0]
     if language not in notice.version_languages:
         raise Http404

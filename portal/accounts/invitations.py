@@ -23,9 +23,15 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from portal.audit.services import record_on_commit
-from portal.members.models import MemberLibrary, Membership
+from portal.members.models import Appointment, MemberLibrary, Membership
 from portal.members.roles import ROLES
-from portal.members.services import check_add_membership, do_add_membership, normalise_email
+from portal.members.services import (
+    check_add_membership,
+    do_add_membership,
+    do_offer_membership,
+    needs_consent,
+    normalise_email,
+)
 
 User = get_user_model()
 
@@ -33,9 +39,14 @@ User = get_user_model()
 @dataclass
 class Invitation:
     user: object
-    membership: Membership
+    membership: Membership | None  # None while an offer waits for the person's answer
     created: bool  # a new account was made for the person
     sent: bool  # an invitation email goes out (after commit)
+    appointment: Appointment | None = None  # the offer made to someone already here
+
+    @property
+    def offered(self) -> bool:
+        return self.appointment is not None
 
 
 def invitation_url(user) -> str:
@@ -78,13 +89,20 @@ def send_invitation(user, library: MemberLibrary, role: str, invited_by=None) ->
 def do_invite(actor, email: str, full_name: str, library: MemberLibrary, role: str) -> Invitation:
     """Appoint a person by email, creating their account if it is new, and invite them.
 
-    New people (and people who never set a password) get the invitation email once the
-    transaction commits; people who already use the portal just gain the role.
+    New people (and people who never set a password nor hold a role) are appointed and get
+    the invitation email once the transaction commits: choosing a password accepts it.
+    People who already use the portal are asked: the role is theirs once they accept it
+    (``members.services.do_offer_membership``).
     Refusals raise :class:`~portal.members.exceptions.ActionRefused`.
     """
     email = normalise_email(email)
     with transaction.atomic():
         found = check_add_membership(actor, email, library, role)
+        if needs_consent(found):
+            appointment = do_offer_membership(actor, found, library, role)
+            return Invitation(
+                user=found, membership=None, created=False, sent=True, appointment=appointment
+            )
         created = isinstance(found, str)
         if created:
             user = User.objects.create_user(

@@ -203,9 +203,13 @@ class MembershipCreateView(CreateView):
             self.request.user, data["email"], data["full_name"], data["library"], data["role"]
         )
         self.invitation = invitation
-        return invitation.membership
+        return invitation.membership or invitation.appointment
 
     def get_success_message(self, instance):
+        if self.invitation.offered:
+            return _("%(person)s already has an account: they have been asked to accept.") % {
+                "person": instance.user.email
+            }
         if self.invitation.sent:
             return _("%(person)s appointed; an invitation is on its way.") % {
                 "person": instance.user.email

@@ -57,6 +57,7 @@ class ImportReport:
     memberships_added: int = 0
     already_held: int = 0
     invitations_sent: int = 0
+    offers_made: int = 0
     errors: list[RowError] = field(default_factory=list)
     error_count: int = 0
 
@@ -126,6 +127,7 @@ def import_people(actor, binary_file) -> ImportReport:
         text.detach()  # leave the upload open for its owner
     if not report.ok:
         report.people_created = report.memberships_added = report.invitations_sent = 0
+        report.offers_made = 0
         report.already_held = 0
     return report
 
@@ -221,6 +223,9 @@ def _import_rows(actor, reader, report: ImportReport, do_invite) -> None:
             except ActionRefused as refusal:
                 report.add_error(line, "role", refusal.message)
                 continue
-            report.memberships_added += 1
-            report.people_created += invitation.created
-            report.invitations_sent += invitation.sent
+            if invitation.offered:
+                report.offers_made += 1  # someone already here: theirs once they accept
+            else:
+                report.memberships_added += 1
+                report.people_created += invitation.created
+                report.invitations_sent += invitation.sent

@@ -97,6 +97,44 @@ class Membership(models.Model):
         return f"{self.user} — {self.get_role_display()} @ {self.library}"
 
 
+class Appointment(models.Model):
+    """A role offered to someone who already has an account: it is theirs only once they
+    accept it (``services.do_accept_appointment``). New people are appointed at once; their
+    invitation, which they accept by choosing a password, is the consent."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Waiting for an answer")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="appointments"
+    )
+    library = models.ForeignKey(
+        MemberLibrary, on_delete=models.CASCADE, related_name="appointments"
+    )
+    role = models.CharField(_("role"), max_length=32, choices=ROLE_CHOICES)
+    offered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("appointment")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "library", "role"],
+                condition=models.Q(state="pending"),
+                name="one_pending_appointment",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user} — {self.get_role_display()} @ {self.library} ({self.state})"
+
+
 class MemberLibraryUserObjectPermission(UserObjectPermissionBase):
     """guardian's direct foreign-key table: resolved per-library grants.
 

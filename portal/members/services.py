@@ -20,7 +20,7 @@ from portal.audit.services import record_on_commit
 from portal.plugins import PortalPluginConfig, get_plugin
 
 from .exceptions import ActionRefused
-from .models import LibraryPluginSwitch, MemberLibrary, Membership, PluginState
+from .models import Appointment, LibraryPluginSwitch, MemberLibrary, Membership, PluginState
 from .roles import APPOINTABLE_BY, CONSORTIUM_ADMIN, ROLES
 from .switches import enabled_plugins_by_library
 
@@ -116,7 +116,10 @@ def check_add_membership(actor, user_or_email, library: MemberLibrary, role: str
 
 
 def do_add_membership(actor, user, library: MemberLibrary, role: str) -> Membership:
-    """Appoint ``user`` (an existing account) to ``role`` at ``library``; audited."""
+    """Give ``user`` ``role`` at ``library``; audited. The building block under the
+    appointment flows: a new person's invitation (``accounts.invitations.do_invite``) and
+    an accepted offer (``do_accept_appointment``). Anyone who already has an account is
+    asked first (``do_offer_membership``), never appointed by this directly from a page."""
     with transaction.atomic():
         library = _locked(library)
         check_add_membership(actor, user, library, role)
@@ -130,6 +133,138 @@ def do_add_membership(actor, user, library: MemberLibrary, role: str) -> Members
         )
     access.forget(user)
     return membership
+
+
+# --- appointments of people who already have an account ---------------------------------
+
+
+def needs_consent(user) -> bool:
+    """Whether appointing ``user`` takes an offer they accept: anyone who already uses the
+    portal (a password, a sign-in, the superuser). Someone invited who has not yet chosen a
+    password gets an invitation for each role instead; choosing the password accepts."""
+    if isinstance(user, str):
+        return False
+    return user.has_usable_password() or user.last_login is not None or user.is_superuser
+
+
+def check_offer_membership(actor, user, library: MemberLibrary, role: str) -> None:
+    check_add_membership(actor, user, library, role)
+    if Appointment.objects.filter(
+        user=user, library=library, role=role, state=Appointment.State.PENDING
+    ).exists():
+        raise ActionRefused(
+            _("%(person)s has already been asked to be %(role)s at %(library)s.")
+            % {"person": user.email, "role": ROLES[role], "library": library.name},
+            code="duplicate",
+        )
+
+
+def do_offer_membership(actor, user, library: MemberLibrary, role: str) -> Appointment:
+    """Ask ``user`` to take ``role`` at ``library``; nothing changes until they accept.
+    They are told by email once the transaction commits. Audited."""
+    with transaction.atomic():
+        library = _locked(library)
+        check_offer_membership(actor, user, library, role)
+        appointment = Appointment.objects.create(
+            user=user, library=library, role=role, offered_by=actor
+        )
+        record_on_commit(
+            "membership.offered",
+            actor=actor,
+            library=library,
+            obj=appointment,
+            data={"user": user.email, "role": role},
+        )
+        appointment_pk = appointment.pk
+        transaction.on_commit(lambda: _tell_about_appointment(appointment_pk))
+    return appointment
+
+
+def _tell_about_appointment(appointment_pk: int) -> None:
+    from django.conf import settings
+    from django.core.mail import EmailMultiAlternatives
+    from django.template.loader import render_to_string
+    from django.urls import reverse
+
+    appointment = Appointment.objects.select_related("user", "library", "offered_by").get(
+        pk=appointment_pk
+    )
+    context = {
+        "appointment": appointment,
+        "user": appointment.user,
+        "library": appointment.library,
+        "role": ROLES.get(appointment.role, appointment.role),
+        "offered_by": appointment.offered_by,
+        "consortium_name": settings.WAGTAIL_SITE_NAME,
+        "answer_url": settings.WAGTAILADMIN_BASE_URL.rstrip("/") + reverse("members:appointments"),
+    }
+    subject = " ".join(
+        render_to_string("members/email/appointment_subject.txt", context).splitlines()
+    ).strip()
+    library = appointment.library
+    EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string("members/email/appointment_message.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[appointment.user.email],
+        reply_to=[library.reply_to] if library.reply_to else None,
+    ).send()
+
+
+def check_answer_appointment(user, appointment: Appointment) -> Appointment:
+    """The person it was offered to, while it waits; under a row lock."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if appointment.user_id != getattr(user, "pk", None):
+        raise ActionRefused(_("This appointment was offered to someone else."), code="permission")
+    if appointment.state != Appointment.State.PENDING:
+        raise ActionRefused(_("This appointment has already been answered."), code="answered")
+    return appointment
+
+
+def do_accept_appointment(user, appointment: Appointment) -> Membership:
+    """The person takes the role. The one who offered it must still be allowed to appoint
+    it (their own role may have gone since); the membership is theirs, audited as both."""
+    from django.utils import timezone
+
+    with transaction.atomic():
+        appointment = check_answer_appointment(user, appointment)
+        offered_by = appointment.offered_by
+        if offered_by is None:
+            raise ActionRefused(_("Whoever offered this appointment is no longer here."))
+        try:
+            membership = do_add_membership(offered_by, user, appointment.library, appointment.role)
+        except ActionRefused as refusal:
+            raise ActionRefused(
+                _("This offer no longer holds: %(why)s") % {"why": refusal.message},
+                code=refusal.code,
+            ) from None
+        appointment.state, appointment.decided_at = Appointment.State.ACCEPTED, timezone.now()
+        appointment.save(update_fields=["state", "decided_at"])
+        record_on_commit(
+            "membership.accepted",
+            actor=user,
+            library=appointment.library,
+            obj=appointment,
+            data={"role": appointment.role, "membership": membership.pk},
+        )
+    return membership
+
+
+def do_decline_appointment(user, appointment: Appointment) -> Appointment:
+    from django.utils import timezone
+
+    with transaction.atomic():
+        appointment = check_answer_appointment(user, appointment)
+        appointment.state, appointment.decided_at = Appointment.State.DECLINED, timezone.now()
+        appointment.save(update_fields=["state", "decided_at"])
+        record_on_commit(
+            "membership.declined",
+            actor=user,
+            library=appointment.library,
+            obj=appointment,
+            data={"role": appointment.role},
+        )
+    return appointment
 
 
 def check_remove_membership(actor, membership: Membership) -> None:

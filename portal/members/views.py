@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -10,9 +11,14 @@ from portal.accounts.invitations import do_invite
 
 from .exceptions import ActionRefused
 from .forms import AppointForm
-from .models import MemberLibrary, Membership
+from .models import Appointment, MemberLibrary, Membership
 from .selectors import people_of
-from .services import appointable_roles, do_remove_membership
+from .services import (
+    appointable_roles,
+    do_accept_appointment,
+    do_decline_appointment,
+    do_remove_membership,
+)
 
 
 @login_required
@@ -53,7 +59,13 @@ def library_people(request, code):
         except ActionRefused as refusal:
             form.add_error(None, refusal.message)
         else:
-            if invitation.sent:
+            if invitation.offered:
+                messages.success(
+                    request,
+                    _("%(email)s already has an account: they have been asked to accept the role.")
+                    % {"email": invitation.user.email},
+                )
+            elif invitation.sent:
                 messages.success(
                     request,
                     _("%(email)s was appointed and invited by email.")
@@ -96,3 +108,44 @@ def remove_person(request, code, membership_id):
             % {"email": membership.user.email, "role": membership.get_role_display()},
         )
     return redirect("members:library_people", code=library.code)
+
+
+# --- appointments offered to people who already have an account ----------------------------
+
+
+@login_required
+def appointments(request):
+    """The roles a library has offered the signed-in person, to accept or decline."""
+    pending = (
+        Appointment.objects.filter(user=request.user, state=Appointment.State.PENDING)
+        .select_related("library", "offered_by")
+        .order_by("created_at")
+    )
+    return render(request, "members/appointments.html", {"appointments": pending})
+
+
+@login_required
+@require_POST
+def answer_appointment(request, pk, answer):
+    appointment = get_object_or_404(
+        Appointment, pk=pk, user=request.user, state=Appointment.State.PENDING
+    )
+    if answer not in ("accept", "decline"):
+        raise Http404
+    try:
+        if answer == "accept":
+            do_accept_appointment(request.user, appointment)
+        else:
+            do_decline_appointment(request.user, appointment)
+    except ActionRefused as refusal:
+        messages.error(request, refusal.message)
+    else:
+        done = {
+            "accept": _("You are now %(role)s at %(library)s."),
+            "decline": _("You declined to be %(role)s at %(library)s."),
+        }[answer]
+        messages.success(
+            request,
+            done % {"role": appointment.get_role_display(), "library": appointment.library.name},
+        )
+    return redirect("members:appointments")

@@ -81,16 +81,15 @@ def test_invitation_link_sets_password_verifies_and_logs_in(
     assert response.context["token_fail"]
 
 
-def test_known_person_gets_the_role_without_a_new_invitation(
-    people, django_capture_on_commit_callbacks
-):
+def test_known_person_is_asked_not_appointed(people, django_capture_on_commit_callbacks):
+    """Someone who already has an account gets an offer to accept (test_appointments.py)."""
     with django_capture_on_commit_callbacks(execute=True):
         invitation = do_invite(
             people["director"], "staff@example.org", "", people["system_a"], STAFF
         )
-    assert not invitation.created and not invitation.sent
-    assert mail.outbox == []
-    assert Membership.objects.filter(user=people["staff"], library=people["system_a"]).exists()
+    assert not invitation.created and invitation.offered and invitation.membership is None
+    assert len(mail.outbox) == 1 and "/appointments/" in mail.outbox[0].body
+    assert not Membership.objects.filter(user=people["staff"], library=people["system_a"]).exists()
 
 
 def test_refused_invitation_creates_nobody(people, django_capture_on_commit_callbacks):
