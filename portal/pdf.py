@@ -153,13 +153,19 @@ ARCHIVAL_MARK = '<meta name="concord-pdf" content="archival">'
 
 
 def _claim_pdf_ua(pdf) -> None:
-    """Declare PDF/UA-1 in the XMP metadata of a PDF/A-2a file."""
-    stream = pdf.objects[int(pdf.catalog["Metadata"].split()[0])]
+    """Declare PDF/UA-1 in the XMP metadata of a PDF/A-2a file.
+
+    The metadata stream is left uncompressed, so tools that scan a file for its XMP
+    packet (archives' ingest tools do) find it; it is a few hundred bytes.
+    """
+    stream = _object(pdf, pdf.catalog["Metadata"])
     xmp = b"".join(
         part if isinstance(part, bytes) else str(part).encode() for part in stream.stream
     )
     if b"pdfuaid:part" not in xmp:
-        stream.stream = [xmp.replace(b"</rdf:RDF>", _PDFUA_EXTENSION_SCHEMA + b"</rdf:RDF>", 1)]
+        xmp = xmp.replace(b"</rdf:RDF>", _PDFUA_EXTENSION_SCHEMA + b"</rdf:RDF>", 1)
+    stream.stream = [xmp]
+    stream.compress = False
 
 
 def _scope_header_cells(document) -> None:

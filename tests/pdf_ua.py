@@ -47,6 +47,7 @@ def assert_accessible_pdf(
     if archival:
         assert re.search(r'pdfaid:part="2"', xmp) and re.search(r'pdfaid:conformance="A"', xmp)
         assert "pdfaExtension:schemas" in xmp  # PDF/A-2 wants pdfuaid described
+        assert "/Filter" not in catalog["/Metadata"].get_object()  # the XMP is plain to see
         (intent,) = catalog["/OutputIntents"]
         assert intent["/S"] == "/GTS_PDFA1" and "/DestOutputProfile" in intent
     else:
