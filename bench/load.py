@@ -40,6 +40,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 JOURNEYS = ["director votes", "staff policies", "staff course", "office publishes"]
@@ -353,6 +356,15 @@ def main() -> None:
         "GUNICORN_ACCESS_LOG": str(work / "access.log"),
         "GUNICORN_ERROR_LOG": str(work / "error.log"),
         "LOG_FORMAT": "plain",
+        # One machine: files on its disk; a badge key of the run's own.
+        "CONCORD_STORAGE": "local",
+        "TRAINING_BADGE_SIGNING_KEY": Ed25519PrivateKey.generate()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode(),
     }
     if args.gunicorn_workers:
         env["GUNICORN_WORKERS"] = str(args.gunicorn_workers)

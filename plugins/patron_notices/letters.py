@@ -3,7 +3,7 @@
 When a notice with ``include_print`` starts sending, each member library whose patrons
 qualify gets one print run: a PDF of letters (its letterhead, the patron's address block,
 the notice in the patron's language, the library's local paragraph), rendered by a Celery
-task and stored outside MEDIA_ROOT. Only the library's own communications people and
+task and kept in the "private" storage. Only the library's own communications people and
 director, and the office, download it (``approve_notices`` on that library).
 """
 

@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import storages
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -10,8 +10,10 @@ from .blocks import LanguageVersionBlock
 
 
 def import_storage():
-    # Uploaded patron files hold personal data: kept outside MEDIA_ROOT, never served.
-    return FileSystemStorage(location=settings.VAR_DIR / "private")
+    # Uploaded patron files hold personal data: in the "private" storage (VAR_DIR/private,
+    # or object storage that every machine shares), never served. A callable, so the
+    # migrations do not name the storage a deployment chose.
+    return storages["private"]
 
 
 def notice_kinds_default() -> list[str]:
@@ -629,9 +631,9 @@ class PostalAddress(models.Model):
 
 
 def print_storage():
-    # Letters carry names and addresses: kept outside MEDIA_ROOT, served only by a view
+    # Letters carry names and addresses: in the "private" storage, served only by a view
     # that checks access.
-    return FileSystemStorage(location=settings.VAR_DIR / "private")
+    return storages["private"]
 
 
 class PrintRun(models.Model):

@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
@@ -152,6 +153,14 @@ AUDIT_CHECKPOINT_FILE = os.environ.get("AUDIT_CHECKPOINT_FILE", "")
 AUDIT_CHECKPOINT_EMAILS = env_list("AUDIT_CHECKPOINT_EMAILS")
 AUDIT_CHECKPOINT_MAIL_HOURS = float(os.environ.get("AUDIT_CHECKPOINT_MAIL_HOURS", "24"))
 
+# The key that signs training badges (knowledge_base/training/badges.py): an Ed25519 private
+# key in PEM, given in the environment (newlines may be written as \n) or as a file that a
+# secret store mounts. Every web and worker machine must sign with the same one; production
+# refuses to start without it. Neither set: a key generated in VAR_DIR/keys (the demo).
+TRAINING_BADGE_SIGNING_KEY = os.environ.get("TRAINING_BADGE_SIGNING_KEY", "").replace("\\n", "\n")
+if os.environ.get("TRAINING_BADGE_KEY_FILE"):
+    TRAINING_BADGE_KEY_FILE = Path(os.environ["TRAINING_BADGE_KEY_FILE"])
+
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
@@ -203,10 +212,100 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "static"))
 STATICFILES_DIRS = [PORTAL_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+
+# --- Files (docs/deploy.md, "Files"). Everything Concord keeps goes through two storages:
+# "default" for Wagtail's images, renditions and documents, and "private" for personal data
+# (patron import uploads, printed letters), which only portal views that check access
+# serve, or signed URLs that live five minutes. CONCORD_STORAGE=local keeps both on this
+# machine's disk (the demo, a single machine); CONCORD_STORAGE=s3 keeps them in
+# S3-compatible object storage that every web and worker machine shares.
+CONCORD_STORAGE = os.environ.get("CONCORD_STORAGE", "local")
+S3_BUCKET = os.environ.get("S3_BUCKET", "")
+# Personal data in a bucket of its own when set; otherwise under private/ in S3_BUCKET.
+S3_PRIVATE_BUCKET = os.environ.get("S3_PRIVATE_BUCKET", "")
+S3_ENDPOINT_URL = os.environ.get("S3_ENDPOINT_URL", "")  # empty: AWS itself
+S3_REGION = os.environ.get("S3_REGION", "")
+# Empty: boto3's own chain (AWS_ACCESS_KEY_ID, an instance or task role, ...).
+S3_ACCESS_KEY_ID = os.environ.get("S3_ACCESS_KEY_ID", "")
+S3_SECRET_ACCESS_KEY = os.environ.get("S3_SECRET_ACCESS_KEY", "")
+# Media URLs are signed and live this long (pages embed them); private ones five minutes.
+S3_URL_SECONDS = int(os.environ.get("S3_URL_SECONDS", "3600"))
+# A host that serves the bucket's media/ prefix publicly (a CDN): its URLs are not signed.
+S3_MEDIA_DOMAIN = os.environ.get("S3_MEDIA_DOMAIN", "")
+
+
+def file_storages(staticfiles: str) -> dict:
+    """STORAGES for CONCORD_STORAGE, with ``staticfiles`` as the static files' backend.
+
+    Static files are part of the release (``collectstatic`` on each web machine or in the
+    image), not kept data, so they stay on the machine.
+    """
+    static = {"staticfiles": {"BACKEND": staticfiles}}
+    if CONCORD_STORAGE == "local":
+        return {
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "private": {
+                "BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": VAR_DIR / "private"},
+            },
+            **static,
+        }
+
+    def s3(bucket: str, location: str, **options) -> dict:
+        return {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "location": location,
+                "endpoint_url": S3_ENDPOINT_URL or None,
+                "region_name": S3_REGION or None,
+                "access_key": S3_ACCESS_KEY_ID or None,
+                "secret_key": S3_SECRET_ACCESS_KEY or None,
+                # Most S3-compatible servers (MinIO, Ceph) want bucket/key paths.
+                "addressing_style": "path" if S3_ENDPOINT_URL else None,
+                "signature_version": "s3v4",
+                "default_acl": None,  # the bucket's policy decides, never a public ACL
+                "file_overwrite": False,  # two uploads of one name keep both
+                # Reading a large patron file spills to disk after 5 MB, not to memory.
+                "max_memory_size": 5 * 1024 * 1024,
+                **options,
+            },
+        }
+
+    return {
+        "default": s3(
+            S3_BUCKET,
+            "media",
+            querystring_expire=S3_URL_SECONDS,
+            custom_domain=S3_MEDIA_DOMAIN or None,
+        ),
+        "private": s3(
+            S3_PRIVATE_BUCKET or S3_BUCKET,
+            "" if S3_PRIVATE_BUCKET else "private",
+            querystring_auth=True,
+            querystring_expire=300,
+        ),
+        **static,
+    }
+
+
+def media_origins() -> list[str]:
+    """Where pages load media from, besides the portal itself (for img-src and media-src)."""
+    if CONCORD_STORAGE != "s3":
+        return []
+    if S3_MEDIA_DOMAIN:
+        return [f"https://{S3_MEDIA_DOMAIN}"]
+    if S3_ENDPOINT_URL:
+        parts = urlsplit(S3_ENDPOINT_URL)
+        return [f"{parts.scheme}://{parts.netloc}"]
+    # AWS names a bucket's host with or without its region.
+    hosts = [f"{S3_BUCKET}.s3.amazonaws.com"]
+    if S3_REGION:
+        hosts.append(f"{S3_BUCKET}.s3.{S3_REGION}.amazonaws.com")
+    return [f"https://{host}" for host in hosts]
+
+
+STORAGES = file_storages("django.contrib.staticfiles.storage.StaticFilesStorage")
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -262,10 +361,10 @@ CONTENT_SECURITY_POLICY = {
         "script-src": [SELF, NONCE],
         # Style attributes carry library colours and Wagtail's admin sets inline styles.
         "style-src": [SELF, UNSAFE_INLINE],
-        "img-src": [SELF, "data:", "blob:"],
+        "img-src": [SELF, "data:", "blob:", *media_origins()],
         "font-src": [SELF, "data:"],
         "connect-src": [SELF],
-        "media-src": [SELF],
+        "media-src": [SELF, *media_origins()],
         "frame-src": [SELF, *CONCORD_CSP_FRAME_SRC],
         # Wagtail's live preview frames the portal's own pages; nothing else may.
         "frame-ancestors": [SELF],

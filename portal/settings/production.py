@@ -1,11 +1,14 @@
 """Production: every secret and address from the environment; secure by default."""
 
 import os
+from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env_list
+from .base import env_list, file_storages
 
 
 def required(name: str) -> str:
@@ -37,12 +40,42 @@ SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(60 * 60 * 8)))
 CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
 
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage",
-    },
-}
+# Files: chosen, never assumed. "s3" for object storage that every machine shares; "local"
+# only where one machine runs the web server and every worker (docs/deploy.md, "Files").
+CONCORD_STORAGE = required("CONCORD_STORAGE")
+if CONCORD_STORAGE not in ("s3", "local"):
+    raise ImproperlyConfigured("CONCORD_STORAGE must be s3 or local.")
+if CONCORD_STORAGE == "s3":
+    required("S3_BUCKET")
+STORAGES = file_storages("django.contrib.staticfiles.storage.ManifestStaticFilesStorage")
+
+
+def badge_signing_key() -> str:
+    """The training badges' key, which every machine shares: never generated here."""
+    pem = TRAINING_BADGE_SIGNING_KEY  # noqa: F405
+    if not pem and os.environ.get("TRAINING_BADGE_KEY_FILE"):
+        try:
+            pem = Path(os.environ["TRAINING_BADGE_KEY_FILE"]).read_text()
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"TRAINING_BADGE_KEY_FILE cannot be read: {exc.strerror}."
+            ) from exc
+    if not pem:
+        raise ImproperlyConfigured(
+            "Set TRAINING_BADGE_SIGNING_KEY (or TRAINING_BADGE_KEY_FILE) in production: every "
+            "machine must sign training badges with the same key (openssl genpkey -algorithm "
+            "ed25519)."
+        )
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except ValueError as exc:
+        raise ImproperlyConfigured("The training badge signing key is not a PEM key.") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ImproperlyConfigured("The training badge signing key must be an Ed25519 key.")
+    return pem
+
+
+TRAINING_BADGE_SIGNING_KEY = badge_signing_key()
 
 # Logs: JSON lines (LOG_FORMAT=plain for reading by eye), personal data masked.
 LOGGING = {

@@ -1,8 +1,11 @@
 """Fixtures shared by the operations tests."""
 
 import uuid
+from functools import cache
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from portal.celery import app
 from tests.core.test_celery import redis_or_skip
@@ -19,3 +22,12 @@ def own_control_exchange(settings):
     yield app
     app.conf.control_exchange = saved
     app.__dict__.pop("control", None)
+
+
+@cache
+def badge_key_pem() -> str:
+    """A training badge signing key (Ed25519, PEM), which production settings require."""
+    key = Ed25519PrivateKey.generate()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.ops.conftest import badge_key_pem
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 BIN = Path(sys.executable).parent
@@ -27,6 +29,8 @@ def production_env(**extra) -> dict:
         ALLOWED_HOSTS="concord.example.org",
         DATABASE_URL=os.environ.get("DATABASE_URL", "postgres://x@127.0.0.1/x"),
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        CONCORD_STORAGE="local",
+        TRAINING_BADGE_SIGNING_KEY=badge_key_pem(),
     )
     env.update(extra)
     return env

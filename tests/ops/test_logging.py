@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from portal.observability.logging import JSONFormatter, MaskPersonalData
+from tests.ops.conftest import badge_key_pem
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,6 +68,8 @@ def test_production_settings_log_json_through_the_filter():
         ALLOWED_HOSTS="concord.example.org",
         DATABASE_URL="postgres://x@127.0.0.1/x",
         REDIS_URL="redis://127.0.0.1:6379/0",
+        CONCORD_STORAGE="local",
+        TRAINING_BADGE_SIGNING_KEY=badge_key_pem(),
     )
     code = (
         "import django, logging; django.setup(); "

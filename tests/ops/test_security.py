@@ -16,6 +16,7 @@ from wagtail.images.forms import get_image_form
 
 from portal.members.roles import CONSORTIUM_ADMIN
 from tests import factories
+from tests.ops.conftest import badge_key_pem
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,6 +43,9 @@ def production_env(**extra) -> dict:
         DATABASE_URL="postgres://concord:secret@db.example.org:5432/concord",
         REDIS_URL="redis://redis.example.org:6379/0",
         AUDIT_CHAIN_KEY="a9Fq-" + "c2Lr8pWm4Zx" * 6,
+        CONCORD_STORAGE="s3",
+        S3_BUCKET="concord",
+        TRAINING_BADGE_SIGNING_KEY=badge_key_pem(),
     )
     env.update(extra)
     return env
