@@ -1,26 +1,24 @@
 from django.conf import settings
-from django.core.cache import cache
 from django.utils.functional import SimpleLazyObject
 
 from portal.navigation import site_navigation  # noqa: F401 - listed in settings
 
-NAME_CACHE_KEY = "concord.consortium_name"
-
 
 def consortium_name() -> str:
     """The consortium's own name (the root member library's), which belongs on everything
-    it shows and sends; ``CONSORTIUM_NAME`` in the environment overrides it."""
+    it shows and sends; ``CONSORTIUM_NAME`` in the environment overrides it.
+
+    One small query where a page shows it, always: a cache would make a page's query count
+    depend on what ran before it (the constant-query tests compare counts)."""
     configured = getattr(settings, "CONSORTIUM_NAME", "")
     if configured:
         return configured
+    from portal.members.models import MemberLibrary
 
-    def from_database() -> str:
-        from portal.members.models import MemberLibrary
-
-        root = MemberLibrary.get_first_root_node()
-        return root.name if root else settings.WAGTAIL_SITE_NAME
-
-    return cache.get_or_set(NAME_CACHE_KEY, from_database, 300)
+    name = (
+        MemberLibrary.objects.filter(depth=1).order_by("path").values_list("name", flat=True)
+    ).first()
+    return name or settings.WAGTAIL_SITE_NAME
 
 
 def consortium(request):

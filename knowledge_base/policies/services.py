@@ -594,3 +594,25 @@ def plan_review_reminders(today=None) -> list[int]:
         if _claim("review", f"{page.pk}:{page.next_review_date.isoformat()}"):
             claimed.append(page.pk)
     return claimed
+
+
+# -- reminders the office (or a director) sends from the acknowledgement report -------------
+
+
+def do_remind_now(user, missing_user_ids: list[int]) -> tuple[int, int]:
+    """Queue one reminder for each person who still has to acknowledge, at most one a day
+    each (whoever presses the button); returns (queued, already reminded today)."""
+    from .tasks import send_acknowledgement_reminder
+
+    today = timezone.localdate().isoformat()
+    queued, skipped = [], 0
+    for user_id in sorted(set(missing_user_ids)):
+        if _claim("acknowledge-now", f"{user_id}:{today}"):
+            queued.append(user_id)
+        else:
+            skipped += 1
+    for user_id in queued:
+        transaction.on_commit(lambda user_id=user_id: send_acknowledgement_reminder.delay(user_id))
+    if queued:
+        record_on_commit("policies.reminders_sent", actor=user, data={"people": len(queued)})
+    return len(queued), skipped

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -303,21 +305,70 @@ def _report_libraries(request):
     return libraries
 
 
+REPORT_LIBRARIES_PER_PAGE = 25
+
+
 @login_required
 def report(request):
-    """Acknowledgement status: a director's libraries, or every library for the office."""
+    """Acknowledgement status: a director's libraries, or every library for the office;
+    filtered by policy, library and status, with rates per policy, a page of libraries at a
+    time, and reminders for those who have not acknowledged yet."""
     libraries = _report_libraries(request)
     code = request.GET.get("policy", "")
+    search = request.GET.get("library", "").strip()[:100]
+    missing_only = request.GET.get("missing") == "1"
     policy_ids = None
     if code:
         policy_ids = list(PolicyPage.objects.filter(code=code).values_list("pk", flat=True))
+    if search:
+        libraries = libraries.filter(name__icontains=search)
     rows = selectors.acknowledgement_report(libraries, policy_ids)
     if request.GET.get("format") == "csv":
         return _report_csv(rows)
+    if request.method == "POST":
+        missing = [
+            person.membership.user_id
+            for row in rows
+            for status in row.campaigns
+            for person in status.people
+            if not person.acknowledged_at
+        ]
+        with transaction.atomic():
+            queued, skipped = services.do_remind_now(request.user, missing)
+        messages.success(
+            request,
+            _("Reminders are on their way to %(n)s people.") % {"n": queued}
+            + (" " + _("%(n)s were already reminded today.") % {"n": skipped} if skipped else ""),
+        )
+        return redirect(f"{request.path}?{request.GET.urlencode()}")
+    rates: dict[str, list[int]] = {}
+    for row in rows:
+        for status in row.campaigns:
+            key = f"{status.campaign.version.code} v{status.campaign.version.number}"
+            entry = rates.setdefault(key, [0, 0])
+            entry[0] += status.done
+            entry[1] += status.total
+    shown = [row for row in rows if row.campaigns and (not missing_only or row.done < row.total)]
+    page = Paginator(shown, REPORT_LIBRARIES_PER_PAGE).get_page(request.GET.get("page"))
+    paging = request.GET.copy()
+    paging.pop("page", None)
     return render(
         request,
         "policies/report.html",
-        {"rows": rows, "code": code, "query": request.GET.urlencode()},
+        {
+            "rows": page,
+            "page": page,
+            "code": code,
+            "search": search,
+            "missing_only": missing_only,
+            "policies": selectors.active_campaigns(),
+            "rates": [
+                (key, done, total, round(100 * done / total) if total else 100)
+                for key, (done, total) in sorted(rates.items())
+            ],
+            "query": request.GET.urlencode(),
+            "paging": paging.urlencode(),
+        },
     )
 
 

@@ -117,6 +117,12 @@ class NoDirectPublish:
 
 
 class NoticeCreateView(NoDirectPublish, snippet_views.CreateView):
+    def setup(self, request, *args, **kwargs):
+        super().setup(request, *args, **kwargs)
+        # Autosave creates the notice while it is typed; a "Submit" that crosses it in
+        # flight created a second one. A notice is created once, when its author says so.
+        self.autosave_enabled = False
+
     def save_instance(self):
         self.form.instance.author = self.request.user
         return super().save_instance()

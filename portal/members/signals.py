@@ -22,12 +22,6 @@ def library_saved(sender, instance, created, **kwargs):
     # A new branch inherits the grants of everyone holding a role above it.
     if created:
         sync_grants(users_below(instance))
-    if instance.depth == 1:  # the consortium itself: its name is on every page
-        from django.core.cache import cache
-
-        from portal.context_processors import NAME_CACHE_KEY
-
-        cache.delete(NAME_CACHE_KEY)
 
 
 @receiver(post_migrate)
