@@ -8,14 +8,27 @@ from pathlib import Path
 
 import jsonschema_rs
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from knowledge_base.training import badges
+from knowledge_base.training.models import Certificate
 from tests.node_tools import node
 
 from .test_completion import complete
 
 pytestmark = pytest.mark.django_db
+
+# A badge as the code before eddsa-rdfc-2022 signed it (eddsa-jcs-2022), kept as it was
+# handed out; signed with the test key below.
+LEGACY_BADGE = Path(__file__).resolve().parent / "data" / "legacy_badge.json"
+
+
+def legacy_key_pem() -> str:
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 @pytest.fixture(autouse=True)
@@ -167,3 +180,18 @@ def test_a_foreign_key_cannot_pass_for_ours(client, certificate):
     assert 'data-badge="invalid"' in page.content.decode()
     assert not badges.check_badge(b"{not json").valid
     assert not badges.check_badge(b"x" * (badges.MAX_BADGE_BYTES + 1)).valid
+
+
+def test_a_badge_handed_out_before_the_switch_verifies_as_it_was(client, settings, certificate):
+    settings.TRAINING_BADGE_SIGNING_KEY = legacy_key_pem()
+    badges._load_key.cache_clear()
+    handed_out = json.loads(LEGACY_BADGE.read_text())
+    assert handed_out["proof"]["cryptosuite"] == "eddsa-jcs-2022"
+    assert badges.verify(handed_out)
+    altered = copy.deepcopy(handed_out)
+    altered["validUntil"] = "2099-01-01T00:00:00Z"
+    assert not badges.verify(altered)
+    # At the verification URL, beside the status of the certificate it names.
+    Certificate.objects.filter(pk=certificate.pk).update(code="LGCY-2026")
+    text = client.post("/training/verify/", {"badge_json": LEGACY_BADGE.read_text()}).content
+    assert b'data-badge="valid"' in text and b'data-status="genuine"' in text
