@@ -1,8 +1,9 @@
 """HTML template -> PDF with WeasyPrint.
 
 Fonts ship in ``portal/static/fonts`` so a PDF looks the same on every machine, and
-rendering never touches the network: the URL fetcher serves only the project's static
-and media files (and inline ``data:`` URLs) and refuses everything else with
+rendering never reaches out to anything but the portal's own storage: the URL fetcher
+serves only the project's static and media files (media from object storage when the
+deployment keeps them there) and inline ``data:`` URLs, and refuses everything else with
 :class:`PDFResourceRefused`. Templates extend ``pdf/base.html`` for the shared print
 layout (consortium name in the header, page numbers in the footer).
 
@@ -29,6 +30,7 @@ from urllib.parse import unquote, urlsplit
 import pydyf
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.core.files.storage import FileSystemStorage, storages
 from django.template.loader import render_to_string
 from django.utils._os import safe_join
 from weasyprint import HTML
@@ -65,6 +67,15 @@ class LocalOnlyFetcher(URLFetcher):
         if url.startswith("data:"):
             # Inline data (a QR code, say) needs no network; the base class decodes it.
             return super().fetch(url, headers)
+        stored = _stored_media(url)
+        if stored is not None:
+            self.fetched.append(url)
+            mime_type, _encoding = mimetypes.guess_type(posixpath.basename(stored))
+            with storages["default"].open(stored, "rb") as handle:
+                body = handle.read()
+            return URLFetcherResponse(
+                url, body=body, headers={"Content-Type": mime_type or "application/octet-stream"}
+            )
         path = self.local_path(url)
         self.fetched.append(url)
         mime_type, _encoding = mimetypes.guess_type(path.name)
@@ -118,6 +129,23 @@ def _static_file(relative: str) -> Path | None:
         candidate = Path(safe_join(settings.STATIC_ROOT, relative))
         found = candidate if candidate.is_file() else None
     return Path(found) if found else None
+
+
+def _stored_media(url: str) -> str | None:
+    """The name in object storage of a media URL it made (signed or not), else None.
+
+    Media on the machine's disk (the demo) are read by :func:`_media_file`; media in
+    object storage (``CONCORD_STORAGE=s3``) are read from it, the only place besides the
+    project's files that rendering reads from.
+    """
+    storage = storages["default"]
+    if isinstance(storage, FileSystemStorage):
+        return None
+    prefix = storage.url("x").split("?", 1)[0][:-1]
+    relative = _relative_to(url, prefix)
+    if relative is None or not storage.exists(relative):
+        return None
+    return relative
 
 
 def _media_file(relative: str) -> Path | None:

@@ -1,15 +1,22 @@
 """Where Concord keeps files, and the badge key every machine shares: production refuses to
 start without either; object storage keeps personal data apart, behind short-lived URLs."""
 
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
-from django.core.files.storage import FileSystemStorage
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, storages
+from moto import mock_aws
+from PIL import Image
+from pypdf import PdfReader
 
 from plugins.patron_notices.models import ImportJob, PrintRun
+from portal.pdf import PDFResourceRefused, render_pdf
 from tests.ops.conftest import badge_key_pem
 from tests.ops.test_deploy import production_env
 
@@ -116,3 +123,43 @@ def test_the_demo_keeps_personal_data_on_disk_outside_media(model, settings):
     assert isinstance(storage, FileSystemStorage)
     assert Path(storage.location) == Path(settings.VAR_DIR) / "private"
     assert not Path(storage.location).is_relative_to(settings.MEDIA_ROOT)
+
+
+def test_pdfs_show_images_kept_in_object_storage(settings):
+    settings.TEMPLATES = [
+        {
+            **settings.TEMPLATES[0],
+            "DIRS": [*settings.TEMPLATES[0]["DIRS"], ROOT / "tests" / "core" / "templates"],
+        }
+    ]
+    picture = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 120, 200)).save(picture, format="PNG")
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="concord")
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": {
+                "BACKEND": "storages.backends.s3.S3Storage",
+                "OPTIONS": {
+                    "bucket_name": "concord",
+                    "location": "media",
+                    "region_name": "us-east-1",
+                    "access_key": "id",
+                    "secret_key": "secret",
+                },
+            },
+        }
+        name = storages["default"].save("images/reading-room.png", ContentFile(picture.getvalue()))
+        url = storages["default"].url(name)  # signed, as a page embeds it
+        context = {"title": "x", "quorum": "no"}
+        pdf = render_pdf("pdf_test/sample.html", {**context, "remote_image": url})
+        images = PdfReader(io.BytesIO(pdf)).pages[0].images
+        assert [image.image.size for image in images] == [(40, 30)]
+        # Another bucket, or the private prefix of this one, is not the portal's media.
+        for other in (
+            url.replace("://concord.", "://someone-else."),
+            url.replace("/media/", "/private/"),
+        ):
+            assert other != url
+            with pytest.raises(PDFResourceRefused):
+                render_pdf("pdf_test/sample.html", {**context, "remote_image": other})
