@@ -39,12 +39,19 @@ def production_env(**extra) -> dict:
 def test_compose_file_parses_and_every_service_is_there():
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"db", "redis", "web", "worker", "beat"}
+    assert set(services) == {"lb", "db", "redis", "objects", "buckets", "web", "worker", "beat"}
     assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
     for name in ("web", "worker", "beat"):
         assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
         assert services[name]["depends_on"]["db"]["condition"] == "service_healthy"
     assert "worker" in services["worker"]["command"]
+    # Many machines: web and workers keep no file of their own (object storage does), and
+    # there is exactly one beat.
+    for name in ("web", "worker", "beat"):
+        assert services[name]["environment"]["CONCORD_STORAGE"] == "s3"
+        assert not any("media" in volume for volume in services[name]["volumes"])
+    assert services["beat"]["deploy"]["replicas"] == 1
+    assert "web:8000" in (DEPLOY / "nginx" / "lb.conf").read_text()
     assert "beat" in services["beat"]["command"]
     # The anchor file and the Dockerfile it names exist.
     assert (DEPLOY / "Dockerfile").read_text().startswith("# Concord")
