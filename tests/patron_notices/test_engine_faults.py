@@ -101,6 +101,32 @@ def test_a_claim_whose_answer_was_lost_gives_its_rows_back(libs, settings, monke
         assert len(smtp.recorder.messages) == 10
 
 
+def test_a_batch_ended_by_a_longer_outage_goes_on_as_a_retry(libs, settings, monkeypatch):
+    # The database stayed away longer than the lease: the batch gave up, its rows still
+    # leased to it. The chain is not ended: the task is retried, takes those rows back
+    # (their lease ran out) and sends them, without the periodic repair.
+    needs_postgres()
+    with SMTPServer() as smtp:
+        office_sender(libs["root"], smtp.port)
+        addresses = bulk_audience(libs["main"], 12, "o")
+        n = planned(notice(), monkeypatch)
+        real_send, calls = sending.send_batch, []
+
+        def send_batch(notice_id, worker=None):
+            calls.append(notice_id)
+            if len(calls) == 1:
+                sending.claim(notice_id, "gave-up", 5, lease=0)  # held, its lease run out
+                raise OperationalError("the database did not answer within the lease")
+            return real_send(notice_id, worker)
+
+        monkeypatch.setattr(sending, "send_batch", send_batch)
+        tasks.send_notice_batch.apply((n.pk,))  # eagerly: the retry runs at once
+
+    assert calls == [n.pk, n.pk]
+    assert Counter(m["To"] for m in smtp.recorder.messages) == Counter(addresses)
+    assert Notice.objects.get(pk=n.pk).state == Notice.State.DONE
+
+
 def test_an_import_cut_off_while_writing_fails_clearly_and_writes_nothing(
     people, libs, monkeypatch
 ):
