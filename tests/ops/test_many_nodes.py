@@ -407,7 +407,11 @@ def test_web_and_worker_nodes_share_only_the_services(deployment, object_storage
     run = wait_for(rendered, "the worker renders the letters")
     assert run.letters == 2
     assert f"private/{run.file.name}" in objects(s3)
-    letters = b.get(f"/patron-notices/print-runs/{run.pk}/letters.pdf", comms_session)
+    letters_url = f"/patron-notices/print-runs/{run.pk}/letters.pdf"
+    # Only through the portal, after the access check: nobody signed in gets a sign-in page.
+    anonymous = b.get(letters_url)
+    assert anonymous.status == 302 and "/accounts/login/" in anonymous.headers["Location"]
+    letters = b.get(letters_url, comms_session)
     assert letters.status == 200, letters.text[-2000:]
     assert letters.body.startswith(b"%PDF")
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(letters.body)).pages)
