@@ -136,7 +136,7 @@ def test_a_draft_is_edited_by_its_librarys_people_and_the_office(client, libs, p
 
 
 def test_a_library_outside_the_audience_has_nothing_to_take_part_in(client, libs, people):
-    n = notice(title="For the south")
+    n = notice(title="For the south", state=Notice.State.APPROVED)
     n.libraries.set([libs["south"]])
     client.force_login(people["comms"])
     url = f"/patron-notices/notices/{n.pk}/libraries/{libs['north'].code}/"
@@ -151,3 +151,10 @@ def test_a_library_outside_the_audience_has_nothing_to_take_part_in(client, libs
     own = f"/patron-notices/notices/{n.pk}/libraries/{libs['south'].code}/"
     assert client.post(own, {"decision": "approved"}).status_code == 302
     assert selectors.reaches(n, libs["south"]) and not selectors.reaches(n, libs["main"])
+
+
+def test_a_decision_whose_decider_is_gone_still_shows(client, libs, people, office, decided):
+    type(people["south_comms"]).objects.filter(pk=people["south_comms"].pk).delete()
+    client.force_login(office)
+    page = client.get(f"/admin/notices/{decided.pk}/manage/")
+    assert page.status_code == 200 and "SOUTH-SECRET" in page.content.decode()
