@@ -384,6 +384,7 @@ MATRIX: dict[str, Row] = {
     "governance:chart": Row("get", "final", VOTERS),
     "governance:ballots": Row("get", "final", VOTERS),
     "governance:minutes": Row("get", "meeting", VOTERS),
+    "governance:meetings": Row("get", None, VOTERS),
     # policies: shared documents every role reads; reports and drafts for directors
     "policies:index": Row("get", None, READERS),
     "policies:mine": Row("get", None, READERS),

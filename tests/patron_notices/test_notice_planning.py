@@ -139,6 +139,10 @@ def test_a_second_person_approves(libs, office):
 def test_library_takes_part_before_the_deadline(libs, people, office):
     n = notice(author=office[0], participation_deadline=timezone.now() + timedelta(days=1))
     comms = people["comms"]
+    # Libraries decide on what the office approved, not on a draft.
+    with pytest.raises(ValidationError), transaction.atomic():
+        notices.check_participate(comms, n, libs["north"])
+    Notice.objects.filter(pk=n.pk).update(state=Notice.State.APPROVED)
     with transaction.atomic():
         n = notices.check_participate(comms, n, libs["north"])
         notices.do_participate(comms, n, libs["north"], "approved", "Open 9-5 on Saturdays.")
