@@ -65,7 +65,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def seed(libraries: int):
+def seed(libraries: int, secret: bool = False):
     """Consortium and N member libraries, each with a director (MFA on) and a session,
     written in bulk; the grants resolved once."""
     from allauth.mfa.models import Authenticator
@@ -147,12 +147,13 @@ def seed(libraries: int):
             title="Bench: adopt the shared loan rules",
             weighting="weighted",
             quorum="0.5",
+            secret=secret,
             closes_at=closes,
         ),
     )
     # A second open vote, for measuring one request in-process without touching the first.
     probe = services.do_open_proposal(
-        admin, Proposal.objects.create(title="Bench: probe", closes_at=closes)
+        admin, Proposal.objects.create(title="Bench: probe", secret=secret, closes_at=closes)
     )
     return proposal, probe, voters
 
@@ -294,6 +295,7 @@ def main():
     parser.add_argument("--workers", type=int, default=2 * cores + 1)
     parser.add_argument("--threads", type=int, default=1, help="per worker (1: sync workers)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--secret", action="store_true", help="a secret ballot")
     args = parser.parse_args()
 
     base_url = os.environ.get("DATABASE_URL", "")
@@ -328,7 +330,7 @@ def main():
         from portal.audit.services import verify_chain
 
         started = time.perf_counter()
-        proposal, probe, voters = seed(args.libraries)
+        proposal, probe, voters = seed(args.libraries, secret=args.secret)
         print(f"seeded {args.libraries} libraries in {time.perf_counter() - started:.1f} s")
         probe_one_request(probe, voters)
         connection.close()

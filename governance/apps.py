@@ -54,4 +54,4 @@ class GovernanceConfig(PortalPluginConfig):
     )
 
     def ready(self):
-        from . import signals  # noqa: F401 - connects the periodic receiver
+        from . import checks, signals  # noqa: F401 - registers the check, connects the receiver

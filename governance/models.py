@@ -1,10 +1,12 @@
 """Committees, meetings, proposals and ballots. The library is the voter.
 
 Secrecy: for a secret proposal the :class:`Ballot` row (who voted, for which library,
-under which authority) holds no choice; the choice lives in :class:`SecretChoice`, which
-has no library, no person, no timestamp and a random key, and is found only through a
-hash of the receipt code that the voter alone was shown. The two hashes are derived
-with different prefixes, so neither the database nor the portal can join the tables.
+under which authority) holds no choice; the choice lives in :class:`SecretChoice`, sealed:
+encrypted to the proposal's public key, whose private part the database holds only
+encrypted under a key it never sees (``governance/sealing.py``). The count multiplies the
+sealed ballots and decrypts only the sums, at the close. Whoever reads the database, a
+backup or the write-ahead log can link a library to a ciphertext (same transaction, same
+xmin), never to a choice. ``docs/ballot-secrecy.md`` states what this hides from whom.
 """
 
 from __future__ import annotations
@@ -169,6 +171,17 @@ class ProposalAdminForm(WagtailAdminModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("secret") and cleaned.get("kind") == tally.RANKED:
+            # A ranking cannot be counted as sums of encrypted counters: each instant-runoff
+            # round needs whole ballots, which a secret ballot never decrypts.
+            self.add_error(
+                "secret",
+                _(
+                    "A ranked-choice ballot cannot be secret: its count needs every whole "
+                    "ranking, and a secret ballot is only ever decrypted as totals. Choose "
+                    "another kind of ballot, or an open vote."
+                ),
+            )
         if self.instance.pk and self.instance.state != "draft":
             changed = [name for name in self.locked if name in self.changed_data]
             if changed:
@@ -289,7 +302,15 @@ class Proposal(ClusterableModel):
         default=0,
         help_text=_("Share of the eligible weight that must take part, e.g. 0.5."),
     )
-    secret = models.BooleanField(_("secret ballot"), default=False)
+    secret = models.BooleanField(
+        _("secret ballot"),
+        default=False,
+        help_text=_(
+            "Each choice is encrypted as it is cast and only the totals are decrypted, at the "
+            "close: no one, not even whoever reads the database, sees how a library voted. "
+            "Not for ranked choice."
+        ),
+    )
     opens_at = models.DateTimeField(_("voting opens"), null=True, blank=True)
     closes_at = models.DateTimeField(_("voting closes"), null=True, blank=True)
 
@@ -311,6 +332,12 @@ class Proposal(ClusterableModel):
     reminded_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Set when the decision email is claimed, so it goes out once per proposal.
     decision_mailed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Secret ballots: the Paillier public key (n, hexadecimal) made when voting opens, its
+    # private part encrypted under BALLOT_SEALING_KEY (erased at the close), and the opening
+    # of the sums with its proof, published with the result.
+    ballot_key = models.TextField(blank=True, editable=False)
+    sealed_private_key = models.TextField(blank=True, editable=False)
+    tally_record = models.JSONField(null=True, blank=True, editable=False)
 
     base_form_class = ProposalAdminForm
     panels = [
@@ -350,6 +377,12 @@ class Proposal(ClusterableModel):
 
     def get_absolute_url(self):
         return reverse("governance:proposal", args=[self.pk])
+
+    @property
+    def sealed(self) -> bool:
+        """Secret, with its choices encrypted (every secret proposal but ranked ones from
+        before sealing, which keep their stored choices)."""
+        return self.secret and bool(self.ballot_key)
 
     @property
     def is_final(self) -> bool:
@@ -494,13 +527,17 @@ class Ballot(models.Model):
 
 
 class SecretChoice(models.Model):
-    """The choice of a secret ballot: no library, no person, no time, a random key."""
+    """The choice of a secret ballot, sealed: no library, no person, no time, a random key,
+    and the choice only as ciphertexts of the proposal's key."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     proposal = models.ForeignKey(Proposal, on_delete=models.PROTECT, related_name="+")
     fingerprint = models.CharField(max_length=64, unique=True)
     weight = models.DecimalField(max_digits=8, decimal_places=3)
-    choice = models.JSONField()
+    # Paillier ciphertexts (hexadecimal) of the ballot's counters.
+    sealed = models.JSONField(null=True, blank=True)
+    # Only for ranked secret ballots cast before sealing; empty for every sealed one.
+    choice = models.JSONField(null=True, blank=True)
 
     def __str__(self):
         return self.fingerprint

@@ -5,12 +5,16 @@ which takes an exclusive lock, waits for ballots in flight and no ballot lands a
 count) and an exclusive lock on the library's eligibility row (so two people voting for
 the same library at once are serialised). The audit entry is written in the same
 transaction: a ballot and its record exist together or not at all.
+
+A secret ballot's choice is sealed (``sealing.py``) before it reaches the database; the
+close opens only the sums, with a proof, and erases the private key.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import secrets
 import time
@@ -33,7 +37,7 @@ from portal.audit.services import record
 from portal.members.models import MemberLibrary
 from portal.signals import proposal_decided
 
-from . import tally
+from . import sealing, tally
 from .models import (
     Authority,
     Ballot,
@@ -180,14 +184,27 @@ def check_open_proposal(user, proposal: Proposal) -> None:
         raise GovernanceError(_("Choose the library type of the electorate."))
     if proposal.electorate == Proposal.Electorate.FLAG and not proposal.electorate_flag:
         raise GovernanceError(_("Choose the flag of the electorate."))
+    if proposal.secret and proposal.kind == tally.RANKED:
+        raise GovernanceError(
+            _(
+                "A ranked-choice ballot cannot be secret: its count needs every whole ranking, "
+                "and a secret ballot is only ever decrypted as totals."
+            )
+        )
     try:
         proposal.rule()
     except tally.TallyError as exc:
         raise GovernanceError(str(exc)) from exc
 
 
+# A sealed counter holds at most 64 bits: the whole membership's weight in thousandths.
+MAX_SEALED_WEIGHT = Decimal(2**62) / sealing.WEIGHT_SCALE
+
+
 def do_open_proposal(user, proposal: Proposal) -> Proposal:
-    """Freeze the electorate and its weights, then open the window."""
+    """Freeze the electorate and its weights, then open the window; a secret proposal gets
+    its ballot key (made before the lock: a second or so of prime search)."""
+    key = sealing.new_key() if proposal.secret and proposal.kind != tally.RANKED else None
     with transaction.atomic():
         proposal = Proposal.objects.select_for_update().get(pk=proposal.pk)
         check_open_proposal(user, proposal)
@@ -202,6 +219,15 @@ def do_open_proposal(user, proposal: Proposal) -> Proposal:
             membership = Decimal(voting_members().count())
         proposal.eligible_weight = sum((r.weight for r in rows), Decimal(0))
         proposal.membership_weight = membership
+        if proposal.secret:
+            if key is None:
+                key = sealing.new_key()
+            if proposal.eligible_weight > MAX_SEALED_WEIGHT:
+                raise GovernanceError(
+                    _("The electorate's weight is too large for a secret ballot.")
+                )
+            proposal.ballot_key = key.public
+            proposal.sealed_private_key = key.sealed_private
         proposal.state = Proposal.State.OPEN
         if proposal.opens_at is None:
             proposal.opens_at = timezone.now()
@@ -216,10 +242,16 @@ def do_open_proposal(user, proposal: Proposal) -> Proposal:
                 "membership_weight": proposal.membership_weight,
                 "rule": _rule_data(proposal),
                 "closes_at": proposal.closes_at,
+                # The public key's digest: the key the ballots are sealed to cannot be swapped.
+                "ballot_key": _digest(proposal.ballot_key) if proposal.ballot_key else None,
             },
         )
         transaction.on_commit(lambda: _queue("notify_opened", proposal.pk))
     return proposal
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _rule_data(proposal: Proposal) -> dict:
@@ -385,9 +417,17 @@ def do_cast_ballot(plan: CastPlan, code: str | None = None) -> tuple[Ballot, str
             ).delete()
             if deleted != 1:
                 raise GovernanceError(_("The earlier secret choice could not be found."))
-        SecretChoice.objects.create(
-            proposal=proposal, fingerprint=print_, weight=eligibility.weight, choice=plan.choice
-        )
+        if proposal.sealed:
+            sealed = sealing.seal(
+                proposal.ballot_key, proposal.rule(), eligibility.weight, plan.choice
+            )
+            SecretChoice.objects.create(
+                proposal=proposal, fingerprint=print_, weight=eligibility.weight, sealed=sealed
+            )
+        else:  # a ranked secret ballot opened before sealing: counted as it was
+            SecretChoice.objects.create(
+                proposal=proposal, fingerprint=print_, weight=eligibility.weight, choice=plan.choice
+            )
     ballot = plan.existing or Ballot(proposal=proposal, library=eligibility.library)
     action = BallotEvent.Action.CHANGED if plan.existing else BallotEvent.Action.CAST
     ballot.weight = eligibility.weight
@@ -398,6 +438,8 @@ def do_cast_ballot(plan: CastPlan, code: str | None = None) -> tuple[Ballot, str
     ballot.fingerprint = "" if proposal.secret else print_
     ballot.choice = None if proposal.secret else plan.choice
     ballot.cast_at = now
+    # Shown on the receipt once, stored nowhere beside the library.
+    ballot.tracker = sealing.tracker(sealed) if proposal.sealed else ""
     if plan.existing:
         ballot.changes += 1
     ballot.save()
@@ -552,7 +594,10 @@ def do_comment(user, proposal: Proposal, body: str, library=None) -> Comment:
 
 
 def counted_ballots(proposal: Proposal) -> list[tally.Ballot]:
-    """The ballots as the count sees them: weight and choice, never the library."""
+    """The ballots as the count sees them: weight and choice, never the library (not for a
+    sealed proposal, whose choices are never decrypted one by one)."""
+    if proposal.sealed:
+        raise GovernanceError(_("A sealed ballot box is counted from its opened sums."))
     if proposal.secret:
         rows = SecretChoice.objects.filter(proposal=proposal).values_list("weight", "choice")
     else:
@@ -560,13 +605,41 @@ def counted_ballots(proposal: Proposal) -> list[tally.Ballot]:
     return [tally.Ballot(Fraction(w), c) for w, c in rows]
 
 
-def count(proposal: Proposal) -> tally.Result:
-    return tally.tally(
-        proposal.rule(),
-        counted_ballots(proposal),
-        eligible=proposal.eligible_weight or 0,
-        membership=proposal.membership_weight or 0,
+def sealed_ballots(proposal: Proposal) -> list[list[str]]:
+    """The sealed ballots of a secret proposal, in no particular order."""
+    return list(
+        SecretChoice.objects.filter(proposal=proposal)
+        .order_by("fingerprint")
+        .values_list("sealed", flat=True)
     )
+
+
+def count(proposal: Proposal) -> tally.Result:
+    """The result; a sealed proposal's from its published opening, checked against the
+    stored ciphertexts (:class:`sealing.SealingError` if they do not match)."""
+    rule = proposal.rule()
+    weights = {
+        "eligible": proposal.eligible_weight or 0,
+        "membership": proposal.membership_weight or 0,
+    }
+    if proposal.sealed:
+        if proposal.tally_record is None:
+            raise GovernanceError(_("A secret ballot is counted when the vote closes."))
+        sealing.check_record(proposal.tally_record, sealed_ballots(proposal))
+        return tally.decide(rule, sealing.sums_of(proposal.tally_record, rule), **weights)
+    return tally.tally(rule, counted_ballots(proposal), **weights)
+
+
+def open_sealed(proposal: Proposal) -> None:
+    """Decrypt the sums of a sealed proposal's ballots (never one ballot), keep the opening
+    and its proof on the proposal, and erase the private key. Call under its row lock."""
+    proposal.tally_record = sealing.open_sums(
+        proposal.ballot_key,
+        proposal.sealed_private_key,
+        proposal.rule(),
+        sealed_ballots(proposal),
+    )
+    proposal.sealed_private_key = ""
 
 
 def close_proposal(proposal_id: int, now=None, force: bool = False) -> Proposal | None:
@@ -582,6 +655,8 @@ def close_proposal(proposal_id: int, now=None, force: bool = False) -> Proposal 
             return None
         if not force and (proposal.closes_at is None or proposal.closes_at > now):
             return None
+        if proposal.sealed:
+            open_sealed(proposal)
         result = count(proposal)
         proposal.result = result.as_dict()
         proposal.outcome = result.outcome
@@ -589,7 +664,16 @@ def close_proposal(proposal_id: int, now=None, force: bool = False) -> Proposal 
         proposal.state = (
             Proposal.State.DECIDED if result.outcome == tally.PASSED else Proposal.State.FAILED
         )
-        proposal.save(update_fields=["result", "outcome", "closed_at", "state"])
+        proposal.save(
+            update_fields=[
+                "result",
+                "outcome",
+                "closed_at",
+                "state",
+                "tally_record",
+                "sealed_private_key",
+            ]
+        )
         record(
             "governance.proposal.closed",
             obj=proposal,
@@ -597,6 +681,9 @@ def close_proposal(proposal_id: int, now=None, force: bool = False) -> Proposal 
                 "outcome": result.outcome,
                 "result": proposal.result,
                 "ballots": Ballot.objects.filter(proposal=proposal).count(),
+                "opening": _digest(json.dumps(proposal.tally_record, sort_keys=True))
+                if proposal.tally_record
+                else None,
             },
         )
         transaction.on_commit(lambda: announce_decision(proposal_id))

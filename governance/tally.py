@@ -235,6 +235,45 @@ def _meets(rule: Rule, support: Fraction, base_weight: Fraction) -> bool:
     return support * 2 > base_weight
 
 
+@dataclass(frozen=True)
+class Sums:
+    """What a count needs of the ballots, for every kind but ranked: per choice key (yes,
+    no or an option, and abstain, recuse) the weight and the number of ballots, and the
+    weight of the ballots that voted (neither abstained nor recused). A sealed ballot box
+    yields exactly these sums, decrypted, and never a single ballot."""
+
+    totals: dict[str, Fraction]
+    counts: dict[str, int]
+    cast: Fraction
+
+
+def choice_keys(rule: Rule) -> tuple[str, ...]:
+    """The keys a count reports: yes and no or the options, then abstain and recuse."""
+    return ((YES, NO) if rule.kind == YES_NO else rule.options) + (ABSTAIN, RECUSE)
+
+
+def summarise(rule: Rule, ballots: Iterable[Ballot]) -> Sums:
+    """The sums of valid ``ballots`` (any kind but ranked)."""
+    if rule.kind == RANKED:
+        raise TallyError("ranked ballots are counted whole, not as sums")
+    totals = dict.fromkeys(choice_keys(rule), Fraction(0))
+    counts = dict.fromkeys(choice_keys(rule), 0)
+    cast = Fraction(0)
+    for b in ballots:
+        weight, choice = as_fraction(b.weight), _normalise(rule, b.choice)
+        if weight < 0:
+            raise TallyError("a ballot weight cannot be negative")
+        if choice in (ABSTAIN, RECUSE):
+            picks = (choice,)
+        else:
+            picks = tuple(choice) if rule.kind == APPROVAL else (choice,)
+            cast += weight
+        for pick in picks:
+            totals[pick] += weight
+            counts[pick] += 1
+    return Sums(totals=totals, counts=counts, cast=cast)
+
+
 def tally(
     rule: Rule,
     ballots: Iterable[Ballot],
@@ -246,34 +285,36 @@ def tally(
     ``eligible`` is the total weight of the proposal's electorate and ``membership`` that
     of the entire voting membership (defaults to ``eligible``).
     """
+    if rule.kind != RANKED:
+        return decide(rule, summarise(rule, ballots), eligible, membership)
     eligible = as_fraction(eligible)
     membership = eligible if membership is None else as_fraction(membership)
-    quorum_share = as_fraction(rule.quorum)
     ballots = [Ballot(as_fraction(b.weight), _normalise(rule, b.choice)) for b in ballots]
     if any(b.weight < 0 for b in ballots):
         raise TallyError("a ballot weight cannot be negative")
-
     recused = sum((b.weight for b in ballots if b.choice == RECUSE), Fraction(0))
     abstained = sum((b.weight for b in ballots if b.choice == ABSTAIN), Fraction(0))
     voting = [b for b in ballots if b.choice not in (ABSTAIN, RECUSE)]
-    present = sum((b.weight for b in ballots), Fraction(0)) - recused
-    quorum_required = eligible * quorum_share
-    quorum_met = present >= quorum_required
-
     cast = sum((b.weight for b in voting), Fraction(0))
+    common = _common(rule, cast, abstained, eligible, membership)
+    counts = {
+        ABSTAIN: sum(1 for b in ballots if b.choice == ABSTAIN),
+        RECUSE: sum(1 for b in ballots if b.choice == RECUSE),
+    }
+    return _instant_runoff(rule, voting, abstained, recused, counts, common)
+
+
+def _common(rule: Rule, cast: Fraction, abstained: Fraction, eligible, membership) -> dict:
+    present = cast + abstained  # recused libraries are not present
+    quorum_required = eligible * as_fraction(rule.quorum)
     if rule.base == OF_ELIGIBLE:
         base_weight = eligible
     elif rule.base == OF_MEMBERSHIP:
         base_weight = membership
     else:
         base_weight = cast + (abstained if rule.abstentions == ABSTAIN_IN_BASE else 0)
-
-    counts = {
-        ABSTAIN: sum(1 for b in ballots if b.choice == ABSTAIN),
-        RECUSE: sum(1 for b in ballots if b.choice == RECUSE),
-    }
-    common = {
-        "quorum_met": quorum_met,
+    return {
+        "quorum_met": present >= quorum_required,
         "present": present,
         "quorum_required": quorum_required,
         "eligible": eligible,
@@ -281,15 +322,21 @@ def tally(
         "base_weight": base_weight,
     }
 
+
+def decide(rule: Rule, sums: Sums, eligible: Any, membership: Any | None = None) -> Result:
+    """The result of a count from its sums (any kind but ranked)."""
+    eligible = as_fraction(eligible)
+    membership = eligible if membership is None else as_fraction(membership)
+    abstained, recused = sums.totals[ABSTAIN], sums.totals[RECUSE]
+    cast = sums.cast
+    common = _common(rule, cast, abstained, eligible, membership)
+    base_weight, quorum_met = common["base_weight"], common["quorum_met"]
+    counts = {ABSTAIN: sums.counts[ABSTAIN], RECUSE: sums.counts[RECUSE]}
+
     if rule.kind == YES_NO:
-        yes = sum((b.weight for b in voting if b.choice == YES), Fraction(0))
-        no = sum((b.weight for b in voting if b.choice == NO), Fraction(0))
+        yes, no = sums.totals[YES], sums.totals[NO]
         totals = {YES: yes, NO: no, ABSTAIN: abstained, RECUSE: recused}
-        counts = {
-            YES: sum(1 for b in voting if b.choice == YES),
-            NO: sum(1 for b in voting if b.choice == NO),
-            **counts,
-        }
+        counts = {YES: sums.counts[YES], NO: sums.counts[NO], **counts}
         if not quorum_met:
             outcome = FAILED
         elif _meets(rule, yes, base_weight):
@@ -310,16 +357,8 @@ def tally(
             **common,
         )
 
-    if rule.kind == RANKED:
-        return _instant_runoff(rule, voting, abstained, recused, counts, common)
-
-    totals = dict.fromkeys(rule.options, Fraction(0))
-    option_counts = dict.fromkeys(rule.options, 0)
-    for b in voting:
-        picks = b.choice if rule.kind == APPROVAL else (b.choice,)
-        for pick in picks:
-            totals[pick] += b.weight
-            option_counts[pick] += 1
+    totals = {k: sums.totals[k] for k in rule.options}
+    option_counts = {k: sums.counts[k] for k in rule.options}
     top = max(totals.values())
     leaders = tuple(k for k in rule.options if totals[k] == top)
     if rule.majority == PLURALITY:

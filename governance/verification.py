@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from portal.audit.models import AuditEntry
 from portal.audit.services import verify_chain
 
+from . import sealing
 from .models import Ballot, BallotEvent, Eligibility, Proposal, SecretChoice
-from .services import count
+from .services import GovernanceError, count
 
 
 @dataclass
@@ -42,6 +43,14 @@ def verify(proposal: Proposal) -> Report:
         "a ballot comes from a library outside the electorate or with a changed weight",
     )
     secret = list(SecretChoice.objects.filter(proposal=proposal).values_list("weight", flat=True))
+    if proposal.sealed:
+        stored = SecretChoice.objects.filter(proposal=proposal)
+        report.check(
+            not stored.filter(choice__isnull=False).exists()
+            and not stored.filter(sealed__isnull=True).exists(),
+            "every secret choice is sealed; none is stored in the clear",
+            "a secret choice of a sealed proposal is stored in the clear or not at all",
+        )
     if proposal.secret:
         report.check(
             Counter(secret) == Counter(b.weight for b in ballots)
@@ -52,8 +61,24 @@ def verify(proposal: Proposal) -> Report:
     else:
         report.check(not secret, "no secret choices on an open ballot", "stray secret choices")
 
-    result = count(proposal).as_dict()
-    if proposal.is_final:
+    if proposal.sealed and not proposal.is_final:
+        report.lines.append("--    sealed until the close: the sums are opened then, not before")
+        result = None
+    else:
+        try:
+            result = count(proposal).as_dict()
+        except (sealing.SealingError, GovernanceError) as exc:
+            report.check(False, "", f"the sealed ballots do not give the published sums: {exc}")
+            result = None
+        else:
+            if proposal.sealed:
+                report.lines.append(
+                    f"ok    the {proposal.tally_record['ballots']} sealed ballots multiply to "
+                    "the published aggregate, and its sums re-encrypt to it (opening proof)"
+                )
+    if result is None:
+        pass
+    elif proposal.is_final:
         report.check(
             result == proposal.result,
             f"recount gives the published result: {result['outcome']}",

@@ -74,7 +74,9 @@ def test_verify_secret_proposal_and_missing_choice(world):
     call_command("verify_proposal", str(proposal.pk))
     from governance.models import SecretChoice
 
-    SecretChoice.objects.filter(choice="no").delete()
+    SecretChoice.objects.filter(
+        pk=SecretChoice.objects.filter(proposal=proposal).first().pk
+    ).delete()
     with pytest.raises(CommandError):
         call_command("verify_proposal", str(proposal.pk))
 
