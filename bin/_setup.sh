@@ -67,19 +67,21 @@ venv_packages() {
   "$python" -c 'import ensurepip, venv' 2>/dev/null || echo python3-venv
 }
 
-# Create the venv if missing and install requirements.txt when it changed since last time.
+# Create the venv if missing and install a requirements file (requirements.txt unless
+# given; bin/test gives requirements-dev.txt, which includes it) when it, or the runtime
+# file, changed since it was last installed.
 ensure_venv() {
-  local python stamp want
+  local python stamp want file=${1:-requirements.txt}
   if [ ! -x "$PY" ]; then
     python=$(find_python) || die "Python 3.11 or newer is needed (set PYTHON=/path/to/python3)"
     say "Creating $VENV with $python"
     "$python" -m venv "$VENV"
   fi
-  stamp="$VENV/.requirements.sha256"
-  want=$(sha256sum requirements.txt | cut -d' ' -f1)
+  stamp="$VENV/.${file%.txt}.sha256"
+  want=$(cat requirements.txt "$file" | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    say "Installing requirements.txt into $VENV"
-    "$PY" -m pip install -q --disable-pip-version-check -r requirements.txt
+    say "Installing $file into $VENV"
+    "$PY" -m pip install -q --disable-pip-version-check -r "$file"
     echo "$want" >"$stamp"
   fi
 }
