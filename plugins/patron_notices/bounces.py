@@ -162,6 +162,7 @@ def tracking_urls() -> list:
     """anymail's tracking webhook URLs (one per provider), answered only once a webhook
     secret is set: an open webhook would let anyone suppress any address."""
     from anymail import urls as anymail_urls
+    from anymail.exceptions import AnymailAPIError
     from django.http import Http404, HttpResponseBadRequest
     from django.urls import path
     from django.views.decorators.csrf import csrf_exempt
@@ -177,7 +178,14 @@ def tracking_urls() -> list:
                 raise
             except ImproperlyConfigured as exc:
                 return misconfigured(name, exc)
-            except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            except (
+                AnymailAPIError,  # e.g. Amazon SNS: a message type it does not know
+                KeyError,
+                IndexError,
+                TypeError,
+                ValueError,
+                AttributeError,
+            ) as exc:
                 # A payload not in the provider's shape: retrying it cannot help.
                 logger.warning(
                     "The %s webhook got a malformed payload: %s",
