@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from portal import access
 from portal.members.models import MemberLibrary
 
-from . import tally
+from . import sealing, tally
 from .models import (
     VOTING_KINDS,
     Authority,
@@ -202,6 +202,21 @@ def public_ballots(proposal: Proposal) -> list[dict]:
     """After close: receipt fingerprint + choice, with the library only for open ballots."""
     if not proposal.is_final:
         return []
+    if proposal.sealed:
+        # Sealed ballots are never decrypted one by one: each is listed by its receipt's
+        # fingerprint and its tracker, and counted in the opened sums.
+        return [
+            {
+                "fingerprint": fp,
+                "tracker": sealing.tracker(sealed),
+                "choice": None,
+                "weight": weight,
+                "library": None,
+            }
+            for fp, sealed, weight in SecretChoice.objects.filter(proposal=proposal)
+            .order_by("fingerprint")
+            .values_list("fingerprint", "sealed", "weight")
+        ]
     if proposal.secret:
         return [
             {"fingerprint": fp, "choice": choice, "weight": weight, "library": None}
@@ -215,6 +230,33 @@ def public_ballots(proposal: Proposal) -> list[dict]:
         .select_related("library")
         .order_by("fingerprint")
     ]
+
+
+def sealed_record(proposal: Proposal) -> dict:
+    """Everything a member needs to recount a sealed proposal without the portal: the
+    rule, the public key, every sealed ballot, and the opening of their sums with its proof
+    (checked by ``sealing.check_record``; docs/ballot-secrecy.md shows how by hand)."""
+    rows = SecretChoice.objects.filter(proposal=proposal).order_by("fingerprint")
+    return {
+        "proposal": proposal.pk,
+        "title": proposal.title,
+        "rule": {
+            "kind": proposal.kind,
+            "options": [o.key for o in proposal.options.all()],
+            "majority": proposal.majority,
+            "base": proposal.base,
+            "abstentions": proposal.abstentions,
+            "quorum": str(proposal.quorum),
+            "eligible_weight": str(proposal.eligible_weight),
+            "membership_weight": str(proposal.membership_weight),
+        },
+        "ballots": [
+            {"fingerprint": fp, "tracker": sealing.tracker(sealed), "sealed": sealed}
+            for fp, sealed in rows.values_list("fingerprint", "sealed")
+        ],
+        "opening": proposal.tally_record,
+        "result": proposal.result,
+    }
 
 
 def register(committee: str = "", outcome: str = "", year: str = ""):

@@ -15,6 +15,7 @@ urlpatterns = [
     path("proposals/<int:pk>/results/", views.results, name="results"),
     path("proposals/<int:pk>/chart.svg", views.chart, name="chart"),
     path("proposals/<int:pk>/ballots/", views.ballot_list, name="ballots"),
+    path("proposals/<int:pk>/ballots.json", views.ballot_record, name="ballot_record"),
     path("meetings/", views.meeting_list, name="meetings"),
     path("meetings/<int:pk>/minutes.pdf", views.minutes_pdf, name="minutes"),
 ]

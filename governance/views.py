@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -193,6 +193,17 @@ def ballot_list(request, pk):
             "looked_up": looked_up,
         },
     )
+
+
+@login_required
+def ballot_record(request, pk):
+    """A sealed proposal's ballots and the proof of their sums, for anyone to recount."""
+    proposal = _final(request, pk)
+    if not proposal.sealed:
+        raise Http404(_("Only a secret ballot has a sealed record."))
+    response = JsonResponse(selectors.sealed_record(proposal), json_dumps_params={"indent": 1})
+    response["Content-Disposition"] = f'attachment; filename="proposal-{pk}-ballots.json"'
+    return response
 
 
 # The printed register is for the archive: far more rows than a page shows.
