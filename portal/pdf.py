@@ -299,7 +299,10 @@ def render_pdf(
     Raises :class:`PDFResourceRefused` when the template refers to anything other than the
     project's static or media files, and :class:`PDFError` when a listed file is missing.
     """
-    context = {"consortium_name": settings.WAGTAIL_SITE_NAME, **(context or {})}
+    from portal.context_processors import consortium_name
+
+    # The consortium's own name, as on its pages and mail (a template may still override).
+    context = {"consortium_name": consortium_name(), **(context or {})}
     html = render_to_string(template_name, context, request=request)
     archival = archival or ARCHIVAL_MARK in html[: html.find("</head>")]
     fetcher = LocalOnlyFetcher()
