@@ -47,6 +47,7 @@ def fonts_of(reader: PdfReader) -> dict[str, str]:
     return fonts
 
 
+@pytest.mark.django_db  # the PDF's header carries the consortium's name
 def test_renders_text_with_the_shipped_font(no_network, monkeypatch):
     fetched = []
     original = LocalOnlyFetcher.local_path
@@ -78,6 +79,7 @@ def test_renders_text_with_the_shipped_font(no_network, monkeypatch):
     assert no_network == []
 
 
+@pytest.mark.django_db  # the PDF's header carries the consortium's name
 def test_a_remote_url_is_refused_and_not_fetched(no_network):
     with pytest.raises(PDFResourceRefused, match="refused 'https://example.com/logo.png'"):
         render_pdf(
