@@ -169,6 +169,9 @@ class ProposalAdminForm(WagtailAdminModelForm):
         "closes_at",
     )
 
+    class Media:
+        js = ["governance/proposal_form.js"]
+
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("secret") and cleaned.get("kind") == tally.RANKED:

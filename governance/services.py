@@ -656,7 +656,17 @@ def close_proposal(proposal_id: int, now=None, force: bool = False) -> Proposal 
         if not force and (proposal.closes_at is None or proposal.closes_at > now):
             return None
         if proposal.sealed:
-            open_sealed(proposal)
+            try:
+                open_sealed(proposal)
+            except sealing.SealingError as exc:
+                logger.error("Proposal %s cannot be counted: %s", proposal_id, exc)
+                raise GovernanceError(
+                    _(
+                        "The secret ballots cannot be counted: the key that seals this vote's "
+                        "private key is not the one configured (BALLOT_SEALING_KEY). The vote "
+                        "stays open until it is restored."
+                    )
+                ) from exc
         result = count(proposal)
         proposal.result = result.as_dict()
         proposal.outcome = result.outcome
@@ -720,7 +730,14 @@ def close_due_proposals(now=None) -> list[int]:
             "pk", flat=True
         )
     )
-    closed = [pk for pk in due if close_proposal(pk, now=now) is not None]
+    closed = []
+    for pk in due:
+        try:
+            if close_proposal(pk, now=now) is not None:
+                closed.append(pk)
+        except GovernanceError:
+            continue  # logged; the others are closed all the same
+
     for pk in Proposal.objects.filter(
         state__in=[Proposal.State.DECIDED, Proposal.State.FAILED], announced_at__isnull=True
     ).values_list("pk", flat=True):

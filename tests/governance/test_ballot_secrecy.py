@@ -16,6 +16,7 @@ import json
 import os
 import re
 import subprocess
+from datetime import timedelta
 from decimal import Decimal
 from fractions import Fraction
 
@@ -24,6 +25,7 @@ from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
+from django.utils import timezone
 
 from governance import sealing, services, tally
 from governance.models import (
@@ -338,9 +340,13 @@ def test_the_key_is_needed_to_count_and_erased_after(world):
     proposal = world.proposal(secret=True)
     world.vote(0, proposal, "yes")
     assert proposal.sealed_private_key and proposal.ballot_key
+    other = world.proposal(title="Closes all the same")
+    expire(other)
     wrong = override_settings(BALLOT_SEALING_KEY="not the key it was sealed with")
-    with wrong, pytest.raises(sealing.SealingError):
+    with wrong, pytest.raises(services.GovernanceError, match="BALLOT_SEALING_KEY"):
         services.close_proposal(expire(proposal).pk)
+    with wrong:
+        assert services.close_due_proposals() == [other.pk]
     assert Proposal.objects.get(pk=proposal.pk).state == Proposal.State.OPEN
     closed = services.close_proposal(proposal.pk)
     assert closed.state == Proposal.State.DECIDED and closed.sealed_private_key == ""
@@ -404,3 +410,33 @@ def test_the_migration_seals_stored_choices(world):
     closed = services.close_proposal(expire(open_).pk)
     assert closed.result["counts"] == {"yes": 2, "no": 1, "abstain": 0, "recuse": 0}
     assert BallotEvent.objects.filter(proposal=open_).count() == 4
+
+
+def test_the_admin_form_does_not_offer_secret_for_ranked_choice(world, client):
+    client.force_login(world.admin)
+    url = "/admin/snippets/governance/proposal/add/"
+    page = client.get(url).content.decode()
+    assert "governance/proposal_form.js" in page and "Not for ranked choice" in page
+    closes = (timezone.localtime() + timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
+    form = {
+        "title": "Rank the candidates",
+        "body": '{"blocks": [], "entityMap": {}}',
+        "options-TOTAL_FORMS": "0",
+        "options-INITIAL_FORMS": "0",
+        "options-MIN_NUM_FORMS": "0",
+        "options-MAX_NUM_FORMS": "1000",
+        "electorate": "all",
+        "weighting": "one_each",
+        "kind": "ranked",
+        "max_choices": "1",
+        "majority": "simple",
+        "base": "cast",
+        "abstentions": "excluded",
+        "quorum": "0",
+        "secret": "on",
+        "closes_at": closes,
+    }
+    refused = client.post(url, form)
+    assert refused.status_code == 200
+    assert "ranked-choice ballot cannot be secret" in refused.content.decode()
+    assert not Proposal.objects.filter(title="Rank the candidates").exists()
