@@ -33,7 +33,7 @@ def seed(items: int, libraries: int):
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from governance import services
+    from governance import sealing, services
     from governance.models import AgendaItem, Ballot, Delegation, Meeting, Proposal, SecretChoice
     from portal.members.models import MemberLibrary
     from portal.members.roles import CONSORTIUM_ADMIN
@@ -95,6 +95,7 @@ def seed(items: int, libraries: int):
         )
         ballots = []
         secrets_ = []
+        rule = proposal.rule()
         for n, (lib, person) in enumerate(zip(libs, people, strict=True)):
             delegation = by_library.get(lib.pk)
             choice = choices[(n + item) % len(choices)]
@@ -114,9 +115,11 @@ def seed(items: int, libraries: int):
                 )
             )
             if proposal.secret:
+                # Sealed as a cast ballot is (one Paillier encryption each).
+                sealed = sealing.seal(proposal.ballot_key, rule, lib.vote_weight, choice)
                 secrets_.append(
                     SecretChoice(
-                        proposal=proposal, fingerprint=print_, weight=lib.vote_weight, choice=choice
+                        proposal=proposal, fingerprint=print_, weight=lib.vote_weight, sealed=sealed
                     )
                 )
         Ballot.objects.bulk_create(ballots, batch_size=2000)
