@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -36,31 +35,9 @@ def _reaches(notice: Notice, library: MemberLibrary, chosen: list[str]) -> bool:
 @login_required
 def notice_list(request):
     """Notices the user's libraries may still take part in, with what each decided."""
-    libraries = list(access.libraries_for(request.user, notices.TAKE_PART).order_by("path"))
-    if not libraries:
+    rows = selectors.notices_to_decide(request.user)
+    if rows is None:
         raise PermissionDenied
-    # A system's people decide for its branches: show the top of each subtree only.
-    paths = [lib.path for lib in libraries]
-    tops = [
-        lib for lib in libraries if not any(lib.path.startswith(p) and lib.path != p for p in paths)
-    ]
-    now = timezone.now()
-    open_notices = list(
-        Notice.objects.filter(state__in=OPEN)
-        .filter(Q(participation_deadline__isnull=True) | Q(participation_deadline__gte=now))
-        .prefetch_related("libraries")
-        .order_by("send_at", "pk")
-    )
-    decided = {
-        (p.notice_id, p.library_id): p
-        for p in LibraryParticipation.objects.filter(notice__in=open_notices, library__in=tops)
-    }
-    rows = []
-    for notice in open_notices:
-        chosen = [lib.path for lib in notice.libraries.all()]
-        for library in tops:
-            if _reaches(notice, library, chosen):
-                rows.append((notice, library, decided.get((notice.pk, library.pk))))
     return render(request, "patron_notices/notices.html", {"rows": rows})
 
 

@@ -5,12 +5,18 @@ from portal.home.panels import DashboardPanel
 
 
 def dashboard_panel(request, libraries):
-    """Links to the directory; the office's permission is counts, a library's is records."""
+    """Notices waiting for the library's decision (for those who decide), and links to the
+    directory; the office's permission is counts, a library's is records."""
+    from .selectors import notices_to_decide
+
     office = access.is_consortium_admin(request.user)
+    waiting = []
+    if not office and "patron_notices.approve_notices" in access.permissions_anywhere(request.user):
+        waiting = [row for row in notices_to_decide(request.user) or () if row[2] is None]
     return DashboardPanel(
         title=_("Patron notices"),
         template_name="patron_notices/panel.html",
-        context={"libraries": libraries},
+        context={"libraries": libraries, "waiting": waiting},
         permission=(
             "patron_notices.view_patron_counts" if office else "patron_notices.view_patrons"
         ),

@@ -219,3 +219,42 @@ def import_progress(job) -> dict:
         "rows_invalid": job.rows_invalid,
         "rows_expired": job.rows_expired,
     }
+
+
+def notices_to_decide(user) -> list[tuple] | None:
+    """(notice, library, participation or None) for each approved notice, still open to
+    decisions, that reaches a library the user decides for (the top of each of their
+    subtrees: a system's people decide for its branches). None: the user decides for no
+    library. Four queries, whatever the number of notices and libraries."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    from portal import access
+
+    from .models import LibraryParticipation, Notice
+
+    libraries = list(access.libraries_for(user, "patron_notices.approve_notices").order_by("path"))
+    if not libraries:
+        return None
+    paths = [lib.path for lib in libraries]
+    tops = [
+        lib for lib in libraries if not any(lib.path.startswith(p) and lib.path != p for p in paths)
+    ]
+    open_notices = list(
+        Notice.objects.filter(state__in=(Notice.State.APPROVED, Notice.State.SCHEDULED))
+        .filter(
+            Q(participation_deadline__isnull=True) | Q(participation_deadline__gte=timezone.now())
+        )
+        .prefetch_related("libraries")
+        .order_by("send_at", "pk")
+    )
+    decided = {
+        (p.notice_id, p.library_id): p
+        for p in LibraryParticipation.objects.filter(notice__in=open_notices, library__in=tops)
+    }
+    return [
+        (notice, library, decided.get((notice.pk, library.pk)))
+        for notice in open_notices
+        for library in tops
+        if reaches(notice, library)
+    ]
