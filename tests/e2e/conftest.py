@@ -16,38 +16,12 @@ from tests import factories
 # ORM calls the test makes between browser steps without this.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-CHROMIUM = os.environ.get("CONCORD_E2E_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 @pytest.fixture(autouse=True)
 def wagtail_site(transactional_db):
     """Every journey starts with the site that migrations made: an earlier transactional
     test may have emptied the tables it lives in."""
     return factories.ensure_site()
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright import sync_api
-
-    if not os.path.exists(CHROMIUM):
-        # Never a silent skip: the browser journeys are part of the suite.
-        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium package")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ def sign_in(page, email):
 def expect_dashboard(page, library):
     expect(page).to_have_url(re.compile(r"/dashboard/$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text("Welcome")
-    expect(page.get_by_role("link", name=library.name)).to_be_visible()
+    expect(page.get_by_role("link", name=library.name, exact=True)).to_be_visible()
     panels = page.locator("section.panel")
     expect(panels.first).to_be_visible()
     # Directors vote for their library: the governance panel is theirs.

@@ -24,8 +24,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "concord-demo"  # the documented demo password
 OFFICE = "office@example.org"
@@ -191,20 +189,6 @@ def demo(request, tmp_path_factory):
             os.killpg(process.pid, signal.SIGKILL)
         if backend == "postgresql":
             _drop_database(_postgres_url(), name)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    from playwright import sync_api
-
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium package")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
 
 
 class People:
