@@ -228,6 +228,11 @@ def test_no_statement_sent_to_the_database_carries_a_choice(world):
     sent = "\n".join(q["sql"] for q in queries.captured_queries)
     for word in ("red", "green", "blue", "abstain"):
         assert f'"{word}"' not in sent and f"'{word}'" not in sent, word
+    # The capture does see choices where they are sent: an open ballot's.
+    open_ = world.proposal(kind="approval", options=("red", "green", "blue"))
+    with CaptureQueriesContext(connection) as queries:
+        world.vote(0, open_, ["green"])
+    assert '"green"' in "\n".join(q["sql"] for q in queries.captured_queries)
 
 
 # --- counted, checkable, changeable ---------------------------------------------------------
@@ -440,3 +445,47 @@ def test_the_admin_form_does_not_offer_secret_for_ranked_choice(world, client):
     assert refused.status_code == 200
     assert "ranked-choice ballot cannot be secret" in refused.content.decode()
     assert not Proposal.objects.filter(title="Rank the candidates").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrating_plain_secret_choices_forward():
+    """The real migration, from the tables as they were: choices in the clear."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("governance", "0002_proposal_decision_mailed_at")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    OldProposal = old.get_model("governance", "Proposal")
+    OldChoice = old.get_model("governance", "SecretChoice")
+    choices = ["yes", "yes", "no", "abstain", "recuse"]
+    plain = tally.tally(
+        tally.Rule(), [tally.Ballot(Fraction(1), c) for c in choices], eligible=5, membership=5
+    ).as_dict()
+    states = {"open": None, "decided": plain, "draft": None}
+    for state, result in states.items():
+        proposal = OldProposal.objects.create(
+            title=f"Secret, {state}",
+            secret=True,
+            state=state,
+            eligible_weight=5,
+            membership_weight=5,
+            result=result,
+            outcome=result["outcome"] if result else "",
+        )
+        if state != "draft":
+            OldChoice.objects.bulk_create(
+                OldChoice(proposal=proposal, fingerprint=f"{state}{n}", weight=1, choice=c)
+                for n, c in enumerate(choices)
+            )
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    assert not SecretChoice.objects.filter(choice__isnull=False).exists()
+    decided = Proposal.objects.get(title="Secret, decided")
+    assert decided.sealed and decided.sealed_private_key == ""
+    assert services.count(decided).as_dict() == plain
+    open_ = Proposal.objects.get(title="Secret, open")
+    assert open_.sealed and open_.sealed_private_key and open_.tally_record is None
+    draft = Proposal.objects.get(title="Secret, draft")
+    assert not draft.ballot_key  # made when it opens
