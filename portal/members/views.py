@@ -85,6 +85,10 @@ def library_people(request, code):
             "people": people_of(library),
             "removable_roles": removable,
             "form": form,
+            # Offers to people who already have an account, until they answer.
+            "offers": Appointment.objects.filter(library=library, state=Appointment.State.PENDING)
+            .select_related("user")
+            .order_by("created_at"),
         },
         status=400 if request.method == "POST" else 200,
     )

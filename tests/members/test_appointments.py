@@ -43,6 +43,9 @@ def test_a_director_cannot_make_the_office_their_staff_without_consent(
     )
     offer = Appointment.objects.get(user=office)
     assert (offer.state, offer.role, offer.offered_by) == ("pending", STAFF, director)
+    page = director_client.get(reverse("members:library_people", args=[people["system_a"].code]))
+    assert "Waiting for an answer" in page.content.decode()
+    assert "already has an account" in page.content.decode()  # the message after the POST
     [message] = mail.outbox
     assert message.to == [office.email] and "/appointments/" in message.body
     assert AuditEntry.objects.filter(action="membership.offered").exists()
