@@ -340,6 +340,7 @@ class CastPlan:
     choice: Any
     existing: Ballot | None
     old_receipt: str | None
+    rule: tally.Rule | None = None  # read once (a choice ballot's options are a query)
 
 
 def _lock_proposal_shared(proposal_id: int) -> Proposal | None:
@@ -389,7 +390,8 @@ def check_cast_ballot(user, proposal_id: int, library_id: int, choice, receipt=N
         raise NotAllowed(_("You may not vote for this library."))
     if callable(choice):
         choice = choice(proposal)
-    choice = _json_choice(proposal.rule(), choice)
+    rule = proposal.rule()
+    choice = _json_choice(rule, choice)
     existing = Ballot.objects.filter(proposal_id=proposal_id, library_id=library_id).first()
     # Only the receipt links a secret ballot to its choice, so only its holder can change it.
     if (
@@ -400,7 +402,7 @@ def check_cast_ballot(user, proposal_id: int, library_id: int, choice, receipt=N
         raise ReceiptRequired(
             _("To change a secret ballot, enter the receipt code you were given.")
         )
-    return CastPlan(user, proposal, eligibility, authority, choice, existing, receipt)
+    return CastPlan(user, proposal, eligibility, authority, choice, existing, receipt, rule)
 
 
 def do_cast_ballot(plan: CastPlan, code: str | None = None) -> tuple[Ballot, str]:
@@ -418,9 +420,8 @@ def do_cast_ballot(plan: CastPlan, code: str | None = None) -> tuple[Ballot, str
             if deleted != 1:
                 raise GovernanceError(_("The earlier secret choice could not be found."))
         if proposal.sealed:
-            sealed = sealing.seal(
-                proposal.ballot_key, proposal.rule(), eligibility.weight, plan.choice
-            )
+            rule = plan.rule or proposal.rule()
+            sealed = sealing.seal(proposal.ballot_key, rule, eligibility.weight, plan.choice)
             SecretChoice.objects.create(
                 proposal=proposal, fingerprint=print_, weight=eligibility.weight, sealed=sealed
             )
