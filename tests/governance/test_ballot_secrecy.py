@@ -489,3 +489,13 @@ def test_migrating_plain_secret_choices_forward():
     assert open_.sealed and open_.sealed_private_key and open_.tally_record is None
     draft = Proposal.objects.get(title="Secret, draft")
     assert not draft.ballot_key  # made when it opens
+
+
+def test_check_deploy_warns_without_the_ballot_sealing_key(settings):
+    from governance.checks import ballot_sealing_key_check
+
+    settings.BALLOT_SEALING_KEY = ""
+    os.environ.pop("BALLOT_SEALING_KEY", None)
+    assert [w.id for w in ballot_sealing_key_check(None)] == ["governance.W001"]
+    settings.BALLOT_SEALING_KEY = "k" * 50
+    assert ballot_sealing_key_check(None) == []

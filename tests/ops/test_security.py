@@ -43,6 +43,7 @@ def production_env(**extra) -> dict:
         DATABASE_URL="postgres://concord:secret@db.example.org:5432/concord",
         REDIS_URL="redis://redis.example.org:6379/0",
         AUDIT_CHAIN_KEY="a9Fq-" + "c2Lr8pWm4Zx" * 6,
+        BALLOT_SEALING_KEY="b4Lk-" + "q8Wn3rTz7Yd" * 6,
         CONCORD_STORAGE="s3",
         S3_BUCKET="concord",
         TRAINING_BADGE_SIGNING_KEY=badge_key_pem(),
