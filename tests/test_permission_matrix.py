@@ -515,6 +515,11 @@ ADMIN_MATRIX: dict[str, tuple[str, Row]] = {
     "edit": ("notices:edit", Row("get", "draft", A(OWN_DRAFT, (200, 200)))),
     "delete": ("notices:delete", Row("get", "draft", A(OWN_DRAFT, (200, 200)))),
     "history": ("notices:history", Row("get", "draft", A(OWN_DRAFT, (200, 200)))),
+    "usage": ("notices:usage", Row("get", "draft", A(OWN_DRAFT, (200, 200)))),
+    "workflow history": (
+        "notices:workflow_history",
+        Row("get", "draft", A(OWN_DRAFT, (200, 200))),
+    ),
     # Sending controls are the office's alone (a draft cannot be cancelled: sent back).
     "cancel": ("notices:act", Row("post", "cancel", A(DENIED, MOVED))),
 }

@@ -9,7 +9,7 @@ snippet because Wagtail's workflows (with drafts and revisions) are the snippets
 
 from django import forms
 from django.core.exceptions import PermissionDenied
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 from wagtail.admin.forms import WagtailAdminModelForm
@@ -212,7 +212,7 @@ class NoticeViewSet(SnippetViewSet):
         return ObjectList(self.panels, base_form_class=NoticeForm).bind_to_model(self.model)
 
     def get_urlpatterns(self):
-        return [
+        patterns = [
             *super().get_urlpatterns(),
             path("<int:pk>/manage/", admin_views.manage, name="manage"),
             path("<int:pk>/progress.json", admin_views.progress_json, name="progress_json"),
@@ -221,6 +221,31 @@ class NoticeViewSet(SnippetViewSet):
             path("<int:pk>/preview/message/", admin_views.preview_message, name="preview_message"),
             path("<int:pk>/test-send/", admin_views.test_send, name="test_send"),
         ]
+        # Every view of one notice (Wagtail's history, usage, revisions, workflow pages as
+        # well as ours) first asks whether the person may see that notice at all.
+        return [
+            URLPattern(p.pattern, _seen_notices_only(p.callback), p.default_args, p.name)
+            for p in patterns
+        ]
+
+
+def _seen_notices_only(view):
+    from functools import wraps
+
+    from django.contrib.admin.utils import unquote
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        pk = kwargs.get("pk")
+        if pk is not None:
+            notice = (
+                Notice.objects.filter(pk=unquote(str(pk))).first() if str(pk).isdigit() else None
+            )
+            if notice is not None and not notices.may_view(request.user, notice):
+                raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return guarded
 
 
 class TakePartMenuItem(MenuItem):
