@@ -462,6 +462,10 @@ def do_cast_ballot(plan: CastPlan, code: str | None = None) -> tuple[Ballot, str
     }
     if not proposal.secret:
         data.update(choice=plan.choice, fingerprint=print_)
+    elif proposal.sealed:
+        # Under the audit chain's key: a ciphertext changed in the database after it was
+        # cast no longer matches its ballot's last entry (verify_proposal compares them).
+        data["tracker"] = ballot.tracker
     record(
         f"governance.ballot.{action}",
         actor=plan.user,

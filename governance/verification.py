@@ -108,6 +108,22 @@ def verify(proposal: Proposal) -> Report:
         f"{len(entries)} ballot events in the audit log, one per recorded cast or change",
         f"{len(entries)} audit entries for {events} ballot events and {len(ballots)} ballots",
     )
+    if proposal.sealed:
+        audited = {}
+        for entry in entries:
+            audited[entry.object_id] = entry.data.get("tracker")
+        trackers = Counter(
+            sealing.tracker(s)
+            for s in SecretChoice.objects.filter(proposal=proposal).values_list("sealed", flat=True)
+        )
+        if all(audited.values()):
+            report.check(
+                Counter(audited.values()) == trackers,
+                "each sealed ballot is the one its cast recorded in the audit chain (trackers)",
+                "a sealed ballot differs from the one recorded when it was cast",
+            )
+        else:
+            report.lines.append("--    ballots cast before sealing: their trackers are not audited")
     if not proposal.secret:
         last = {}
         for entry in entries:

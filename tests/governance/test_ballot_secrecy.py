@@ -94,7 +94,7 @@ def _view(proposal) -> dict:
         )
         choices = cursor.fetchall()
         cursor.execute(
-            "SELECT a.action, a.library_id, a.actor_id, (a.data - 'proposal')::text"
+            "SELECT a.action, a.library_id, a.actor_id, (a.data - 'proposal' - 'tracker')::text"
             " FROM audit_auditentry a"
             " WHERE a.action LIKE 'governance.ballot.%%' AND (a.data->>'proposal')::int = %s"
             " ORDER BY a.id",
@@ -338,6 +338,23 @@ def test_tampering_with_a_sealed_ballot_fails_verification(world):
     row.sealed = sealing.seal(other.ballot_key, other.rule(), 1, "yes")
     row.save()
     with pytest.raises(CommandError):
+        call_command("verify_proposal", str(proposal.pk))
+
+
+def test_a_ballot_replaced_in_the_database_before_the_close_is_caught(world):
+    """Whoever can write to the database has the public key and could swap a ballot for
+    a valid encryption of another choice; the audit chain (keyed outside the database)
+    recorded each ballot's tracker, so the recount names it."""
+    from django.core.management import CommandError, call_command
+
+    proposal = world.proposal(secret=True)
+    for n, choice in enumerate(CHOICES):
+        world.vote(n, proposal, choice)
+    row = SecretChoice.objects.filter(proposal=proposal).first()
+    row.sealed = sealing.seal(proposal.ballot_key, proposal.rule(), 1, "yes")
+    row.save()
+    services.close_proposal(expire(proposal).pk)
+    with pytest.raises(CommandError, match="differs from the one recorded"):
         call_command("verify_proposal", str(proposal.pk))
 
 
