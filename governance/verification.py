@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -109,6 +110,22 @@ def verify(proposal: Proposal) -> Report:
         f"{len(entries)} audit entries for {events} ballot events and {len(ballots)} ballots",
     )
     if proposal.sealed:
+        opened = (
+            AuditEntry.objects.filter(
+                action="governance.proposal.opened",
+                object_type=Proposal._meta.label_lower,
+                object_id=str(proposal.pk),
+            )
+            .order_by("pk")
+            .last()
+        )
+        digest = (opened.data if opened else {}).get("ballot_key")
+        if digest:
+            report.check(
+                hashlib.sha256(proposal.ballot_key.encode()).hexdigest() == digest,
+                "the ballot key is the one recorded when voting opened",
+                "the ballot key differs from the one recorded when voting opened",
+            )
         audited = {}
         for entry in entries:
             audited[entry.object_id] = entry.data.get("tracker")

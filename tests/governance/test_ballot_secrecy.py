@@ -356,6 +356,10 @@ def test_a_ballot_replaced_in_the_database_before_the_close_is_caught(world):
     services.close_proposal(expire(proposal).pk)
     with pytest.raises(CommandError, match="differs from the one recorded"):
         call_command("verify_proposal", str(proposal.pk))
+    # A swapped ballot key is named too.
+    Proposal.objects.filter(pk=proposal.pk).update(ballot_key=sealing.new_key().public)
+    with pytest.raises(CommandError, match="ballot key differs"):
+        call_command("verify_proposal", str(proposal.pk))
 
 
 def test_the_key_is_needed_to_count_and_erased_after(world):
