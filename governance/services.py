@@ -667,10 +667,10 @@ def close_proposal(proposal_id: int, now=None, force: bool = False) -> Proposal 
                 logger.error("Proposal %s cannot be counted: %s", proposal_id, exc)
                 raise GovernanceError(
                     _(
-                        "The secret ballots cannot be counted: the key that seals this vote's "
-                        "private key is not the one configured (BALLOT_SEALING_KEY). The vote "
-                        "stays open until it is restored."
+                        "The secret ballots cannot be counted: %(reason)s. The vote stays open "
+                        "until that is put right."
                     )
+                    % {"reason": exc}
                 ) from exc
         result = count(proposal)
         proposal.result = result.as_dict()
