@@ -4,6 +4,7 @@ Ballots are deliberately not registered: nothing in the admin shows a library be
 choice, and the count is published only by closing the vote.
 """
 
+from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin import messages
 from wagtail.admin.widgets.button import HeaderButton
@@ -58,6 +59,13 @@ class ProposalCreateView(CreateView):
 
 
 class ProposalEditView(EditView):
+    def dispatch(self, request, *args, **kwargs):
+        # An opened proposal's terms are fixed: its page is on the portal (extend, withdraw,
+        # close, results), not a read-only form here.
+        if self.object.state != Proposal.State.DRAFT:
+            return redirect(self.object.get_absolute_url())
+        return super().dispatch(request, *args, **kwargs)
+
     @property
     def header_buttons(self):
         return [

@@ -101,3 +101,16 @@ def test_results_say_when_the_quorum_was_not_reached_and_link_the_minutes(world,
     assert minutes in client.get(proposal.get_absolute_url()).content.decode()
     meetings = client.get(reverse("governance:meetings")).content.decode()
     assert minutes in meetings and "Winter meeting" in meetings
+
+
+def test_an_opened_proposal_is_managed_on_the_portal_not_edited(world, client):
+    proposal = world.proposal()
+    client.force_login(world.admin)
+    edit = reverse("wagtailsnippets_governance_proposal:edit", args=[proposal.pk])
+    response = client.get(edit)
+    assert response.status_code == 302 and response["Location"] == proposal.get_absolute_url()
+    draft = world.proposal(open_=False, title="Still a draft")
+    assert (
+        client.get(reverse("wagtailsnippets_governance_proposal:edit", args=[draft.pk])).status_code
+        == 200
+    )
