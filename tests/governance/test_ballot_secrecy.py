@@ -520,3 +520,19 @@ def test_check_deploy_warns_without_the_ballot_sealing_key(settings):
     assert [w.id for w in ballot_sealing_key_check(None)] == ["governance.W001"]
     settings.BALLOT_SEALING_KEY = "k" * 50
     assert ballot_sealing_key_check(None) == []
+
+
+def test_a_ranked_secret_vote_from_before_sealing_still_counts(world):
+    ranked = world.proposal(kind="ranked", options=("a", "b", "c"))
+    Proposal.objects.filter(pk=ranked.pk).update(secret=True)  # as opened before sealing
+    ranked.refresh_from_db()
+    assert ranked.secret and not ranked.sealed
+    rankings = [["a", "c"], ["b", "a"], ["b"]]
+    for n, ranking in enumerate(rankings):
+        world.vote(n, ranked, ranking)
+    assert Ballot.objects.filter(proposal=ranked, choice__isnull=False).count() == 0
+    closed = services.close_proposal(expire(ranked).pk)
+    plain = tally.tally(
+        closed.rule(), [tally.Ballot(Fraction(1), r) for r in rankings], eligible=3, membership=3
+    )
+    assert closed.result["winner"] == "b" and closed.result == plain.as_dict()
