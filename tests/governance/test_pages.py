@@ -151,7 +151,8 @@ def test_no_view_shows_a_library_beside_a_secret_choice(world, client):
         reverse("wagtailsnippets_governance_proposal:list"),
         reverse("wagtailsnippets_governance_proposal:edit", args=[proposal.pk]),
     ]:
-        response = client.get(admin_page)
+        # An opened proposal's edit page leads to its portal page: follow it there.
+        response = client.get(admin_page, follow=True)
         assert response.status_code == 200
         assert_unlinked(response.content.decode())
 
