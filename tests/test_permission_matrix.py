@@ -383,6 +383,10 @@ MATRIX: dict[str, Row] = {
     "governance:results": Row("get", "final", VOTERS),
     "governance:chart": Row("get", "final", VOTERS),
     "governance:ballots": Row("get", "final", VOTERS),
+    # the sealed ballots and the proof of the totals, for members to recount; the world's
+    # decided proposal is an open ballot, which has no sealed record (tests/governance
+    # reads a secret one's)
+    "governance:ballot_record": Row("get", "final", E(staff=404, director=404, office=404)),
     "governance:minutes": Row("get", "meeting", VOTERS),
     "governance:meetings": Row("get", None, VOTERS),
     # policies: shared documents every role reads; reports and drafts for directors
