@@ -125,6 +125,7 @@ def test_the_demo_keeps_personal_data_on_disk_outside_media(model, settings):
     assert not Path(storage.location).is_relative_to(settings.MEDIA_ROOT)
 
 
+@pytest.mark.django_db  # the PDF's header carries the consortium's name
 def test_pdfs_show_images_kept_in_object_storage(settings):
     settings.TEMPLATES = [
         {
