@@ -140,21 +140,32 @@ def _wait_until_serving(process: subprocess.Popen, url: str, log: Path, timeout:
     pytest.fail(f"bin/demo did not serve within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def demo(request, tmp_path_factory):
-    """``bin/demo`` on a fresh database, seeded by ``seed_demo`` with its defaults.
+BACKENDS = ["sqlite", "postgresql"]
 
-    ``JOURNEY_DEMO=http://127.0.0.1:8000,/path/to/var`` points the SQLite journeys at a
-    demo that is already running (to write a journey); the PostgreSQL ones are skipped then.
-    """
-    backend = request.param
-    if os.environ.get("JOURNEY_DEMO"):
-        if backend != "sqlite":
-            pytest.skip("JOURNEY_DEMO runs the journeys against one running SQLite demo")
-        url, var = os.environ["JOURNEY_DEMO"].split(",")
-        yield Demo(backend="sqlite", url=url, var=Path(var))
-        return
-    var = tmp_path_factory.mktemp(f"demo-{backend}")
+
+@dataclass
+class DemoProcess:
+    """One ``bin/demo`` being started or running, and how to stop it."""
+
+    demo: Demo
+    process: subprocess.Popen
+    log: Path
+    database: str = ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            # bin/demo stops its web server, worker and broker on SIGTERM.
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(timeout=30)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        if self.database:
+            _drop_database(_postgres_url(), self.database)
+            self.database = ""
+
+
+def _start_demo(backend: str, var: Path) -> DemoProcess:
     port = _free_port(8700 if backend == "sqlite" else 8800)
     url = f"http://127.0.0.1:{port}"
     args = ["bash", str(ROOT / "bin/demo"), "--port", str(port), "--no-reload"]
@@ -170,28 +181,55 @@ def demo(request, tmp_path_factory):
     }
     env.pop("DATABASE_URL", None)
     env.pop("CELERY_TASK_ALWAYS_EAGER", None)
-    database_url, name = "", f"journey_{os.getpid()}"
+    database_url, name = "", ""
     if backend == "postgresql":
-        server = _postgres_url()
-        database_url = _create_database(server, name)
+        name = f"journey_{os.getpid()}"
+        database_url = _create_database(_postgres_url(), name)
         args += ["--database", database_url]
     log = var / "demo.out"
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: S603
             args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
+    demo = Demo(backend=backend, url=url, var=var, database_url=database_url)
+    return DemoProcess(demo=demo, process=process, log=log, database=name)
+
+
+@pytest.fixture(scope="session")
+def demo_processes(tmp_path_factory):
+    """Both demos, started together when the first journey runs: the PostgreSQL one
+    migrates and seeds while the SQLite journeys run."""
+    if os.environ.get("JOURNEY_DEMO"):
+        yield {}
+        return
+    running = {}
     try:
-        _wait_until_serving(process, url, log, timeout=600)
-        yield Demo(backend=backend, url=url, var=var, database_url=database_url)
+        for backend in BACKENDS:
+            running[backend] = _start_demo(backend, tmp_path_factory.mktemp(f"demo-{backend}"))
+        yield running
     finally:
-        # bin/demo stops its web server, worker and broker on SIGTERM.
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(process.pid, signal.SIGKILL)
-        if backend == "postgresql":
-            _drop_database(_postgres_url(), name)
+        for started in running.values():
+            started.stop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def demo(request, demo_processes):
+    """``bin/demo`` on a fresh database, seeded by ``seed_demo`` with its defaults.
+
+    ``JOURNEY_DEMO=http://127.0.0.1:8000,/path/to/var`` points the SQLite journeys at a
+    demo that is already running (to write a journey); the PostgreSQL ones are skipped then.
+    """
+    backend = request.param
+    if os.environ.get("JOURNEY_DEMO"):
+        if backend != "sqlite":
+            pytest.skip("JOURNEY_DEMO runs the journeys against one running SQLite demo")
+        url, var = os.environ["JOURNEY_DEMO"].split(",")
+        yield Demo(backend="sqlite", url=url, var=Path(var))
+        return
+    started = demo_processes[backend]
+    _wait_until_serving(started.process, started.demo.url, started.log, timeout=600)
+    yield started.demo
+    started.stop()  # done with this database: the other demo gets the machine
 
 
 class People:
