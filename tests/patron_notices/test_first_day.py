@@ -105,3 +105,24 @@ def test_the_decision_page_frames_the_branded_message_with_the_local_paragraph(
     other.authenticator_set.create(type="totp", data={"secret": "x"})
     client.force_login(other)
     assert client.get(f"/patron-notices/notices/{n.pk}/libraries/north/message/").status_code == 403
+
+
+def test_a_digest_that_could_not_be_sent_shows_on_the_persons_preferences(client, people):
+    """The digest is a person's: its failure shows where they choose how it comes."""
+    import smtplib
+
+    from portal import background
+
+    staff = people["staff"]
+    client.force_login(staff)
+    assert "Something went wrong" not in client.get("/announcements/preferences/").content.decode()
+    background.record_failure(
+        "announcements.send_digest",
+        background.subject_of("digest", staff.pk),
+        smtplib.SMTPServerDisconnected("Connection unexpectedly closed"),
+    )
+    page = client.get("/announcements/preferences/").content.decode()
+    assert "The mail server could not be reached" in page
+    other = people["comms"]
+    client.force_login(other)
+    assert "Something went wrong" not in client.get("/announcements/preferences/").content.decode()
