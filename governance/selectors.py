@@ -544,3 +544,10 @@ def weight_text(value) -> str:
     if number.denominator == 1:
         return str(number.numerator)
     return f"{float(number):.3f}".rstrip("0").rstrip(".")
+
+
+def meetings_of(proposal):
+    """The meetings that had the proposal on their agenda: where its minutes are."""
+    from .models import Meeting
+
+    return Meeting.objects.filter(agenda_items__proposal=proposal).distinct()

@@ -68,7 +68,7 @@ def proposal_detail(request, pk):
             "page": page,
             "proposal": proposal,
             "accepting": proposal.accepting_ballots(),
-            "meetings": Meeting.objects.filter(agenda_items__proposal=proposal).distinct(),
+            "meetings": selectors.meetings_of(proposal),
             "window_ended": bool(proposal.closes_at and proposal.closes_at <= timezone.now()),
             "labels": selectors.option_labels(proposal, page.options),
             "yes_no": YES_NO_CHOICES,
@@ -161,7 +161,7 @@ def results(request, pk):
             "result": proposal.result,
             "bars": selectors.chart_bars(proposal, labels=labels),
             "labels": labels,
-            "meetings": Meeting.objects.filter(agenda_items__proposal=proposal).distinct(),
+            "meetings": selectors.meetings_of(proposal),
         },
     )
 

@@ -25,13 +25,6 @@ from .models import LibraryParticipation, Notice
 OPEN = (Notice.State.APPROVED, Notice.State.SCHEDULED)
 
 
-def _reaches(notice: Notice, library: MemberLibrary, chosen: list[str]) -> bool:
-    """The notice's audience includes the library (no choice means every member)."""
-    return not chosen or any(
-        library.path.startswith(p) or p.startswith(library.path) for p in chosen
-    )
-
-
 @login_required
 def notice_list(request):
     """Notices the user's libraries may still take part in, with what each decided."""
@@ -144,7 +137,6 @@ def archive(request, pk, code, language):
 
     notice = get_object_or_404(Notice, pk=pk, state__in=ARCHIVED)
     library = get_object_or_404(MemberLibrary, code=code)
-    chosen = [lib.path for lib in notice.libraries.all()]
     opted_out = LibraryParticipation.objects.filter(
         notice=notice,
         decision=LibraryParticipation.Decision.OPTED_OUT,
@@ -152,7 +144,7 @@ def archive(request, pk, code, language):
     ).exists()
     if (
         language not in notice.version_languages
-        or not _reaches(notice, library, chosen)
+        or not selectors.reaches(notice, library)
         or opted_out
         or not plugin_enabled("patron_notices", library)
     ):
