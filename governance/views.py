@@ -6,22 +6,32 @@ import time
 from datetime import datetime
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
-from portal import access
+from portal.members.models import MemberLibrary
 
 from . import selectors, services, tally
+from .forms import (
+    BallotForm,
+    CommentForm,
+    DelegationForm,
+    ManageForm,
+    ReceiptLookupForm,
+    RegisterFilterForm,
+    RevokeDelegationForm,
+)
 from .models import Delegation, Meeting, Proposal
+
+# Lists that grow with the consortium are paged, never cut.
+PAGE_SIZE = 50
 
 YES_NO_CHOICES = [
     (tally.YES, _lazy("Yes")),
@@ -47,19 +57,18 @@ def _proposal(request, pk: int) -> Proposal:
 @login_required
 def proposal_list(request):
     _viewer(request)
+    proposals = Paginator(selectors.proposal_list(request.user), PAGE_SIZE)
     return render(
         request,
         "governance/proposal_list.html",
         {
-            "proposals": selectors.proposal_list(request.user)[:200],
+            "proposals": proposals.get_page(request.GET.get("page")),
             "open_votes": selectors.open_votes(request.user),
         },
     )
 
 
-@login_required
-def proposal_detail(request, pk):
-    proposal = _proposal(request, pk)
+def _detail(request, proposal: Proposal, *, manage_form=None, comment_form=None, status=200):
     page = selectors.proposal_page(request.user, proposal)
     return render(
         request,
@@ -72,8 +81,16 @@ def proposal_detail(request, pk):
             "window_ended": bool(proposal.closes_at and proposal.closes_at <= timezone.now()),
             "labels": selectors.option_labels(proposal, page.options),
             "yes_no": YES_NO_CHOICES,
+            "extend_form": manage_form or ManageForm(initial={"action": "extend"}),
+            "comment_form": comment_form or CommentForm(),
         },
+        status=status,
     )
+
+
+@login_required
+def proposal_detail(request, pk):
+    return _detail(request, _proposal(request, pk))
 
 
 def choice_from_post(proposal: Proposal, data):
@@ -101,17 +118,17 @@ def vote(request, pk):
     # No separate read of the proposal or view check: casting checks the voting authority
     # (stronger than viewing) and reads the proposal once, under its lock. A draft is
     # refused there as "not open".
-    try:
-        library_id = int(request.POST.get("library", ""))
-    except ValueError:
-        raise PermissionDenied from None
+    form = BallotForm(request.POST)
+    if not form.is_valid():
+        # Only a hand-made request lacks the library: the page always sends it.
+        raise PermissionDenied
     try:
         ballot, code = services.cast_ballot(
             request.user,
             pk,
-            library_id,
+            form.cleaned_data["library"],
             lambda proposal: choice_from_post(proposal, request.POST),
-            receipt=request.POST.get("receipt") or None,
+            receipt=form.cleaned_data["receipt"] or None,
         )
     except services.NotAllowed as refusal:
         raise PermissionDenied(str(refusal)) from refusal
@@ -135,10 +152,14 @@ def vote(request, pk):
 @require_POST
 def comment(request, pk):
     proposal = _proposal(request, pk)
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        return _detail(request, proposal, comment_form=form, status=400)
     try:
-        services.do_comment(request.user, proposal, request.POST.get("body", ""))
+        services.do_comment(request.user, proposal, form.cleaned_data["body"])
     except services.GovernanceError as refusal:
-        messages.error(request, str(refusal))
+        form.add_error("body", str(refusal))
+        return _detail(request, proposal, comment_form=form, status=400)
     return redirect(proposal)
 
 
@@ -181,8 +202,9 @@ def chart(request, pk):
 def ballot_list(request, pk):
     proposal = _final(request, pk)
     looked_up = None
-    if request.method == "POST" and request.POST.get("receipt"):
-        looked_up = services.fingerprint(request.POST["receipt"])
+    form = ReceiptLookupForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        looked_up = services.fingerprint(form.cleaned_data["receipt"])
     return render(
         request,
         "governance/ballot_list.html",
@@ -191,6 +213,7 @@ def ballot_list(request, pk):
             "rows": selectors.public_ballots(proposal),
             "labels": selectors.option_labels(proposal),
             "looked_up": looked_up,
+            "form": form,
         },
     )
 
@@ -214,7 +237,8 @@ REGISTER_PDF_ROWS = 2000
 def register(request):
     """The resolution register; ``?format=pdf``: as an archival PDF (PDF/A-2a, PDF/UA-1)."""
     _viewer(request)
-    filters = {k: request.GET.get(k, "") for k in ("committee", "outcome", "year")}
+    form = RegisterFilterForm(request.GET)
+    filters = form.filters()
     if request.GET.get("format") == "pdf":
         from portal.pdf import render_pdf
 
@@ -232,18 +256,17 @@ def register(request):
             f'attachment; filename="resolution-register-{timezone.localdate():%Y%m%d}.pdf"'
         )
         return response
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "governance/register.html",
         {
-            "proposals": selectors.register(**filters)[:500],
-            "filters": filters,
-            "query": request.GET.urlencode(),
-            "outcomes": [
-                (tally.PASSED, _("passed")),
-                (tally.FAILED, _("failed")),
-                (tally.TIE, _("tie")),
-            ],
+            "proposals": Paginator(selectors.register(**filters), PAGE_SIZE).get_page(
+                request.GET.get("page")
+            ),
+            "form": form,
+            "query": query.urlencode(),
         },
     )
 
@@ -253,42 +276,45 @@ def proxies(request):
     libraries, delegations, mine = selectors.delegations_page(request.user)
     if not libraries and not mine:
         raise PermissionDenied
+    allowed = MemberLibrary.objects.filter(pk__in=[library.pk for library in libraries])
+    form = DelegationForm(libraries=allowed)
     if request.method == "POST":
         try:
-            if request.POST.get("revoke"):
-                delegation = get_object_or_404(Delegation, pk=request.POST["revoke"])
+            if "revoke" in request.POST:
+                revoke = RevokeDelegationForm(request.POST)
+                if not revoke.is_valid():
+                    raise Http404
+                delegation = get_object_or_404(Delegation, pk=revoke.cleaned_data["revoke"])
                 services.do_revoke_delegate(request.user, delegation)
                 messages.success(request, _("The proxy was revoked."))
-            else:
-                library = get_object_or_404(
-                    access.libraries_for(request.user, services.NAME_PROXY),
-                    pk=request.POST.get("library") or 0,
-                )
-                person = (
-                    get_user_model()
-                    .objects.filter(email__iexact=request.POST.get("email", "").strip())
-                    .first()
-                )
-                starts_on = parse_date(request.POST.get("starts_on", "")) or timezone.localdate()
-                ends_on = parse_date(request.POST.get("ends_on", ""))
+                return redirect("governance:proxies")
+            form = DelegationForm(request.POST, libraries=allowed)
+            if form.is_valid():
+                data = form.cleaned_data
                 services.do_name_delegate(
-                    request.user, library, person, request.POST.get("kind"), starts_on, ends_on
+                    request.user,
+                    data["library"],
+                    form.person,
+                    data["kind"],
+                    data["starts_on"],
+                    data["ends_on"],
                 )
                 messages.success(request, _("Named."))
+                return redirect("governance:proxies")
         except services.NotAllowed as refusal:
             raise PermissionDenied(str(refusal)) from refusal
         except services.GovernanceError as refusal:
-            messages.error(request, str(refusal))
-        return redirect("governance:proxies")
+            form.add_error(None, str(refusal))
     return render(
         request,
         "governance/proxies.html",
         {
             "libraries": libraries,
-            "delegations": delegations,
+            "delegations": Paginator(delegations, PAGE_SIZE).get_page(request.GET.get("page")),
             "mine": mine,
-            "kinds": Delegation.Kind.choices,
+            "form": form,
         },
+        status=400 if form.errors else 200,
     )
 
 
@@ -303,15 +329,21 @@ def manage(request, pk):
     proposal = get_object_or_404(Proposal, pk=pk)
     if not services.can_manage(request.user):
         raise PermissionDenied
-    action = request.POST.get("action")
-    if action in CONFIRMED_ACTIONS and request.POST.get("confirmed") != "yes":
+    form = ManageForm(request.POST)
+    if not form.is_valid():
+        if form.data.get("action") == "extend":
+            return _detail(request, _proposal(request, pk), manage_form=form, status=400)
+        messages.error(request, _("Unknown action."))
+        return redirect(proposal)
+    action, reason = form.cleaned_data["action"], form.cleaned_data["reason"]
+    if action in CONFIRMED_ACTIONS and not form.confirmed_yes:
         return render(
             request,
             "governance/confirm.html",
             {
                 "proposal": proposal,
                 "action": action,
-                "reason": request.POST.get("reason", ""),
+                "reason": reason,
                 "electorate_size": services.electorate(proposal).count()
                 if action == "open"
                 else None,
@@ -322,26 +354,23 @@ def manage(request, pk):
             services.do_open_proposal(request.user, proposal)
             messages.success(request, _("The vote is open. Directors have been notified."))
         elif action == "extend":
-            closes_at = parse_datetime(request.POST.get("closes_at", ""))
-            if closes_at is None:
-                raise services.GovernanceError(_("Give the new closing time."))
+            closes_at = form.cleaned_data["closes_at"]
             if timezone.is_naive(closes_at):
                 closes_at = timezone.make_aware(closes_at)
-            services.do_extend_window(
-                request.user, proposal, closes_at, request.POST.get("reason", "")
-            )
+            services.do_extend_window(request.user, proposal, closes_at, reason)
             messages.success(request, _("The window was extended."))
         elif action == "withdraw":
-            services.do_withdraw_proposal(request.user, proposal, request.POST.get("reason", ""))
+            services.do_withdraw_proposal(request.user, proposal, reason)
             messages.success(request, _("The proposal was withdrawn."))
-        elif action == "close":
+        else:
             if proposal.closes_at and proposal.closes_at > timezone.now():
                 raise services.GovernanceError(_("The window has not ended yet."))
             services.close_proposal(proposal.pk)
             messages.success(request, _("The vote is closed and counted."))
-        else:
-            raise services.GovernanceError(_("Unknown action."))
     except services.GovernanceError as refusal:
+        if action == "extend":
+            form.add_error("closes_at", str(refusal))
+            return _detail(request, _proposal(request, pk), manage_form=form, status=400)
         messages.error(request, str(refusal))
     return redirect(proposal)
 

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from governance import selectors, services
-from governance.models import VOTING_KINDS, AgendaItem, Ballot, Meeting
+from governance.models import VOTING_KINDS, AgendaItem, Ballot, Delegation, Meeting
 from portal.members.grants import sync_grants
 from portal.members.models import MemberLibrary, Membership
 from portal.members.roles import DIRECTOR
@@ -181,7 +181,10 @@ def test_director_names_a_proxy_on_the_page(world, client):
         url("proxies"),
         {"library": world.libraries[0].pk, "email": world.staff.email, "kind": "alternate"},
     )
-    assert response.status_code == 404  # not one of their libraries
+    # Not one of their libraries: it is not offered, and the form says so beside the field.
+    assert response.status_code == 400
+    assert "library" in response.context["form"].errors
+    assert Delegation.objects.filter(library=world.libraries[0], kind="alternate").count() == 0
 
 
 def test_office_extends_and_closes_through_the_page(world, client):
