@@ -11,11 +11,37 @@ def small_tree(db):
     return factories.tree(systems=2, branches=2)
 
 
+def pytest_configure(config):
+    """Test databases are copies of one migrated template (tests/database_template.py)."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if "postgresql" not in database["ENGINE"]:
+        return
+    from tests import database_template
+
+    server = "postgres://{USER}:{PASSWORD}@{HOST}:{PORT}/{NAME}".format(**database)
+    database.setdefault("TEST", {})["TEMPLATE"] = database_template.ensure(server)
+
+
+def pytest_itemcollected(item):
+    """Browser journeys are slow by nature: ``-m "not slow"`` leaves them out. Run in
+    parallel (``-n``, ``--dist loadgroup``), the journeys stay in one process, as they share
+    the two demos they start."""
+    if item.get_closest_marker("e2e"):
+        item.add_marker(pytest.mark.slow)
+    if "journeys" in item.path.parts:
+        item.add_marker(pytest.mark.xdist_group("journeys"))
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by their fixtures
 def pytest_collection_modifyitems(config, items):
-    """Browser journeys are slow by nature: ``-m "not slow"`` leaves them out."""
-    for item in items:
-        if item.get_closest_marker("e2e"):
-            item.add_marker(pytest.mark.slow)
+    """The journeys go first: the longest piece of work starts while the other processes
+    take the many short tests."""
+    journeys = [item for item in items if "journeys" in item.path.parts]
+    if journeys:
+        chosen = set(journeys)
+        items[:] = journeys + [item for item in items if item not in chosen]
 
 
 # One browser for every test that drives one (tests/e2e against the live server,

@@ -1,8 +1,16 @@
 """Tests: the database and Redis come from DATABASE_URL / REDIS_URL (PostgreSQL in CI)."""
 
 import os
+from urllib.parse import urlsplit, urlunsplit
 
-from .base import *  # noqa: F403
+# Parallel test processes (pytest-xdist: gw0, gw1, ...) each take their own Redis database,
+# so one process's queues, locks, rate limits and cache never meet another's.
+if os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
+    _redis = urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    _db = int(_redis.path.strip("/") or 0) + 1 + int(os.environ["PYTEST_XDIST_WORKER"][2:])
+    os.environ["REDIS_URL"] = urlunsplit(_redis._replace(path=f"/{_db % 16}"))
+
+from .base import *  # noqa: E402, F403
 
 DEBUG = False
 SECRET_KEY = "test-only-key"  # noqa: S105
