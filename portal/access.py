@@ -1,7 +1,9 @@
 """The one answer to "may this user do P for member library L?".
 
 Views, the API, templates and Celery tasks ask here; nothing else reads memberships to
-make a decision. Permissions are named ``"<plugin>.<codename>"`` (``"portal.*"`` for the
+make a decision. Which permissions a role carries is the office's to shape
+(``portal.members.roles``); the decision here reads the grants that follow from it.
+Permissions are named ``"<plugin>.<codename>"`` (``"portal.*"`` for the
 core's own). A grant reaches a library from a role held on it or on any ancestor
 (resolved into guardian rows by ``portal.members.grants``); consortium administrators are
 checked at the root; and a plugin switched off for a library grants nothing there.
@@ -12,7 +14,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from portal.members.models import MemberLibrary, MemberLibraryUserObjectPermission, Membership
-from portal.members.roles import CONSORTIUM_ADMIN, permissions_of_role, plugin_of
+from portal.members.roles import CONSORTIUM_ADMIN, definitions, permissions_of_role, plugin_of
 from portal.members.switches import enabled_filter, enabled_plugins_by_library, plugin_enabled
 
 
@@ -41,6 +43,12 @@ def is_consortium_admin(user) -> bool:
 
 def roles_of(user) -> set[str]:
     return {m.role for m in memberships_of(user)}
+
+
+def requires_mfa(user) -> bool:
+    """True when one of the user's roles, as the office defined it, needs a second factor."""
+    roles = definitions()
+    return any(roles[code].requires_mfa for code in roles_of(user) if code in roles)
 
 
 def _admin_has(user, perm: str) -> bool:

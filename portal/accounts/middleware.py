@@ -1,7 +1,6 @@
 """Directors and consortium administrators must set up MFA before using the portal."""
 
 from allauth.mfa.utils import is_mfa_enabled
-from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect
 from django.urls import NoReverseMatch, reverse
@@ -66,7 +65,7 @@ class RequireMFAMiddleware:
 
 def mfa_required(user) -> bool:
     """True when one of the user's roles obliges them to use a second factor."""
-    return bool(access.roles_of(user) & set(settings.CONCORD_MFA_REQUIRED_ROLES))
+    return access.requires_mfa(user)
 
 
 def _is_navigation(request) -> bool:

@@ -12,7 +12,7 @@ from wagtail.admin.forms import WagtailAdminModelForm
 
 from .exceptions import ActionRefused
 from .models import MemberLibrary, Membership
-from .roles import ROLES
+from .roles import role_choices
 from .services import appointable_roles, check_add_membership
 
 LIBRARY_FIELDS = [
@@ -72,7 +72,7 @@ class AppointForm(forms.Form):
         self.actor, self.library = actor, library
         allowed = appointable_roles(actor, library)
         self.fields["role"].choices = [
-            (code, label) for code, label in ROLES.items() if code in allowed
+            (code, name) for code, name in role_choices() if code in allowed
         ]
 
     def clean(self):
@@ -91,6 +91,7 @@ class MembershipAddForm(WagtailAdminModelForm):
     email = forms.EmailField(label=_("Email address"))
     full_name = forms.CharField(label=_("Full name"), max_length=200, required=False)
     library = TreeChoiceField(label=_("Library"), queryset=MemberLibrary.objects.order_by("path"))
+    role = forms.ChoiceField(label=_("Role"), choices=role_choices)
 
     class Meta:
         model = Membership

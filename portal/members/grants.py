@@ -10,29 +10,98 @@ from collections.abc import Iterable
 from functools import reduce
 from operator import or_
 
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
-from .models import MemberLibrary, MemberLibraryUserObjectPermission, Membership
-from .roles import CONSORTIUM_ADMIN, ROLES, all_permissions, permissions_of_role
+from .models import MemberLibrary, MemberLibraryUserObjectPermission, Membership, Role
+from .roles import (
+    BUILTIN_DEFAULTS,
+    CONSORTIUM_ADMIN,
+    ROLES,
+    all_permissions,
+    definitions,
+    forget_definitions,
+)
 
 
-def ensure_permissions() -> dict[str, int]:
-    """Create the Permission rows for every core and plugin permission; ``{name: id}``."""
+def ensure_builtin_roles() -> None:
+    """Create any built-in role that is missing, with its default permissions.
+
+    The data migration made them on an existing site; this puts them back on a database
+    that was emptied since (``flush``), so the core's codes always name a role.
+    """
+    present = set(Role.objects.filter(code__in=ROLES).values_list("code", flat=True))
+    missing = [code for code in ROLES if code not in present]
+    if not missing:
+        return
+    mfa = set(getattr(settings, "CONCORD_MFA_REQUIRED_ROLES", ()))
+    created = {}
+    for code in missing:
+        defaults = BUILTIN_DEFAULTS[code]
+        created[code] = Role.objects.create(
+            code=code,
+            name=str(ROLES[code]),
+            library_kinds=defaults["kinds"],
+            requires_mfa=code in mfa or defaults["mfa"],
+        )
+    by_code = {r.code: r for r in Role.objects.filter(code__in=ROLES)}
+    for code, role in created.items():
+        role.appointed_by.set([by_code[c] for c in BUILTIN_DEFAULTS[code]["appointed_by"]])
+    perm_ids = ensure_permissions(distribute=False)
+    through = Role.permissions.through
+    through.objects.bulk_create(
+        [
+            through(role_id=created[code].pk, permission_id=perm_ids[name])
+            for name, (_label, default_roles) in all_permissions().items()
+            for code in default_roles
+            if code in created
+        ],
+        ignore_conflicts=True,
+    )
+    forget_definitions()
+
+
+def ensure_permissions(distribute: bool = True) -> dict[str, int]:
+    """Create the Permission rows for every core and plugin permission; ``{name: id}``.
+
+    A permission seen for the first time (a plugin just installed) goes to the roles its
+    plugin names as defaults; from then on which roles carry it is the office's choice.
+    """
     content_type = ContentType.objects.get_for_model(MemberLibrary)
     existing = {p.codename: p.pk for p in Permission.objects.filter(content_type=content_type)}
+    declared = all_permissions()
     missing = [
         Permission(content_type=content_type, codename=name, name=str(label)[:255])
-        for name, (label, _roles) in all_permissions().items()
+        for name, (label, _roles) in declared.items()
         if name not in existing
     ]
-    for perm in Permission.objects.bulk_create(missing, ignore_conflicts=True):
-        existing[perm.codename] = perm.pk
-    if any(p.pk is None for p in missing):
-        existing = {p.codename: p.pk for p in Permission.objects.filter(content_type=content_type)}
+    if not missing:
+        return existing
+    Permission.objects.bulk_create(missing, ignore_conflicts=True)
+    existing = {p.codename: p.pk for p in Permission.objects.filter(content_type=content_type)}
+    if distribute:
+        _give_to_default_roles({p.codename for p in missing}, existing, declared)
     return existing
+
+
+def _give_to_default_roles(names: set[str], perm_ids: dict[str, int], declared: dict) -> None:
+    role_ids = dict(Role.objects.values_list("code", "pk"))
+    through = Role.permissions.through
+    rows = [
+        through(role_id=role_ids[code], permission_id=perm_ids[name])
+        for name in names
+        for code in declared[name][1]
+        if code in role_ids
+    ]
+    if not rows:
+        return
+    through.objects.bulk_create(rows, ignore_conflicts=True)
+    forget_definitions()
+    for code in {code for name in names for code in declared[name][1] if code in role_ids}:
+        rebuild_role_grants(code, {perm_ids[n] for n in names if code in declared[n][1]})
 
 
 def sync_grants(user_ids: Iterable[int]) -> None:
@@ -46,9 +115,9 @@ def sync_grants(user_ids: Iterable[int]) -> None:
         return
     perm_ids = ensure_permissions()
     role_perms = {
-        role: {perm_ids[p] for p in permissions_of_role(role)}
-        for role in ROLES
-        if role != CONSORTIUM_ADMIN
+        code: {perm_ids[p] for p in role.permissions if p in perm_ids}
+        for code, role in definitions().items()
+        if code != CONSORTIUM_ADMIN
     }
     with transaction.atomic():
         memberships = list(
@@ -87,6 +156,61 @@ def sync_grants(user_ids: Iterable[int]) -> None:
             ignore_conflicts=True,
             batch_size=5000,
         )
+
+
+def rebuild_role_grants(role: str, permission_ids: Iterable[int]) -> int:
+    """Bring the grants of ``permission_ids`` in line with the roles, for everyone holding
+    ``role``: after the office added those permissions to the role or took them away.
+
+    Two statements whatever the size of the consortium: one deletes the grants no role
+    still justifies (another role of the same person may), one inserts the missing ones
+    for every library at or below where the role is held. Returns the rows touched.
+    """
+    permission_ids = sorted(set(permission_ids))
+    if not permission_ids or role == CONSORTIUM_ADMIN:
+        return 0
+    grant = MemberLibraryUserObjectPermission._meta.db_table
+    membership = Membership._meta.db_table
+    library = MemberLibrary._meta.db_table
+    role_table = Role._meta.db_table
+    role_perm = Role.permissions.through._meta.db_table
+    perms = ", ".join(["%s"] * len(permission_ids))
+    # Only table names (from the models) and placeholders are interpolated: the values are
+    # parameters. "lib is at or below held": a path starts with every ancestor's path.
+    below = "SUBSTR(lib.path, 1, LENGTH(held.path)) = held.path"
+    justified = f"""
+        SELECT 1 FROM {membership} m
+        JOIN {role_table} r ON r.code = m.role
+        JOIN {role_perm} rp ON rp.role_id = r.id AND rp.permission_id = g.permission_id
+        JOIN {library} held ON held.id = m.library_id
+        JOIN {library} lib ON lib.id = g.content_object_id
+        WHERE m.user_id = g.user_id AND m.role <> %s AND {below}
+    """  # noqa: S608
+    delete = f"""
+        DELETE FROM {grant} WHERE id IN (
+            SELECT g.id FROM {grant} g
+            WHERE g.from_role AND g.permission_id IN ({perms})
+              AND g.user_id IN (SELECT user_id FROM {membership} WHERE role = %s)
+              AND NOT EXISTS ({justified})
+        )
+    """  # noqa: S608
+    insert = f"""
+        INSERT INTO {grant} (user_id, permission_id, content_object_id, from_role)
+        SELECT DISTINCT m.user_id, rp.permission_id, lib.id, %s
+        FROM {membership} m
+        JOIN {role_table} r ON r.code = m.role
+        JOIN {role_perm} rp ON rp.role_id = r.id
+        JOIN {library} held ON held.id = m.library_id
+        JOIN {library} lib ON {below}
+        WHERE m.role = %s AND rp.permission_id IN ({perms})
+        ON CONFLICT DO NOTHING
+    """  # noqa: S608
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(delete, [*permission_ids, role, CONSORTIUM_ADMIN])
+        touched = max(cursor.rowcount, 0)
+        cursor.execute(insert, [True, role, *permission_ids])
+        touched += max(cursor.rowcount, 0)
+    return touched
 
 
 def _outermost(paths: set[str]) -> list[str]:

@@ -20,7 +20,7 @@ from portal.audit.services import record_on_commit
 
 from .exceptions import ActionRefused
 from .models import MemberLibrary
-from .roles import ROLES
+from .roles import role_choices
 from .services import check_add_membership, normalise_email
 
 COLUMNS = ("email", "name", "library", "role")
@@ -80,11 +80,12 @@ def _canonical(header: str) -> str | None:
 
 
 def _role_lookup() -> dict[str, str]:
-    """Roles by code and by label, lower-cased: "director" and "Director" both work."""
+    """The roles people may be given, by code and by the office's name, lower-cased:
+    "ils_coordinator" and "ILS coordinator" both work."""
     lookup = {}
-    for code, label in ROLES.items():
+    for code, name in role_choices():
         lookup[code.lower()] = code
-        lookup[str(label).lower()] = code
+        lookup[name.strip().lower()] = code
     return lookup
 
 
@@ -190,7 +191,7 @@ def _import_rows(actor, reader, report: ImportReport, do_invite) -> None:
                 line,
                 "role",
                 _("“%(role)s” is not a role; use one of: %(roles)s.")
-                % {"role": raw_role, "roles": ", ".join(ROLES)},
+                % {"role": raw_role, "roles": ", ".join(name for _code, name in role_choices())},
             )
             row_ok = False
 

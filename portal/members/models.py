@@ -1,11 +1,12 @@
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 from treebeard.mp_tree import MP_Node
 
-from .roles import ROLE_CHOICES
+from .roles import role_name
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Enter a colour such as #1d4ed8."))
 
@@ -77,6 +78,70 @@ class MemberLibrary(MP_Node):
         return [self.path[:i] for i in range(self.steplen, len(self.path) + 1, self.steplen)]
 
 
+class Role(models.Model):
+    """A role the consortium defines: its name, what it lets a person do for the library
+    where it is held (and every library below), where it may be held and who appoints it.
+
+    Memberships name a role by its ``code``, which never changes; a role people no longer
+    take is retired, never deleted, so no membership's code is ever left without its row.
+    """
+
+    code = models.SlugField(
+        _("code"),
+        max_length=32,
+        unique=True,
+        help_text=_("A short, stable name used in imports and the API; it cannot change."),
+    )
+    name = models.CharField(
+        _("name"), max_length=100, help_text=_("What the consortium calls this role.")
+    )
+    description = models.TextField(_("description"), blank=True)
+    permissions = models.ManyToManyField(
+        "auth.Permission",
+        verbose_name=_("permissions"),
+        blank=True,
+        related_name="+",
+        help_text=_("What a holder may do for their library and every library below it."),
+    )
+    library_kinds = models.JSONField(
+        _("kinds of library"),
+        default=list,
+        blank=True,
+        help_text=_("Where the role may be held; none ticked: at any kind of library."),
+    )
+    library_types = models.JSONField(
+        _("types of library"),
+        default=list,
+        blank=True,
+        help_text=_("None ticked: at libraries of every type."),
+    )
+    requires_mfa = models.BooleanField(_("requires two-factor authentication"), default=False)
+    appointed_by = models.ManyToManyField(
+        "self",
+        verbose_name=_("may be appointed by"),
+        symmetrical=False,
+        blank=True,
+        related_name="may_appoint",
+        help_text=_(
+            "Holders of these roles may appoint this one at their own library and below. "
+            "The consortium office may always appoint it."
+        ),
+    )
+    retired = models.BooleanField(
+        _("retired"), default=False, help_text=_("A retired role can no longer be given.")
+    )
+
+    class Meta:
+        verbose_name = _("role")
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="one_role_per_name"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
 class Membership(models.Model):
     """A person's role at one member library; the role reaches the library's descendants."""
 
@@ -84,7 +149,7 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     library = models.ForeignKey(MemberLibrary, on_delete=models.CASCADE, related_name="memberships")
-    role = models.CharField(_("role"), max_length=32, choices=ROLE_CHOICES)
+    role = models.CharField(_("role"), max_length=32, help_text=_("The role's code."))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -95,6 +160,9 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} — {self.get_role_display()} @ {self.library}"
+
+    def get_role_display(self) -> str:
+        return role_name(self.role)
 
 
 class Appointment(models.Model):
@@ -113,7 +181,7 @@ class Appointment(models.Model):
     library = models.ForeignKey(
         MemberLibrary, on_delete=models.CASCADE, related_name="appointments"
     )
-    role = models.CharField(_("role"), max_length=32, choices=ROLE_CHOICES)
+    role = models.CharField(_("role"), max_length=32, help_text=_("The role's code."))
     offered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -133,6 +201,9 @@ class Appointment(models.Model):
 
     def __str__(self):
         return f"{self.user} — {self.get_role_display()} @ {self.library} ({self.state})"
+
+    def get_role_display(self) -> str:
+        return role_name(self.role)
 
 
 class MemberLibraryUserObjectPermission(UserObjectPermissionBase):

@@ -21,7 +21,7 @@ from portal.plugins import PortalPluginConfig, get_plugin
 
 from .exceptions import ActionRefused
 from .models import Appointment, LibraryPluginSwitch, MemberLibrary, Membership, PluginState
-from .roles import APPOINTABLE_BY, CONSORTIUM_ADMIN, ROLES
+from .roles import CONSORTIUM_ADMIN, definitions, role_name
 from .switches import enabled_plugins_by_library
 
 User = get_user_model()
@@ -58,40 +58,69 @@ def appointable_roles(actor, library: MemberLibrary) -> set[str]:
     """The roles ``actor`` may appoint or remove at ``library``.
 
     The office may appoint any role anywhere. Anyone else needs ``portal.manage_people``
-    for the library and appoints what their roles held on it or on an ancestor allow
-    (``APPOINTABLE_BY``), so a system's director acts for its branches, never above or
-    beside it.
+    for the library and appoints the roles that name one of their own roles, held on the
+    library or an ancestor, in "may be appointed by" (Evergreen's grantable permissions):
+    a system's director acts for its branches, never above or beside it. Retired roles
+    and roles that may not be held at this kind or type of library are left out.
     """
+    roles = definitions()
     if access.is_consortium_admin(actor):
-        return set(ROLES)
-    if not access.can(actor, "portal.manage_people", library):
+        allowed = set(roles)
+    elif not access.can(actor, "portal.manage_people", library):
         return set()
-    reach = set(library.ancestor_paths())
-    roles: set[str] = set()
-    for membership in access.memberships_of(actor):
-        if membership.library.path in reach:
-            roles |= APPOINTABLE_BY.get(membership.role, set())
-    return roles
+    else:
+        reach = set(library.ancestor_paths())
+        held = {m.role for m in access.memberships_of(actor) if m.library.path in reach}
+        allowed = {code for code, role in roles.items() if role.appointed_by & held}
+    return {
+        code for code in allowed if not roles[code].retired and roles[code].may_be_held_at(library)
+    }
 
 
-def _check_may_appoint(actor, library: MemberLibrary, role: str) -> None:
-    if role not in ROLES:
+def _check_may_appoint(actor, library: MemberLibrary, role: str, *, removing=False) -> None:
+    definition = definitions().get(role)
+    if definition is None:
         raise ActionRefused(_("“%(role)s” is not a role.") % {"role": role}, code="role")
-    if role == CONSORTIUM_ADMIN and not library.is_consortium:
+    name = definition.name
+    if definition.retired and not removing:
         raise ActionRefused(
-            _("Consortium administrators are appointed at the consortium itself."), code="role"
+            _("%(role)s is a retired role; nobody can be given it now.") % {"role": name},
+            code="retired",
         )
-    allowed = appointable_roles(actor, library)
-    if not allowed:
+    if not definition.may_be_held_at(library) and not removing:
+        raise ActionRefused(
+            _("A %(role)s cannot be appointed at %(library)s (a %(kind)s, %(type)s library).")
+            % {
+                "role": name,
+                "library": library.name,
+                "kind": library.get_kind_display().lower(),
+                "type": library.get_library_type_display().lower(),
+            },
+            code="role",
+        )
+    if access.is_consortium_admin(actor):
+        return
+    if not access.can(actor, "portal.manage_people", library):
         raise ActionRefused(
             _("You may not manage the people of %(library)s.") % {"library": library.name},
             code="permission",
         )
-    if role not in allowed:
+    reach = set(library.ancestor_paths())
+    held = {m.role for m in access.memberships_of(actor) if m.library.path in reach}
+    if not definition.appointed_by & held:
+        if definition.appointed_by:
+            who = _(" or ").join(sorted(role_name(c) for c in definition.appointed_by))
+            message = _(
+                "You may not appoint a %(role)s at %(library)s: only the consortium office "
+                "or a %(who)s of the library or a library above it may."
+            )
+        else:
+            who, message = (
+                "",
+                _("You may not appoint a %(role)s at %(library)s: only the consortium office may."),
+            )
         raise ActionRefused(
-            _("You may not appoint a %(role)s at %(library)s.")
-            % {"role": ROLES[role], "library": library.name},
-            code="permission",
+            message % {"role": name, "library": library.name, "who": who}, code="permission"
         )
 
 
@@ -109,7 +138,7 @@ def check_add_membership(actor, user_or_email, library: MemberLibrary, role: str
     if Membership.objects.filter(user=user, library=library, role=role).exists():
         raise ActionRefused(
             _("%(person)s is already %(role)s at %(library)s.")
-            % {"person": user.email, "role": ROLES[role], "library": library.name},
+            % {"person": user.email, "role": role_name(role), "library": library.name},
             code="duplicate",
         )
     return user
@@ -154,7 +183,7 @@ def check_offer_membership(actor, user, library: MemberLibrary, role: str) -> No
     ).exists():
         raise ActionRefused(
             _("%(person)s has already been asked to be %(role)s at %(library)s.")
-            % {"person": user.email, "role": ROLES[role], "library": library.name},
+            % {"person": user.email, "role": role_name(role), "library": library.name},
             code="duplicate",
         )
 
@@ -193,7 +222,7 @@ def _tell_about_appointment(appointment_pk: int) -> None:
         "appointment": appointment,
         "user": appointment.user,
         "library": appointment.library,
-        "role": ROLES.get(appointment.role, appointment.role),
+        "role": role_name(appointment.role),
         "offered_by": appointment.offered_by,
         "consortium_name": settings.WAGTAIL_SITE_NAME,
         "answer_url": settings.WAGTAILADMIN_BASE_URL.rstrip("/") + reverse("members:appointments"),
@@ -268,7 +297,7 @@ def do_decline_appointment(user, appointment: Appointment) -> Appointment:
 
 
 def check_remove_membership(actor, membership: Membership) -> None:
-    _check_may_appoint(actor, membership.library, membership.role)
+    _check_may_appoint(actor, membership.library, membership.role, removing=True)
     if membership.role == CONSORTIUM_ADMIN:
         # Lock the office's memberships so two removals cannot both pass this check.
         admins = list(
