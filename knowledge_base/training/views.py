@@ -11,11 +11,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_date
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -26,6 +28,7 @@ from portal.pdf import render_pdf
 from portal.reports import people_report
 
 from . import badges, selectors, services
+from .forms import AssignForm, BadgeForm, QuizSubmitForm, RevokeCertificateForm
 from .models import Certificate, CoursePage, Enrolment, LessonPage, QuizAttempt
 
 # --- taking a course -------------------------------------------------------------------
@@ -127,19 +130,6 @@ def lesson_done(request, lesson_id: int):
     return redirect(course.url)
 
 
-def _answers_from(request, attempt: QuizAttempt) -> dict[str, list[int]]:
-    answers = {}
-    for question_id in attempt.option_order:
-        chosen = []
-        for value in request.POST.getlist(f"q{question_id}"):
-            try:
-                chosen.append(int(value))
-            except ValueError:
-                continue
-        answers[question_id] = chosen
-    return answers
-
-
 @login_required
 def quiz(request, course_id: int):
     course = get_object_or_404(CoursePage, pk=course_id)
@@ -149,9 +139,13 @@ def quiz(request, course_id: int):
         messages.info(request, str(exc))
         return redirect(course.url)
     if request.method == "POST":
-        attempt_id = int(request.POST.get("attempt", "0") or 0)
-        attempt = get_object_or_404(QuizAttempt, pk=attempt_id, enrolment=enrolment)
-        answers = _answers_from(request, attempt)
+        form = QuizSubmitForm(request.POST)
+        if not form.is_valid():
+            raise Http404
+        attempt = get_object_or_404(
+            QuizAttempt, pk=form.cleaned_data["attempt"], enrolment=enrolment
+        )
+        answers = form.answers(attempt)
         try:
             services.check_submit_attempt(request.user, attempt.pk, answers)
             result = services.do_submit_attempt(attempt, answers)
@@ -256,13 +250,17 @@ def certificate_badge(request, code: str):
 @require_POST
 def certificate_revoke(request, code: str):
     certificate = get_object_or_404(Certificate, code=code)
+    form = RevokeCertificateForm(request.POST)
     try:
         services.check_revoke(request.user, certificate)
     except services.TrainingError as exc:
         messages.error(request, str(exc))
     else:
-        services.do_revoke(request.user, certificate, request.POST.get("reason", ""))
-        messages.success(request, _("The certificate was revoked."))
+        if form.is_valid():
+            services.do_revoke(request.user, certificate, form.cleaned_data["reason"])
+            messages.success(request, _("The certificate was revoked."))
+        else:
+            messages.error(request, _("Keep the reason under 255 characters."))
     return redirect("training:verify", code=code)
 
 
@@ -274,13 +272,8 @@ def verify(request, code: str | None = None):
     """
     badge = None
     if request.method == "POST":
-        upload = request.FILES.get("badge")
-        raw = (
-            upload.read(badges.MAX_BADGE_BYTES + 1)
-            if upload
-            else request.POST.get("badge_json", "")
-        )
-        badge = badges.check_badge(raw)
+        form = BadgeForm(request.POST, request.FILES)
+        badge = badges.check_badge(form.raw() if form.is_valid() else "")
         code = badge.code or ""
     else:
         code = (code or request.GET.get("code", "")).strip().upper()
@@ -332,15 +325,28 @@ def _pdf_response(filename: str, template: str, context: dict) -> HttpResponse:
     return response
 
 
+# Lists that grow with the consortium are paged, never cut.
+PAGE_SIZE = 50
+
+
 @login_required
 def reports(request):
-    libraries = list(selectors.report_libraries(request.user)[:500])
-    if not libraries:
+    libraries = selectors.report_libraries(request.user)
+    q = request.GET.get("q", "").strip()[:100]
+    if q:
+        libraries = libraries.filter(Q(name__icontains=q) | Q(code__iexact=q))
+    page = Paginator(libraries, PAGE_SIZE).get_page(request.GET.get("page"))
+    if not page.object_list and not q:
         raise PermissionDenied
     return render(
         request,
         "training/reports.html",
-        {"libraries": libraries, "office": access.is_consortium_admin(request.user)},
+        {
+            "libraries": page,
+            "q": q,
+            "query": urlencode({"q": q}) if q else "",
+            "office": access.is_consortium_admin(request.user),
+        },
     )
 
 
@@ -448,28 +454,24 @@ def compliance(request, code: str):
 @login_required
 def assign(request, course_id: int):
     course = get_object_or_404(CoursePage, pk=course_id)
-    allowed = list(access.libraries_for(request.user, services.ASSIGN).order_by("path")[:1000])
-    if not allowed:
+    allowed = access.libraries_for(request.user, services.ASSIGN)
+    if not allowed.exists():
         raise PermissionDenied
-    if request.method == "POST":
-        by_code = {lib.code: lib for lib in allowed}
-        library = by_code.get(request.POST.get("library", ""))
-        if library is None:
-            raise PermissionDenied
-        targets = [by_code[c] for c in request.POST.getlist("libraries") if c in by_code]
-        days = request.POST.get("days_to_complete", "30")
+    form = AssignForm(request.POST or None, libraries=allowed)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
         assignment = services.AssignmentRequest(
             course=course,
-            library=library,
-            roles=request.POST.getlist("roles"),
-            libraries=targets,
-            due_on=parse_date(request.POST.get("due_on", "") or "") or None,
-            days_to_complete=int(days) if days.isdigit() else 30,
+            library=data["library"],
+            roles=data["roles"],
+            libraries=list(data["libraries"]),
+            due_on=data["due_on"],
+            days_to_complete=data["days_to_complete"],
         )
         try:
             services.check_assign(request.user, assignment)
         except services.TrainingError as exc:
-            messages.error(request, str(exc))
+            form.add_error(None, str(exc))
         else:
             services.do_assign(request.user, assignment)
             messages.success(request, _("The course was assigned."))
@@ -477,7 +479,8 @@ def assign(request, course_id: int):
     return render(
         request,
         "training/assign.html",
-        {"course": course, "libraries": allowed, "roles": ROLES.items()},
+        {"course": course, "form": form},
+        status=400 if form.errors else 200,
     )
 
 

@@ -124,6 +124,9 @@ def test_assign_page_enrols_the_chosen_role(client, world, course):
     assert not Enrolment.objects.filter(course=course, user=world["staff_b"]).exists()
     response = client.post(
         f"/training/courses/{course.pk}/assign/",
-        {"library": world["system_b"].code, "roles": ["staff"]},
+        {"library": world["system_b"].code, "roles": ["staff"], "days_to_complete": "14"},
     )
-    assert response.status_code == 403
+    # Not a library they may assign for: it is not offered, and the form says so.
+    assert response.status_code == 400
+    assert "library" in response.context["form"].errors
+    assert not Enrolment.objects.filter(course=course, user=world["staff_b"]).exists()
