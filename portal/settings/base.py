@@ -191,7 +191,13 @@ ACCOUNT_RATE_LIMITS = {
 }
 # People are invited by the office or their director; nobody signs themselves up.
 ACCOUNT_ADAPTER = "portal.accounts.adapter.InvitationOnlyAdapter"
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Passkeys (WebAuthn) stand beside the authenticator app: as the second factor after a
+# password, and on their own as a password-free sign-in (a passkey that asks for the
+# device's PIN or fingerprint proves two factors at once). Browsers allow WebAuthn only on
+# https (or http://localhost); the passkey is bound to the host name people sign in at.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_FORMS = {"add_webauthn": "portal.accounts.forms.AddPasskeyForm"}
 MFA_TOTP_ISSUER = "Concord"
 # Roles whose members must have MFA before they can use the portal.
 CONCORD_MFA_REQUIRED_ROLES = ["consortium_admin", "director"]

@@ -8,6 +8,7 @@ from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import SECRET_SESSION_KEY
 from django.urls import reverse
 
+from portal.audit.models import AuditEntry
 from tests import factories
 
 PASSWORD = "correct horse battery"
@@ -199,3 +200,41 @@ def test_changing_an_existing_second_factor_asks_for_the_password_again(client, 
         response = client.get(reverse(name))
         assert response.status_code == 302, name
         assert response.url.startswith(reverse("account_reauthenticate")), name
+
+
+def test_the_second_factor_page_offers_a_passkey_only_to_someone_who_has_one(client, library):
+    director = factories.member(library, "director", email="dir@example.org", verified=True)
+    factories.totp(director)
+
+    sign_in(client, "dir@example.org")
+    page = client.get(reverse("mfa_authenticate")).text
+
+    assert '<label for="id_code">' in page
+    assert "Use a passkey" not in page
+    assert "webauthn.js" not in page
+
+
+def test_setting_up_and_removing_an_authenticator_app_is_recorded(
+    client, library, django_capture_on_commit_callbacks
+):
+    director = factories.member(library, "director", email="dir@example.org", verified=True)
+    sign_in(client, "dir@example.org")
+    client.get(reverse("mfa_activate_totp"))
+    secret = client.session[SECRET_SESSION_KEY]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("mfa_activate_totp"), {"code": factories.totp_code(secret)})
+
+    added = AuditEntry.objects.filter(action="account.sign_in_method.added")
+    assert sorted(entry.data["method"] for entry in added) == ["recovery_codes", "totp"]
+    assert {entry.actor for entry in added} == {director}
+
+    # Removing it asks for the password again first.
+    client.post(reverse("account_reauthenticate"), {"password": PASSWORD})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("mfa_deactivate_totp"))
+
+    assert response.status_code == 302
+    # Without the app, the recovery codes go too.
+    removed = AuditEntry.objects.filter(action="account.sign_in_method.removed")
+    assert sorted(entry.data["method"] for entry in removed) == ["recovery_codes", "totp"]
+    assert {entry.actor for entry in removed} == {director}

@@ -1,0 +1,35 @@
+"""The audit chain's record of each way a person can sign in being set up or removed.
+
+allauth announces these as signals: a passkey, an authenticator app or a set of recovery
+codes added, removed or renewed (``allauth.mfa``). Each becomes one entry, with the person
+as both actor and subject: only they can change their own sign-in methods.
+"""
+
+from __future__ import annotations
+
+from allauth.mfa import signals as mfa_signals
+
+from portal.audit.services import record_on_commit
+
+
+def _authenticator_data(authenticator) -> dict:
+    data = {"method": authenticator.type}
+    if authenticator.type == authenticator.Type.WEBAUTHN:
+        data["name"] = authenticator.wrap().name
+    return data
+
+
+def _on_authenticator(action: str):
+    def receiver(sender, request, user, authenticator, **kwargs):
+        record_on_commit(action, actor=user, obj=user, data=_authenticator_data(authenticator))
+
+    return receiver
+
+
+def connect() -> None:
+    for signal, action in (
+        (mfa_signals.authenticator_added, "account.sign_in_method.added"),
+        (mfa_signals.authenticator_removed, "account.sign_in_method.removed"),
+        (mfa_signals.authenticator_reset, "account.sign_in_method.renewed"),
+    ):
+        signal.connect(_on_authenticator(action), dispatch_uid=action, weak=False)
