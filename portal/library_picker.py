@@ -57,19 +57,25 @@ def grouped(libraries, value=lambda library: library.pk) -> list[tuple[str, list
     return [(name, options) for name, options in groups.items() if options]
 
 
-class GroupedModelChoiceIterator(forms.models.ModelChoiceIterator):
-    """The queryset's choices nested by group; validation still goes by the queryset."""
+class GroupedChoices:
+    """Renders a model choice field's options nested by group (validation still goes by
+    the field's queryset), so the widget groups in any form: the portal's or Wagtail's."""
 
-    def __iter__(self):
-        if self.field.empty_label is not None:
-            yield ("", self.field.empty_label)
-        key = self.field.to_field_name or "pk"
-        yield from grouped(
-            self.queryset.order_by("path"), value=lambda library: getattr(library, key)
-        )
-
-    def __len__(self):
-        return self.queryset.count() + (1 if self.field.empty_label is not None else 0)
+    def optgroups(self, name, value, attrs=None):
+        flat = self.choices
+        queryset = getattr(flat, "queryset", None)
+        if queryset is None:
+            return super().optgroups(name, value, attrs)
+        field = flat.field
+        key = field.to_field_name or "pk"
+        choices = grouped(queryset.order_by("path"), value=lambda library: getattr(library, key))
+        if getattr(field, "empty_label", None) is not None:
+            choices.insert(0, ("", field.empty_label))
+        self.choices = choices
+        try:
+            return super().optgroups(name, value, attrs)
+        finally:
+            self.choices = flat
 
 
 def _picker_attrs() -> dict:
@@ -81,7 +87,7 @@ def _picker_attrs() -> dict:
     }
 
 
-class LibrarySelect(forms.Select):
+class LibrarySelect(GroupedChoices, forms.Select):
     def __init__(self, attrs=None):
         super().__init__({**_picker_attrs(), **(attrs or {})})
 
@@ -89,7 +95,7 @@ class LibrarySelect(forms.Select):
         js = [PICKER_SCRIPT]
 
 
-class LibraryCheckboxes(forms.CheckboxSelectMultiple):
+class LibraryCheckboxes(GroupedChoices, forms.CheckboxSelectMultiple):
     """Checkboxes in a fieldset per group: no Ctrl-click, each group can be read on its own."""
 
     template_name = "portal/widgets/library_checkboxes.html"
@@ -99,10 +105,8 @@ class LibraryCheckboxes(forms.CheckboxSelectMultiple):
 
 
 class LibraryChoiceField(forms.ModelChoiceField):
-    iterator = GroupedModelChoiceIterator
     widget = LibrarySelect
 
 
 class LibraryMultipleChoiceField(forms.ModelMultipleChoiceField):
-    iterator = GroupedModelChoiceIterator
     widget = LibraryCheckboxes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 
 from django.contrib.syndication.views import Feed
 from django.http import Http404, HttpResponse
@@ -17,6 +18,7 @@ from icalendar import Calendar, Event
 from . import selectors
 
 FEED_SIZE = 50
+CALENDAR_PAST = timedelta(days=366)
 # Where a block of the rich-text body ends, the plain text starts a new line.
 _BLOCK_END = re.compile(r"</(?:p|h[1-6]|li|blockquote)>|<br\s*/?>", re.IGNORECASE)
 
@@ -77,7 +79,10 @@ def calendar(request, token):
     cal.add("prodid", "-//Concord//Announcements//EN")
     cal.add("version", "2.0")
     cal.add("x-wr-calname", str(_("Announcements")))
-    pages = selectors.announcements_for(user).filter(event_start__isnull=False)[:500]
+    # Every event still to come and those of the past year: a calendar app has no paging,
+    # and what is older than that is in the archive on the portal.
+    since = timezone.now() - CALENDAR_PAST
+    pages = selectors.announcements_for(user).filter(event_start__gte=since)
     host = request.get_host()
     for page in pages:
         event = Event()

@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from portal.library_picker import LibraryMultipleChoiceField
 from portal.members.roles import ROLE_CHOICES
 
 from .models import AnnouncementPage, AnnouncementPreference
@@ -18,11 +19,10 @@ class AnnouncementForm(forms.Form):
     category = forms.ChoiceField(label=_("Category"), choices=AnnouncementPage.Category.choices)
     priority = forms.ChoiceField(label=_("Priority"), choices=AnnouncementPage.Priority.choices)
     everyone = forms.BooleanField(label=_("All member staff"), required=False)
-    libraries = forms.ModelMultipleChoiceField(
+    libraries = LibraryMultipleChoiceField(
         label=_("Libraries"),
         queryset=None,
         required=False,
-        widget=forms.CheckboxSelectMultiple,
         help_text=_("A library system includes its branches."),
     )
     roles = forms.MultipleChoiceField(

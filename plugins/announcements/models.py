@@ -15,6 +15,7 @@ from wagtail.fields import RichTextField
 from wagtail.models import Page
 from wagtail.search import index
 
+from portal.library_picker import LibraryCheckboxes
 from portal.members.roles import ROLE_CHOICES
 
 from .admin_forms import AnnouncementPageForm, AudienceReachPanel
@@ -147,7 +148,7 @@ class AnnouncementPage(Page):
         MultiFieldPanel(
             [
                 FieldPanel("audience"),
-                FieldPanel("audience_libraries"),
+                FieldPanel("audience_libraries", widget=LibraryCheckboxes),
                 FieldPanel("audience_roles"),
                 AudienceReachPanel(),
             ],
@@ -184,6 +185,7 @@ class AnnouncementPage(Page):
         # Only its audience may read it, whatever URL they came by.
         from django.contrib.auth.views import redirect_to_login
         from django.http import Http404
+        from django.shortcuts import redirect
 
         from .selectors import announcements_for
 
@@ -191,7 +193,8 @@ class AnnouncementPage(Page):
             return redirect_to_login(request.get_full_path())
         if not announcements_for(request.user).filter(pk=self.pk).exists():
             raise Http404
-        return super().serve(request, *args, **kwargs)
+        # One address per announcement: the portal's, which mail and feeds link to.
+        return redirect("announcements:detail", self.pk)
 
     def get_context(self, request, *args, **kwargs):
         from .selectors import is_read

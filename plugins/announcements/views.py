@@ -32,12 +32,15 @@ def announcement_list(request, year: int | None = None, month: int | None = None
         q, category = form.cleaned_data["q"], form.cleaned_data["category"]
     pages = selectors.search(request.user, q=q, category=category, year=year, month=month)
     page_obj = Paginator(pages, 20).get_page(request.GET.get("page"))
+    paging = request.GET.copy()  # the search and category, kept across pages
+    paging.pop("page", None)
     return render(
         request,
         "announcements/list.html",
         {
             "form": form,
             "page_obj": page_obj,
+            "paging": paging.urlencode(),
             "months": selectors.archive_months(request.user),
             "year": year,
             "month": month,

@@ -1,0 +1,5 @@
+# « 17 décembre 2026 » partout (voir portal/formats).
+DATE_FORMAT = "j F Y"
+SHORT_DATE_FORMAT = DATE_FORMAT
+DATETIME_FORMAT = "j F Y H:i"
+SHORT_DATETIME_FORMAT = DATETIME_FORMAT

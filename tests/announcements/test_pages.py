@@ -1,0 +1,76 @@
+"""How announcements look and are reached: one address, a small "Mark as read", Urgent as
+a badge, libraries picked grouped by system, a calendar that holds every coming event."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.utils import formats, timezone
+from icalendar import Calendar
+
+from plugins.announcements import selectors
+from plugins.announcements.models import AnnouncementPage
+
+from .conftest import publish
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_new_announcement_form_groups_libraries_by_system(client, world):
+    client.force_login(world["office"])
+    html = client.get("/announcements/new/").content.decode()
+    assert "<legend>North System</legend>" in html and "<legend>South System</legend>" in html
+    assert "North Branch (branch)" in html and "data-library-picker" in html
+
+
+def test_publishing_to_ticked_libraries_through_the_form(client, world):
+    client.force_login(world["office"])
+    response = client.post(
+        "/announcements/new/",
+        {
+            "title": "Courier schedule",
+            "body": "Tuesdays only.",
+            "category": "general",
+            "priority": "normal",
+            "libraries": [world["south"].pk],
+        },
+    )
+    assert response.status_code == 302
+    page = AnnouncementPage.objects.get(title="Courier schedule")
+    assert list(page.audience_libraries.all()) == [world["south"]]
+
+
+def test_urgent_is_a_badge_and_mark_as_read_a_small_control(client, world):
+    page = publish(world["office"], "Outage tonight", everyone=True, priority="urgent")
+    client.force_login(world["north_staff"])
+    html = client.get(f"/announcements/{page.pk}/").content.decode()
+    assert '<strong class="badge urgent">Urgent</strong>' in html
+    assert '<button type="submit" class="link-button">Mark as read</button>' in html
+    dashboard = client.get("/dashboard/").content.decode()
+    assert 'class="link-button">Mark as read</button>' in dashboard
+
+
+def test_the_list_links_each_announcement_at_its_one_address(client, world):
+    page = publish(world["office"], "Holiday closing", everyone=True)
+    client.force_login(world["north_staff"])
+    html = client.get("/announcements/").content.decode()
+    assert f'href="/announcements/{page.pk}/"' in html
+    assert f'href="{page.url}"' not in html
+
+
+def test_the_calendar_holds_every_coming_event_and_the_past_year(client, world):
+    now = timezone.now()
+    for n in range(3):
+        publish(world["office"], f"Coming {n}", everyone=True, event_start=now + timedelta(n))
+    publish(world["office"], "Last year", everyone=True, event_start=now - timedelta(days=300))
+    publish(world["office"], "Long ago", everyone=True, event_start=now - timedelta(days=800))
+    token = selectors.preference_of(world["north_staff"]).feed_token
+    response = client.get(f"/announcements/feed/{token}/calendar.ics")
+    calendar = Calendar.from_ical(response.content)
+    titles = {str(event["summary"]) for event in calendar.walk("VEVENT")}
+    assert titles == {"Coming 0", "Coming 1", "Coming 2", "Last year"}
+
+
+def test_one_date_format_short_and_long():
+    day = date(2026, 12, 17)
+    assert formats.date_format(day, "SHORT_DATE_FORMAT") == "Dec. 17, 2026"
+    assert formats.date_format(day, "DATE_FORMAT") == "Dec. 17, 2026"
