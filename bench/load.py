@@ -38,6 +38,8 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -325,27 +327,13 @@ def crowd(host: str, plan_file: str, users: int, seconds: int, spawn_rate: float
 # --- 3. the orchestra ----------------------------------------------------------------------
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", action="store_true", help="migrate and seed_demo --reset first")
-    parser.add_argument("--libraries", type=int, default=500)
-    parser.add_argument("--patrons", type=int, default=50_000)
-    parser.add_argument("--users", type=int, default=60)
-    parser.add_argument("--spawn-rate", type=float, default=10)
-    parser.add_argument("--time", type=int, default=60, help="seconds of load")
-    parser.add_argument("--directors", type=int, default=300)
-    parser.add_argument("--staff", type=int, default=400)
-    parser.add_argument("--gunicorn-workers", type=int, default=None)
-    args = parser.parse_args()
-    if "DATABASE_URL" not in os.environ:
-        parser.error("set DATABASE_URL to a database of its own (--seed wipes it)")
-
-    redis = os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/9")
-    work = Path(tempfile.mkdtemp(prefix="concord-load-"))
+def production_env(work: Path, redis: str) -> dict:
+    """The environment of a one-machine production run on a free loopback port."""
     port = free_port()
-    env = {
+    return {
         **os.environ,
         "PYTHONPATH": str(ROOT),
+        "DJANGO_SETTINGS_MODULE": "portal.settings.production",
         "REDIS_URL": redis,
         "SECRET_KEY": secrets.token_urlsafe(50),
         "ALLOWED_HOSTS": "127.0.0.1",
@@ -366,41 +354,36 @@ def main() -> None:
         )
         .decode(),
     }
-    if args.gunicorn_workers:
-        env["GUNICORN_WORKERS"] = str(args.gunicorn_workers)
-    manage = [PYTHON, str(ROOT / "manage.py")]
-    if args.seed:
-        dev = {**env, "DJANGO_SETTINGS_MODULE": "portal.settings.dev"}
-        started = time.perf_counter()
-        subprocess.run([*manage, "migrate", "--verbosity", "0"], env=dev, check=True)  # noqa: S603
-        subprocess.run(  # noqa: S603
-            [
-                *manage,
-                "seed_demo",
-                "--reset",
-                "--libraries",
-                str(args.libraries),
-                "--patrons",
-                str(args.patrons),
-            ],
-            env=dev,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        print(
-            f"seeded {args.libraries} libraries, {args.patrons} patrons in "
-            f"{time.perf_counter() - started:.0f} s"
-        )
-    prod = {**env, "DJANGO_SETTINGS_MODULE": "portal.settings.production"}
+
+
+MANAGE = [PYTHON, str(ROOT / "manage.py")]
+
+
+def seed(env: dict, libraries: int, patrons: int) -> None:
+    """Migrate and ``seed_demo --reset`` (it needs the dev settings)."""
+    dev = {**env, "DJANGO_SETTINGS_MODULE": "portal.settings.dev"}
+    started = time.perf_counter()
+    subprocess.run([*MANAGE, "migrate", "--verbosity", "0"], env=dev, check=True)  # noqa: S603
     subprocess.run(  # noqa: S603
-        [*manage, "collectstatic", "--noinput", "--verbosity", "0"], env=prod, check=True
-    )
-    plan = work / "plan.json"
-    subprocess.run(  # noqa: S603
-        [PYTHON, __file__, "prepare", str(plan), str(args.directors), str(args.staff)],
-        env=prod,
+        [*MANAGE, "seed_demo", "--reset", "--libraries", str(libraries), "--patrons", str(patrons)],
+        env=dev,
         check=True,
+        stdout=subprocess.DEVNULL,
     )
+    print(
+        f"seeded {libraries} libraries, {patrons} patrons in {time.perf_counter() - started:.0f} s"
+    )
+
+
+def collect_static(env: dict) -> None:
+    subprocess.run(  # noqa: S603
+        [*MANAGE, "collectstatic", "--noinput", "--verbosity", "0"], env=env, check=True
+    )
+
+
+@contextmanager
+def gunicorn_serving(env: dict, work: Path) -> Iterator[str]:
+    """gunicorn with deploy/gunicorn.conf.py until the block ends; yields its address."""
     gunicorn = subprocess.Popen(  # noqa: S603
         [
             str(Path(PYTHON).parent / "gunicorn"),
@@ -408,11 +391,11 @@ def main() -> None:
             str(ROOT / "deploy" / "gunicorn.conf.py"),
             "portal.wsgi:application",
         ],
-        env=prod,
+        env=env,
         cwd=ROOT,
     )
     try:
-        host = f"http://127.0.0.1:{port}"
+        host = "http://" + env["GUNICORN_BIND"]
         for _ in range(120):
             try:
                 urllib.request.urlopen(host + "/healthz", timeout=2)  # noqa: S310
@@ -422,7 +405,50 @@ def main() -> None:
         else:
             raise SystemExit(f"gunicorn did not answer; see {work / 'error.log'}")
         workers = env.get("GUNICORN_WORKERS", f"{os.cpu_count() * 2 + 1} (cpu x 2 + 1)")
-        print(f"gunicorn on {host}: {workers} workers x 4 threads, production settings")
+        threads = env.get("GUNICORN_THREADS", "4")
+        keep = env.get("DATABASE_CONN_MAX_AGE", "60 (production default)")
+        print(
+            f"gunicorn on {host}: {workers} workers x {threads} threads, production settings, "
+            f"database connections kept {keep} s"
+        )
+        yield host
+    finally:
+        gunicorn.terminate()
+        try:
+            gunicorn.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            gunicorn.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", action="store_true", help="migrate and seed_demo --reset first")
+    parser.add_argument("--libraries", type=int, default=500)
+    parser.add_argument("--patrons", type=int, default=50_000)
+    parser.add_argument("--users", type=int, default=60)
+    parser.add_argument("--spawn-rate", type=float, default=10)
+    parser.add_argument("--time", type=int, default=60, help="seconds of load")
+    parser.add_argument("--directors", type=int, default=300)
+    parser.add_argument("--staff", type=int, default=400)
+    parser.add_argument("--gunicorn-workers", type=int, default=None)
+    args = parser.parse_args()
+    if "DATABASE_URL" not in os.environ:
+        parser.error("set DATABASE_URL to a database of its own (--seed wipes it)")
+
+    work = Path(tempfile.mkdtemp(prefix="concord-load-"))
+    env = production_env(work, os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/9"))
+    if args.gunicorn_workers:
+        env["GUNICORN_WORKERS"] = str(args.gunicorn_workers)
+    if args.seed:
+        seed(env, args.libraries, args.patrons)
+    plan = work / "plan.json"
+    collect_static(env)
+    subprocess.run(  # noqa: S603
+        [PYTHON, __file__, "prepare", str(plan), str(args.directors), str(args.staff)],
+        env=env,
+        check=True,
+    )
+    with gunicorn_serving(env, work) as host:
         subprocess.run(  # noqa: S603
             [
                 PYTHON,
@@ -434,15 +460,9 @@ def main() -> None:
                 str(args.time),
                 str(args.spawn_rate),
             ],
-            env=prod,
+            env=env,
             check=True,
         )
-    finally:
-        gunicorn.terminate()
-        try:
-            gunicorn.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            gunicorn.kill()
     server_errors = sum(
         1 for line in (work / "access.log").read_text().splitlines() if '" 5' in line
     )

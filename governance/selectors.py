@@ -49,7 +49,8 @@ def active_delegations(user, day=None) -> list[Delegation]:
 
 
 def voter_libraries(user, day=None) -> dict[int, tuple[MemberLibrary, VotingAuthority]]:
-    """Every voting member ``user`` may vote for today, with the authority: two queries."""
+    """Every voting member ``user`` may vote for today, with the authority: one query, and
+    two more for those who hold the vote themselves."""
     found: dict[int, tuple[MemberLibrary, VotingAuthority]] = {}
     for delegation in active_delegations(user, day):
         if delegation.library.kind in VOTING_KINDS:
@@ -57,8 +58,11 @@ def voter_libraries(user, day=None) -> dict[int, tuple[MemberLibrary, VotingAuth
                 delegation.library_id,
                 (delegation.library, VotingAuthority(delegation.kind, delegation)),
             )
-    for library in access.libraries_for(user, CAST).filter(kind__in=VOTING_KINDS):
-        found[library.pk] = (library, VotingAuthority("director"))
+    # Only those who hold the vote somewhere (known to the request already) need the
+    # libraries read, with the plugin switches that come with them.
+    if CAST in access.permissions_anywhere(user):
+        for library in access.libraries_for(user, CAST).filter(kind__in=VOTING_KINDS):
+            found[library.pk] = (library, VotingAuthority("director"))
     return found
 
 

@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig, apps
+from django.core.signals import request_started
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
@@ -174,9 +175,31 @@ def all_plugins() -> list[PortalPluginConfig]:
     return [c for c in apps.get_app_configs() if isinstance(c, PortalPluginConfig)]
 
 
+# (loaded plugins and their metas, the sound ones): one request asks a dozen times (URLs,
+# navigation, switches, the dashboard), and the answer changes only with a plugin's meta.
+_sound: tuple[tuple, list[PortalPluginConfig]] = ((), [])
+
+
 def available_plugins() -> list[PortalPluginConfig]:
-    """Plugins whose meta is sound: the only ones the portal will use."""
-    return [c for c in all_plugins() if not c.problems()]
+    """Plugins whose meta is sound: the only ones the portal will use.
+
+    Worked out once per request (and again when a plugin's meta is not the one judged)."""
+    global _sound
+    plugins = all_plugins()
+    key = tuple((id(c), id(c.meta)) for c in plugins)
+    judged, sound = _sound
+    if judged != key:
+        sound = [c for c in plugins if not c.problems()]
+        _sound = (key, sound)
+    return list(sound)
+
+
+def _judge_again(**_kwargs) -> None:
+    global _sound
+    _sound = ((), [])
+
+
+request_started.connect(_judge_again, dispatch_uid="portal.plugins.judge_again")
 
 
 def get_plugin(label: str) -> PortalPluginConfig | None:

@@ -38,7 +38,10 @@ def may_read(user) -> bool:
 
 
 def may_manage(user) -> bool:
-    return access.can_anywhere(user, "policies.manage_policies")
+    # Most people hold the permission nowhere, which the request already knows (navigation
+    # asks the same); only those who hold it somewhere need the plugin switches read.
+    perm = "policies.manage_policies"
+    return perm in access.permissions_anywhere(user) and access.can_anywhere(user, perm)
 
 
 def readable_policies(user, *, include_drafts: bool = False) -> QuerySet[PolicyPage]:
@@ -187,13 +190,20 @@ class Outstanding:
         return self.campaign.is_overdue()
 
 
-def outstanding_for(user, policy_ids=None) -> list[Outstanding]:
-    """Policies waiting for this person's acknowledgement, earliest due first."""
+def outstanding_for(user, policy_ids=None, libraries=None) -> list[Outstanding]:
+    """Policies waiting for this person's acknowledgement, earliest due first.
+
+    ``libraries``: those of the person's libraries where the plugin is on, when the caller
+    knows them already (the dashboard does); otherwise two queries find out."""
     memberships = access.memberships_of(user)
     if not memberships:
         return []
-    enabled = enabled_plugins_by_library([m.library for m in memberships])
-    memberships = [m for m in memberships if LABEL in enabled.get(m.library_id, ())]
+    if libraries is None:
+        enabled = enabled_plugins_by_library([m.library for m in memberships])
+        on = {lib_id for lib_id, labels in enabled.items() if LABEL in labels}
+    else:
+        on = {lib.pk for lib in libraries}
+    memberships = [m for m in memberships if m.library_id in on]
     campaigns = active_campaigns(policy_ids)
     needed: dict[int, AcknowledgementCampaign] = {}
     for campaign in campaigns:

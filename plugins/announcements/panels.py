@@ -6,15 +6,15 @@ from . import selectors
 
 
 def dashboard_panel(request, libraries):
-    """Urgent announcements pinned, then unread, then the rest; two queries."""
-    items = selectors.for_dashboard(request.user, libraries)
+    """Urgent announcements pinned, then unread, then the rest; one query."""
+    items, unread = selectors.dashboard_announcements(request.user, libraries)
     return DashboardPanel(
         title=_("Announcements"),
         template_name="announcements/panel.html",
         context={
             "libraries": libraries,
             "announcements": items,
-            "unread": selectors.unread_count(request.user, libraries),
+            "unread": unread,
         },
         permission="announcements.view_announcements",
     )

@@ -7,7 +7,18 @@ from functools import reduce
 from operator import or_
 
 from django.contrib.auth import get_user_model
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -96,6 +107,22 @@ def for_dashboard(user, libraries=None, limit: int = 8) -> list[AnnouncementPage
 
 def unread_count(user, libraries=None) -> int:
     return announcements_for(user, libraries).filter(is_read=False).count()
+
+
+def dashboard_announcements(user, libraries=None, limit: int = 8):
+    """``for_dashboard`` and ``unread_count`` in one query: ``(announcements, unread)``.
+
+    Each listed row carries the number of unread ones among all (a window over the whole
+    result, counted before the limit); with no rows there is nothing unread."""
+    unread = Window(
+        Sum(Case(When(is_read=False, then=Value(1)), default=Value(0)), output_field=IntegerField())
+    )
+    pages = list(
+        announcements_for(user, libraries)
+        .annotate(unread_total=unread)
+        .order_by("-pinned", "is_read", "-first_published_at", "-pk")[:limit]
+    )
+    return pages, (pages[0].unread_total if pages else 0)
 
 
 def is_read(user, page) -> bool:
