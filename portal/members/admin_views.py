@@ -26,7 +26,8 @@ from portal.plugins import available_plugins
 from .exceptions import ActionRefused
 from .forms import PeopleImportForm
 from .imports import import_people
-from .models import MemberLibrary
+from .models import MemberLibrary, Membership
+from .role_services import do_create_role, do_edit_role
 from .services import do_create_library, do_remove_membership, do_switch_plugin, do_update_library
 from .switches import enabled_plugins_by_library
 
@@ -84,28 +85,26 @@ def _refused(view, form, refusal: ActionRefused):
     return view.form_invalid(form)
 
 
-class MemberLibraryCreateView(CreateView):
+class RefusalShownOnForm:
+    """A service's refusal (raised while saving) comes back on the form, saying why."""
+
+    def form_valid(self, form):
+        try:
+            return super().form_valid(form)
+        except ActionRefused as refusal:
+            return _refused(self, form, refusal)
+
+
+class MemberLibraryCreateView(RefusalShownOnForm, CreateView):
     def save_instance(self):
         library = self.form.save(commit=False)
         return do_create_library(self.request.user, self.form.cleaned_data["parent"], library)
 
-    def form_valid(self, form):
-        try:
-            return super().form_valid(form)
-        except ActionRefused as refusal:
-            return _refused(self, form, refusal)
 
-
-class MemberLibraryEditView(EditView):
+class MemberLibraryEditView(RefusalShownOnForm, EditView):
     def save_instance(self):
         library = self.form.save(commit=False)
         return do_update_library(self.request.user, library, set(self.form.changed_data))
-
-    def form_valid(self, form):
-        try:
-            return super().form_valid(form)
-        except ActionRefused as refusal:
-            return _refused(self, form, refusal)
 
 
 class LibraryModulesView(WagtailAdminTemplateMixin, TemplateView):
@@ -192,7 +191,7 @@ class MembershipIndexView(IndexView):
         ]
 
 
-class MembershipCreateView(CreateView):
+class MembershipCreateView(RefusalShownOnForm, CreateView):
     """Appoint a person at a library: invites them if they are new (``do_invite``)."""
 
     def save_instance(self):
@@ -221,12 +220,6 @@ class MembershipCreateView(CreateView):
 
     def get_success_buttons(self):
         return []
-
-    def form_valid(self, form):
-        try:
-            return super().form_valid(form)
-        except ActionRefused as refusal:
-            return _refused(self, form, refusal)
 
 
 class MembershipDeleteView(DeleteView):
@@ -277,3 +270,59 @@ class PeopleImportView(WagtailAdminTemplateMixin, FormView):
                 },
             )
         return self.render_to_response(self.get_context_data(form=form, report=report))
+
+
+# --- roles -------------------------------------------------------------------------------
+
+
+class RoleIndexView(IndexView):
+    """Every role with how many people hold it; retired ones last."""
+
+    def get_base_queryset(self):
+        from django.db.models import Count, OuterRef, Subquery
+
+        holders = (
+            Membership.objects.filter(role=OuterRef("code"))
+            .order_by()
+            .values("role")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        roles = super().get_base_queryset().annotate(holders=Subquery(holders))
+        return roles.order_by("retired", "pk")
+
+    @cached_property
+    def columns(self):
+        return [
+            TitleColumn(
+                "name", label=gettext_lazy("Name"), url_name=self.edit_url_name, sort_key="name"
+            ),
+            Column("code", label=gettext_lazy("Code")),
+            Column("holders", label=gettext_lazy("People holding it"), accessor=_holders),
+            Column(
+                "requires_mfa", label=gettext_lazy("Two-factor"), accessor=_yes_no("requires_mfa")
+            ),
+            Column("retired", label=gettext_lazy("Retired"), accessor=_yes_no("retired")),
+        ]
+
+
+def _holders(role) -> int:
+    return role.holders or 0
+
+
+def _yes_no(field):
+    return lambda role: _("Yes") if getattr(role, field) else ""
+
+
+class RoleCreateView(RefusalShownOnForm, CreateView):
+    def save_instance(self):
+        return do_create_role(self.request.user, self.form.cleaned_data["code"], self.form.shape())
+
+
+class RoleEditView(RefusalShownOnForm, EditView):
+    success_message = gettext_lazy(
+        "%(object)s saved; everyone holding it may now do exactly what it carries."
+    )
+
+    def save_instance(self):
+        return do_edit_role(self.request.user, self.object, self.form.shape())

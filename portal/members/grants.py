@@ -205,7 +205,7 @@ def rebuild_role_grants(role: str, permission_ids: Iterable[int]) -> int:
         WHERE m.role = %s AND rp.permission_id IN ({perms})
         ON CONFLICT DO NOTHING
     """  # noqa: S608
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(delete, [*permission_ids, role, CONSORTIUM_ADMIN])
         touched = max(cursor.rowcount, 0)
         cursor.execute(insert, [True, role, *permission_ids])

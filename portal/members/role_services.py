@@ -117,8 +117,8 @@ def check_retire_role(role: Role) -> None:
     if holders or offers:
         raise ActionRefused(
             _(
-                "%(role)s cannot be retired while %(holders)d people hold it and %(offers)d "
-                "offers of it wait for an answer. Remove them, or give them another role, first."
+                "%(role)s cannot be retired while people hold it (%(holders)d) or have been "
+                "offered it (%(offers)d). Remove them or give them another role first."
             )
             % {"role": role.name, "holders": holders, "offers": offers},
             code="retire_held",

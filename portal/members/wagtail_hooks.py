@@ -18,8 +18,8 @@ from portal import access
 from portal.admin_policies import RolePermissionPolicy
 
 from . import admin_views
-from .forms import MemberLibraryCreateForm, MemberLibraryForm, MembershipAddForm
-from .models import MemberLibrary, Membership
+from .forms import MemberLibraryCreateForm, MemberLibraryForm, MembershipAddForm, RoleForm
+from .models import MemberLibrary, Membership, Role
 
 # Libraries are never deleted from the admin (their history hangs off them); memberships
 # are never edited, only added and removed.
@@ -30,6 +30,11 @@ register_permission_policy(
 register_permission_policy(
     Membership,
     RolePermissionPolicy(Membership, {"add", "delete", "view"}, access.is_consortium_admin),
+)
+
+# Roles are shaped by the office and retired, never deleted: memberships name their code.
+register_permission_policy(
+    Role, RolePermissionPolicy(Role, {"add", "change", "view"}, access.is_consortium_admin)
 )
 
 
@@ -78,6 +83,22 @@ class MembershipViewSet(ModelViewSet):
         return MembershipAddForm
 
 
+class RoleViewSet(ModelViewSet):
+    model = Role
+    name = "roles"
+    icon = "key"
+    menu_label = _("Roles")
+    index_view_class = admin_views.RoleIndexView
+    add_view_class = admin_views.RoleCreateView
+    edit_view_class = admin_views.RoleEditView
+    copy_view_enabled = False
+    inspect_view_enabled = False
+    search_fields = ["name", "code"]
+
+    def get_form_class(self, for_update=False):
+        return RoleForm
+
+
 class PeopleImportMenuItem(MenuItem):
     def is_shown(self, request):
         return access.can_anywhere(request.user, "portal.manage_people")
@@ -97,7 +118,7 @@ class MemberLibrariesGroup(ViewSetGroup):
     menu_label = _("Member libraries")
     menu_icon = "site"
     menu_order = 200
-    items = (MemberLibraryViewSet, MembershipViewSet, PeopleImportViewSet)
+    items = (MemberLibraryViewSet, MembershipViewSet, RoleViewSet, PeopleImportViewSet)
 
 
 @hooks.register("register_admin_viewset")
