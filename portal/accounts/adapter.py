@@ -33,6 +33,16 @@ class InvitationOnlyAdapter(DefaultAccountAdapter):
             return False
         return super().is_reauthentication_required(app=app, **kwargs)
 
+    def get_login_stages(self) -> list[str]:
+        """allauth's, with its second-factor stage replaced by one that takes a library
+        provider's word for it when the office allows (portal.sso.stages)."""
+        return [
+            "portal.sso.stages.SecondFactorStage"
+            if path == "allauth.mfa.stages.AuthenticateStage"
+            else path
+            for path in super().get_login_stages()
+        ]
+
 
 def _setting_up_mfa_right_after_password_sign_in() -> bool:
     request = context.request

@@ -8,6 +8,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 
 from portal import access
+from portal.sso.stages import second_factor_by_provider
 
 # Paths a person without MFA may still reach: setting MFA up, logging out, static files.
 ALLOWED_PREFIXES = ("/accounts/", "/static/", "/media/", "/healthz", "/readyz")
@@ -47,6 +48,7 @@ class RequireMFAMiddleware:
             and not request.path.startswith(ALLOWED_PREFIXES)
             and mfa_required(user)
             and not is_mfa_enabled(user)
+            and not second_factor_by_provider(request, user)
         ):
             # Only a page the person navigated to; not the favicon or a script's fetch.
             if request.method == "GET" and _is_navigation(request):

@@ -66,6 +66,10 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
+    "portal.sso",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -85,6 +89,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "portal.sso.middleware.ProviderFormActionMiddleware",
     "portal.accounts.middleware.RequireMFAMiddleware",
     "wagtail.contrib.redirects.middleware.RedirectMiddleware",
 ]
@@ -199,6 +204,13 @@ MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_FORMS = {"add_webauthn": "portal.accounts.forms.AddPasskeyForm"}
 MFA_TOTP_ISSUER = "Concord"
+# Single sign-on per member library (portal/sso, docs/sign-in.md): the office connects a
+# library's SAML or OpenID Connect provider; the sign-in page sends an address in its
+# domains there. A provider signs in only people already invited, never signs anyone up.
+ACCOUNT_FORMS = {"login": "portal.accounts.forms.SignInForm"}
+SOCIALACCOUNT_ADAPTER = "portal.sso.adapter.LibrarySignInAdapter"
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
 # Roles whose members must have MFA before they can use the portal.
 CONCORD_MFA_REQUIRED_ROLES = ["consortium_admin", "director"]
 
