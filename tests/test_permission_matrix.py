@@ -1,4 +1,6 @@
-"""The permission matrix: every URL of every plugin × role × own library / another library.
+"""The permission matrix: every URL of every plugin × role × own library / another library;
+and, generated from the role definitions themselves, every role × every permission × its
+own library, one below it, one above it and another (``test_every_role_*`` at the end).
 
 The resolver is walked for every mounted URL. Each plugin and core URL has a row in
 ``MATRIX``: the method it is used with, which object of library A ("own") and of library B
@@ -106,7 +108,8 @@ def _governance(w, a, b):
     )
     w.data["governance:manage"] = (
         {"action": "extend"},
-    ) * 2  # refused for want of a time: no change
+    ) * 2  # refused for want of a time, beside the field: no change
+    w.data["governance:comment"] = ({"body": "A question about the budget."},) * 2
 
 
 def _policies(w, a, b):
@@ -379,7 +382,7 @@ MATRIX: dict[str, Row] = {
     "governance:proposal": Row("get", "proposal", VOTERS),
     "governance:vote": Row("post", "vote", E(L2, S2, S2, S2, S2, OWN, S2)),
     "governance:comment": Row("post", "proposal", E(staff=MOVED, director=MOVED, office=MOVED)),
-    "governance:manage": Row("post", "proposal", E(office=MOVED)),
+    "governance:manage": Row("post", "proposal", E(office=400)),
     "governance:results": Row("get", "final", VOTERS),
     "governance:chart": Row("get", "final", VOTERS),
     "governance:ballots": Row("get", "final", VOTERS),
@@ -733,3 +736,108 @@ def test_strangers_get_nothing_from_any_url(world, clients, name, route):
             )
             if response.status_code == 302:
                 assert "/accounts/login/" in response["Location"], f"{who} {url}"
+
+
+# --- the decision matrix, generated from the role definitions ---------------------------
+#
+# Whatever the office has made of the roles, each grants exactly its permissions on the
+# library where it is held and every library below, nothing above or beside; the office
+# holds its role's permissions everywhere.
+
+SIDES = ("own", "below", "above", "other")
+
+
+def _decision_world():
+    from portal.members.models import MemberLibrary
+
+    root = factories.consortium("Matrix Consortium", code="matrix-root")
+    own = factories.library(root, kind=MemberLibrary.Kind.SYSTEM)
+    return {
+        "own": own,
+        "below": factories.library(own, kind=MemberLibrary.Kind.BRANCH),
+        "above": root,
+        "other": factories.library(root, kind=MemberLibrary.Kind.SYSTEM),
+    }
+
+
+def _decision_problems(libraries, holders: dict) -> list[str]:
+    """Every (role, permission, side) where ``access`` disagrees with the role's definition.
+    ``holders`` keeps one person per role across calls (added when a role is new)."""
+    from portal import access
+    from portal.members.roles import all_permissions, definitions
+
+    problems = []
+    for code, role in definitions().items():
+        if role.retired:
+            continue
+        if code not in holders:
+            held_at = libraries["above"] if code == CONSORTIUM_ADMIN else libraries["own"]
+            holders[code] = factories.member(held_at, code)
+        person = type(holders[code]).objects.get(pk=holders[code].pk)  # nothing cached
+        for perm in all_permissions():
+            for side in SIDES:
+                want = perm in role.permissions and (
+                    code == CONSORTIUM_ADMIN or side in ("own", "below")
+                )
+                if access.can(person, perm, libraries[side]) != want:
+                    problems.append(
+                        f"{role.name} ({code}) {perm} on the {side} library: not {want}"
+                    )
+            reached = set(access.libraries_for(person, perm)) & set(libraries.values())
+            want_reached = {
+                libraries[side]
+                for side in SIDES
+                if perm in role.permissions
+                and (code == CONSORTIUM_ADMIN or side in ("own", "below"))
+            }
+            if reached != want_reached:
+                problems.append(f"{role.name} ({code}) {perm}: libraries_for disagrees")
+    return problems
+
+
+@pytest.fixture
+def role_definitions_restored():
+    from portal.members.roles import forget_definitions
+
+    forget_definitions()
+    yield
+    forget_definitions()  # the edits were rolled back with the test
+
+
+@pytest.mark.django_db
+def test_every_role_grants_its_permissions_on_its_library_and_below_only(
+    role_definitions_restored,
+):
+    assert not _decision_problems(_decision_world(), {})
+
+
+@pytest.mark.django_db
+def test_every_role_follows_when_the_office_edits_one(role_definitions_restored):
+    from portal import access
+    from portal.members.models import Role
+    from portal.members.role_services import RoleShape, do_create_role, do_edit_role
+
+    libraries, holders = _decision_world(), {}
+    assert not _decision_problems(libraries, holders)
+    office = holders[OFFICE]
+    staff = Role.objects.get(code=STAFF)
+    shape = RoleShape.of(staff)
+    shape.permissions = (shape.permissions - {"policies.view_policies"}) | {
+        "governance.cast_ballot"
+    }
+    do_edit_role(office, staff, shape)
+    do_create_role(
+        office,
+        "ils_coordinator",
+        RoleShape(
+            name="ILS coordinator",
+            permissions={"portal.view_library", "patron_notices.view_patrons"},
+        ),
+    )
+
+    # The people who already held staff follow the edit; the new role is in the matrix.
+    assert not _decision_problems(libraries, holders)
+    assert "ils_coordinator" in holders
+    staff_member = type(office).objects.get(pk=holders[STAFF].pk)
+    assert access.can(staff_member, "governance.cast_ballot", libraries["below"])
+    assert not access.can(staff_member, "policies.view_policies", libraries["own"])
