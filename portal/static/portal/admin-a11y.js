@@ -34,3 +34,21 @@
   });
   document.addEventListener("DOMContentLoaded", nameAll);
 })();
+
+// Gives every admin screen a level-one heading. Wagtail's snippet add and edit screens
+// (committees, proposals, meetings) show their title only in the breadcrumbs, so a screen
+// reader's list of headings started at level two with no name for the screen.
+(() => {
+  const addHeading = () => {
+    if (document.querySelector("h1")) return;
+    const main = document.querySelector("main, #main");
+    if (!main) return;
+    const heading = document.createElement("h1");
+    heading.className = "w-sr-only";
+    // The document's title is "<screen> - <site>": the screen's name is its first part.
+    heading.textContent = document.title.split(" - ")[0].trim() || document.title;
+    main.prepend(heading);
+  };
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", addHeading);
+  else addHeading();
+})();
