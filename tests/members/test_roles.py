@@ -335,3 +335,20 @@ def test_the_office_shapes_a_role_in_the_admin_permissions_grouped_by_module(
     for url in (reverse("roles:index"), reverse("roles:edit", args=[staff.pk])):
         response = client.get(url)
         assert response.status_code in (302, 403), url
+
+
+def test_the_demo_shows_a_role_of_the_consortiums_own_making(settings):
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO(), libraries=12, staff_per_library=1, patrons=50)
+    coordinators = Membership.objects.filter(role="ils_coordinator").select_related("library")
+    assert coordinators.exists()
+    for membership in coordinators:
+        person, library = fresh(membership.user), membership.library
+        assert membership.get_role_display() == "ILS coordinator"
+        assert library.kind in (MemberLibrary.Kind.SYSTEM, MemberLibrary.Kind.LIBRARY)
+        # Keeps the patron directory, votes on nothing.
+        assert access.can(person, "patron_notices.view_patrons", library)
+        assert access.can(person, "patron_notices.import_patrons", library)
+        assert not access.can_anywhere(person, "governance.cast_ballot")

@@ -51,15 +51,36 @@ from portal.demo import (
     TRAINING_EMAIL,
     example_logins,
 )
-from portal.members.grants import sync_grants
-from portal.members.models import MemberLibrary, MemberLibraryUserObjectPermission, Membership
+from portal.members.grants import ensure_permissions, sync_grants
+from portal.members.models import (
+    MemberLibrary,
+    MemberLibraryUserObjectPermission,
+    Membership,
+    Role,
+)
 from portal.members.office import sync_office_group
-from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR, STAFF, TRAINER
+from portal.members.roles import (
+    COMMUNICATIONS,
+    CONSORTIUM_ADMIN,
+    DIRECTOR,
+    STAFF,
+    TRAINER,
+    definitions,
+    forget_definitions,
+)
 from portal.plugins import available_plugins
 from portal.signals import memberships_rebuilt
 
 Kind = MemberLibrary.Kind
 Type = MemberLibrary.LibraryType
+
+# The demo's one role of the consortium's own making, beside the five built-in ones.
+ILS_COORDINATOR = "ils_coordinator"
+ILS_COORDINATOR_PERMISSIONS = (
+    "portal.view_library",
+    "patron_notices.view_patrons",
+    "patron_notices.import_patrons",
+)
 
 
 class Node:
@@ -141,6 +162,7 @@ class Command(BaseCommand):
             with self.phase("libraries"):
                 libraries = self.create_libraries(options["libraries"])
             with self.phase("people"):
+                self.create_roles()
                 user_ids = self.create_people(libraries, options["staff_per_library"])
             with self.phase("grants"):
                 sync_grants(user_ids)
@@ -384,7 +406,23 @@ class Command(BaseCommand):
             return Decimal(0)
         return Decimal(str(node.size)).quantize(Decimal("0.001"))
 
-    # People ------------------------------------------------------------------------------
+    # Roles and people --------------------------------------------------------------------
+
+    def create_roles(self) -> None:
+        """The ILS coordinator: keeps a system's or standalone library's patron directory
+        (sees and imports its patrons) and votes on nothing. Directors appoint one."""
+        role, _created = Role.objects.get_or_create(
+            code=ILS_COORDINATOR,
+            defaults={
+                "name": "ILS coordinator",
+                "description": "Keeps the library's patron directory in step with the ILS.",
+                "library_kinds": [Kind.SYSTEM, Kind.LIBRARY],
+            },
+        )
+        perm_ids = ensure_permissions()
+        role.permissions.set([perm_ids[p] for p in ILS_COORDINATOR_PERMISSIONS if p in perm_ids])
+        role.appointed_by.set(Role.objects.filter(code=DIRECTOR))
+        forget_definitions()
 
     def create_people(self, libraries: list[MemberLibrary], staff_per_library: int) -> list[int]:
         """Accounts, verified addresses, TOTP for those who must use MFA, memberships."""
@@ -411,6 +449,8 @@ class Command(BaseCommand):
                 if n == 2 and index % 4 == 0:
                     extra_roles.append(TRAINER)
                 person(f"staff{n}.{library.code}@{DEMO_DOMAIN}", index, STAFF, *extra_roles)
+            if library.kind != Kind.BRANCH and index % 3 == 1:
+                person(f"ils.{library.code}@{DEMO_DOMAIN}", index, ILS_COORDINATOR)
 
         users = User.objects.bulk_create(
             [
@@ -431,9 +471,8 @@ class Command(BaseCommand):
             ],
             batch_size=2000,
         )
-        must_use_mfa = {
-            email for email, _index, role in roles if role in settings.CONCORD_MFA_REQUIRED_ROLES
-        }
+        mfa_roles = {code for code, role in definitions().items() if role.requires_mfa}
+        must_use_mfa = {email for email, _index, role in roles if role in mfa_roles}
         secret = encrypt(DEMO_TOTP_SECRET)  # through the MFA adapter, as allauth stores it
         Authenticator.objects.bulk_create(
             [
