@@ -8,9 +8,16 @@ that page alone, the provider's own origin is added.
 
 from urllib.parse import urlsplit
 
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
 from .models import IdentityProvider
 
 START_VIEWS = {"openid_connect_login": "provider_id", "saml_login": "organization_slug"}
+# Where a provider's answer arrives. allauth refuses one that answers no sign-in started in
+# this browser (a replayed SAML assertion, a forged callback) with a bare 403.
+ANSWER_VIEWS = {"saml_finish_acs", "openid_connect_callback"}
 
 
 class ProviderFormActionMiddleware:
@@ -27,6 +34,19 @@ class ProviderFormActionMiddleware:
         if origin:
             response._csp_update = {"form-action": [origin]}
         return response
+
+    def process_exception(self, request, exception):
+        match = getattr(request, "resolver_match", None)
+        if not isinstance(exception, PermissionDenied) or match is None:
+            return None
+        if match.url_name not in ANSWER_VIEWS:
+            return None
+        message = _(
+            "This answer from your library's sign-in does not belong to a sign-in started "
+            "here: it was already used, or it was sent from elsewhere. Start again from the "
+            "sign-in page."
+        )
+        return render(request, "socialaccount/refused.html", {"message": message}, status=403)
 
 
 def provider_origin(provider_id: str) -> str | None:

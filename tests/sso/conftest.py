@@ -64,3 +64,14 @@ def oidc_provider(live_server, tmp_path_factory):
     yield line.split()[1]
     process.terminate()
     process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def saml_idp(live_server, tmp_path_factory):
+    """pysaml2's identity provider for the library "southbank" (tests/sso/saml_idp.py)."""
+    from .saml_idp import SamlIdP
+
+    base = f"{live_server.url}/accounts/saml/library-southbank"
+    idp = SamlIdP(tmp_path_factory.mktemp("saml"), {f"{base}/metadata/": f"{base}/acs/"})
+    yield idp.start()
+    idp.stop()
