@@ -211,6 +211,7 @@ ACCOUNT_FORMS = {"login": "portal.accounts.forms.SignInForm"}
 SOCIALACCOUNT_ADAPTER = "portal.sso.adapter.LibrarySignInAdapter"
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_PROVIDERS = {"saml": {"provider_class": "portal.sso.saml.LibrarySAMLProvider"}}
 # Roles whose members must have MFA before they can use the portal.
 CONCORD_MFA_REQUIRED_ROLES = ["consortium_admin", "director"]
 

@@ -85,3 +85,26 @@ def test_a_campus_answer_that_is_stale_or_astray_is_refused(page, southbank, log
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign-in refused")
     expect(page.get_by_role("alert")).to_contain_text(message)
     assert not SocialAccount.objects.exists()
+
+
+def test_a_director_needs_no_second_code_when_the_campus_says_it_used_two_factors(
+    page, browser, live_server, southbank
+):
+    provider = IdentityProvider.objects.get()
+    provider.counts_as_second_factor = True
+    do_save_provider(None, provider)
+    director = factories.member(southbank, "director", email="sam@southbank.example.edu")
+    factories.totp(director)
+
+    # A password alone at the campus: Concord asks for its own second factor.
+    sign_in_through_campus(page, "sam")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Two-Factor Authentication")
+
+    # The campus states it used a security key too (REFEDS MFA): that is enough.
+    context = browser.new_context(base_url=live_server.url, locale="en-US")
+    try:
+        second = context.new_page()
+        sign_in_through_campus(second, "sam", mfa=True)
+        expect(second).to_have_url(re.compile(r"/dashboard/$"))
+    finally:
+        context.close()
