@@ -428,6 +428,14 @@ def office_report(request):
         return _pdf_response(
             "training-all-libraries.pdf", "training/pdf/office_report.html", context
         )
+    # On screen: a page of the libraries (the totals stay the consortium's), found by name.
+    q = request.GET.get("q", "").strip()[:100]
+    shown = [r for r in rows if q.lower() in r.library.name.lower()] if q else rows
+    context.update(
+        rows=Paginator(shown, PAGE_SIZE).get_page(request.GET.get("page")),
+        q=q,
+        query=urlencode({"q": q}) if q else "",
+    )
     return render(request, "training/office_report.html", context)
 
 

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from knowledge_base.training import views
 from knowledge_base.training.models import Enrolment
-from portal.members.models import MemberLibrary
+from portal.members.models import MemberLibrary, Membership
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -84,3 +84,21 @@ def test_the_report_list_pages_and_filters_with_constant_queries(client, world, 
     page = response.context["libraries"]
     assert page.paginator.count == 9
     assert "q=lakeside&amp;page=2" in response.content.decode()
+
+
+def test_the_office_report_pages_libraries_and_keeps_the_consortium_totals(
+    client, world, monkeypatch
+):
+    monkeypatch.setattr(views, "PAGE_SIZE", 3)
+    for n in range(5):
+        factories.library(world["root"], kind=MemberLibrary.Kind.LIBRARY, name=f"Lakeside {n}")
+    client.force_login(world["office"])
+    response = client.get("/training/reports/office/")
+    rows = response.context["rows"]
+    assert len(rows.object_list) == 3
+    assert rows.paginator.count == MemberLibrary.objects.count()
+    # The totals are the consortium's, not the page's.
+    people = Membership.objects.values("library_id", "user_id").distinct().count()
+    assert response.context["totals"].people == people >= 4
+    found = client.get("/training/reports/office/?q=lakeside").context["rows"]
+    assert found.paginator.count == 5
