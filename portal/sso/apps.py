@@ -7,3 +7,6 @@ class SSOConfig(AppConfig):
     label = "sso"
     verbose_name = _("Single sign-on")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import signals  # noqa: F401

@@ -89,3 +89,35 @@ def test_a_director_may_not_touch_another_librarys_provider(libraries):
     assert not form.is_valid()
     # Their own library is the only one offered.
     assert list(form.fields["library"].queryset) == [mine]
+
+
+def test_a_director_opens_the_admin_and_sees_only_their_own_librarys_provider(client, libraries):
+    mine, theirs = libraries
+    office = factories.member(mine.get_root(), "consortium_admin")
+    for library, domain in ((mine, "mine.example.org"), (theirs, "theirs.example.org")):
+        do_save_provider(
+            office,
+            IdentityProvider(
+                library=library,
+                name=f"{library.name} sign-in",
+                protocol="openid_connect",
+                email_domains=domain,
+                issuer=f"https://login.{domain}",
+                client_id="c",
+                client_secret="s",
+            ),
+        )
+    director = factories.member(mine, "director")
+    admin_client(client, director)
+
+    listing = client.get(reverse("identity_providers:index"))
+
+    assert listing.status_code == 200
+    assert "Library 1 sign-in" in listing.text
+    assert "Library 2 sign-in" not in listing.text
+    theirs_provider = IdentityProvider.objects.get(library=theirs)
+    edit = client.get(reverse("identity_providers:edit", args=[theirs_provider.pk]))
+    assert edit.status_code in (302, 403)
+    # Staff of the same library do not get in at all.
+    client.force_login(factories.member(mine, "staff"))
+    assert client.get(reverse("identity_providers:index")).status_code in (302, 403)
