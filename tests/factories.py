@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 
@@ -102,3 +103,25 @@ def ensure_site():
     return Site.objects.create(
         hostname="localhost", port=80, root_page=home, is_default_site=True, site_name="Concord"
     )
+
+
+@contextlib.contextmanager
+def built_once(django_db_blocker):
+    """A world that a module's tests only read, built once for all of them.
+
+    Use it in a module-scoped fixture: the world is built inside a transaction, each test
+    then runs in a savepoint of it (pytest-django's ``db``), so what a test changes is undone
+    after it, and the whole world is rolled back when the module ends::
+
+        @pytest.fixture(scope="module")
+        def seeded(django_db_setup, django_db_blocker):
+            with factories.built_once(django_db_blocker):
+                yield seed()
+    """
+    from django.db import transaction
+
+    with django_db_blocker.unblock(), transaction.atomic():
+        try:
+            yield
+        finally:
+            transaction.set_rollback(True)

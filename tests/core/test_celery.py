@@ -43,6 +43,7 @@ def real_worker_app():
     forget_backend(app)
 
 
+@pytest.mark.slow
 def test_a_real_worker_runs_ping(real_worker_app):
     # A queue of its own, so another worker on the same Redis cannot take the task.
     queue = f"test-ping-{uuid.uuid4().hex}"

@@ -6,6 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 from django.core.management import call_command
+from django.test import TestCase, override_settings
 from django.utils import timezone
 from wagtail.models import Page, Site
 
@@ -23,6 +24,7 @@ from plugins.announcements.models import AnnouncementIndexPage, AnnouncementPage
 from portal import access
 from portal.members.models import MemberLibrary, Membership
 from portal.members.roles import STAFF
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -32,24 +34,27 @@ def debug(settings):
     settings.DEBUG = True
 
 
-@pytest.fixture
-def seed(django_capture_on_commit_callbacks):
+def seed(**options):
     """seed_demo, with what it schedules on commit run as a real commit would run it."""
+    options = {"libraries": 12, "staff_per_library": 2, "patrons": 100, **options}
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("seed_demo", stdout=io.StringIO(), **options)
 
-    def run(**options):
-        options = {"libraries": 12, "staff_per_library": 2, "patrons": 100, **options}
-        with django_capture_on_commit_callbacks(execute=True):
-            call_command("seed_demo", stdout=io.StringIO(), **options)
 
-    return run
+@pytest.fixture(scope="module", autouse=True)
+def seeded(django_db_setup, django_db_blocker):
+    """One demo for the module; the mail its commit sent."""
+    with factories.built_once(django_db_blocker), override_settings(DEBUG=True):
+        outbox = len(mail.outbox)
+        seed()
+        yield list(mail.outbox[outbox:])
 
 
 def home():
     return Site.objects.get(is_default_site=True).root_page
 
 
-def test_governance_votes_are_cast_by_the_directors(seed):
-    seed()
+def test_governance_votes_are_cast_by_the_directors():
     assert set(Committee.objects.values_list("slug", flat=True)) == {"board", "shared-catalogue"}
     open_votes = Proposal.objects.filter(state=Proposal.State.OPEN)
     assert open_votes.count() == 1
@@ -84,8 +89,7 @@ def test_governance_votes_are_cast_by_the_directors(seed):
     assert meetings.filter(agenda_items__proposal=vote).exists()
 
 
-def test_policies_have_versions_and_a_campaign(seed):
-    seed()
+def test_policies_have_versions_and_a_campaign():
     policies = PolicyPage.objects.live()
     codes = set(policies.values_list("code", flat=True))
     assert {"CIRC-001", "PRIV-001", "COND-001", "COLL-001", "FINE-001"} <= codes
@@ -104,8 +108,7 @@ def test_policies_have_versions_and_a_campaign(seed):
     assert all(Membership.objects.filter(user=a.user, library=a.library).exists() for a in acks)
 
 
-def test_the_assigned_course_enrols_every_member_of_staff(seed):
-    seed()
+def test_the_assigned_course_enrols_every_member_of_staff():
     courses = CoursePage.objects.live().child_of(home())
     assert courses.count() == 2
     for course in courses:
@@ -122,8 +125,7 @@ def test_the_assigned_course_enrols_every_member_of_staff(seed):
         assert Certificate.objects.filter(completion__enrolment=enrolment).exists()
 
 
-def test_announcements_reach_staff_through_the_selector(seed):
-    seed()
+def test_announcements_reach_staff_through_the_selector(seeded):
     index = AnnouncementIndexPage.objects.get()
     assert index.get_parent().pk == home().pk
     pages = AnnouncementPage.objects.live().child_of(index)
@@ -145,11 +147,10 @@ def test_announcements_reach_staff_through_the_selector(seed):
     directors_only = pages.get(audience_roles=",director,")
     assert directors_only.pk not in seen_outside
     # The urgent notice was emailed to its audience when the seed committed.
-    assert any(urgent.title in message.subject for message in mail.outbox)
+    assert any(urgent.title in message.subject for message in seeded)
 
 
-def test_reset_seeds_again_without_duplicates(seed):
-    seed()
+def test_reset_seeds_again_without_duplicates():
     counts = (
         Page.objects.count(),
         Proposal.objects.count(),
@@ -170,8 +171,9 @@ def test_reset_seeds_again_without_duplicates(seed):
     assert Committee.objects.count() == 2
 
 
-def test_the_dashboard_shows_each_plugin_to_staff(client, seed):
-    seed()
+def test_the_dashboard_shows_each_plugin_to_staff(
+    client,
+):
     library = MemberLibrary.objects.filter(kind=MemberLibrary.Kind.SYSTEM).first()
     user = get_user_model().objects.get(email=f"staff1.{library.code}@example.org")
     client.force_login(user)

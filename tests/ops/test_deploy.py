@@ -71,6 +71,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_gunicorn_serves_with_the_shipped_config_and_logs_paths_without_queries(tmp_path):
     port = free_port()
     log = tmp_path / "access.log"
@@ -112,6 +113,7 @@ def test_gunicorn_serves_with_the_shipped_config_and_logs_paths_without_queries(
 
 
 @pytest.mark.skipif("postgres" not in os.environ.get("DATABASE_URL", ""), reason="needs PostgreSQL")
+@pytest.mark.slow
 def test_restore_test_script_dumps_drops_restores_and_verifies_the_chain(tmp_path):
     base = urllib.parse.urlparse(os.environ["DATABASE_URL"])
     name = f"concord_restore_{uuid.uuid4().hex[:8]}"

@@ -51,12 +51,14 @@ def refused(result) -> str:
     return result.stderr.strip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_production_refuses_to_start_without_a_storage():
     assert "CONCORD_STORAGE must be set" in refused(production(CONCORD_STORAGE=""))
     assert "CONCORD_STORAGE must be s3 or local" in refused(production(CONCORD_STORAGE="nfs"))
     assert "S3_BUCKET must be set" in refused(production(CONCORD_STORAGE="s3", S3_BUCKET=""))
 
 
+@pytest.mark.slow
 def test_production_refuses_to_start_without_a_shared_badge_key(tmp_path):
     assert "Set TRAINING_BADGE_SIGNING_KEY" in refused(production(TRAINING_BADGE_SIGNING_KEY=""))
     assert "not a PEM key" in refused(production(TRAINING_BADGE_SIGNING_KEY="secret"))
@@ -67,6 +69,7 @@ def test_production_refuses_to_start_without_a_shared_badge_key(tmp_path):
     assert not (tmp_path / "keys").exists()
 
 
+@pytest.mark.slow
 def test_the_key_comes_from_a_mounted_secret_or_an_escaped_variable(tmp_path):
     pem = badge_key_pem()
     secret = tmp_path / "badge.pem"

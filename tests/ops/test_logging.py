@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from portal.observability.logging import JSONFormatter, MaskPersonalData
 from tests.ops.conftest import badge_key_pem
 
@@ -60,6 +62,7 @@ def test_exceptions_are_logged_without_the_addresses_in_them():
     assert "[redacted]" in entry["exception"]
 
 
+@pytest.mark.slow
 def test_production_settings_log_json_through_the_filter():
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.update(

@@ -52,6 +52,7 @@ def production_env(**extra) -> dict:
     return env
 
 
+@pytest.mark.slow
 def test_check_deploy_reports_no_errors_and_no_warnings():
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -65,6 +66,7 @@ def test_check_deploy_reports_no_errors_and_no_warnings():
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
+@pytest.mark.slow
 def test_check_deploy_warns_without_the_audit_key_or_checkpoints():
     env = production_env(AUDIT_CHECKPOINT_FILE="")
     del env["AUDIT_CHAIN_KEY"]
@@ -80,6 +82,7 @@ def test_check_deploy_warns_without_the_audit_key_or_checkpoints():
     assert "audit.W002" in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_production_refuses_to_start_without_a_secret_key():
     env = production_env()
     del env["SECRET_KEY"]

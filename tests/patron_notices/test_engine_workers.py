@@ -20,7 +20,8 @@ from tests.core.test_celery import redis_or_skip
 
 from .engine_support import SMTPServer, Workers, bulk_audience, notice, office_sender, wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Real Celery workers on a real broker.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 @pytest.fixture
