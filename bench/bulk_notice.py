@@ -157,11 +157,11 @@ def make_notice(port: int):
 
 def sample_message_size(notice) -> int:
     """Bytes of one message as the engine builds it (the size smtp-source sends)."""
-    from plugins.patron_notices import sending
     from plugins.patron_notices.models import Delivery
+    from plugins.patron_notices.notices import emails, leases, rendering
 
     delivery = Delivery.objects.filter(notice=notice).select_related("contact", "patron").first()
-    row = sending.Row(
+    row = leases.Row(
         delivery.pk,
         delivery.library_id,
         delivery.language,
@@ -169,10 +169,10 @@ def sample_message_size(notice) -> int:
         delivery.contact.email,
         delivery.patron.first_name if delivery.patron else "",
     )
-    brandings = sending.branding_for({row.library_id})
+    brandings = rendering.branding_for({row.library_id})
     branding = brandings[row.library_id]
-    prepared = sending.prepare(notice, branding, row.language)
-    return len(sending.build_message(notice, row, prepared, branding, None).message().as_bytes())
+    prepared = rendering.prepare(notice, branding, row.language)
+    return len(emails.build_message(notice, row, prepared, branding, None).message().as_bytes())
 
 
 def raw_limit(port: int, size: int, count: int) -> float:
@@ -270,8 +270,8 @@ def main() -> None:
     call_command("migrate", verbosity=0, interactive=False)
     from django.db.models import Count, Max, Min
 
-    from plugins.patron_notices import notices
     from plugins.patron_notices.models import Delivery, Notice, Patron
+    from plugins.patron_notices.notices import services as notices
 
     existing = Patron.objects.count()
     if not (args.reuse and existing >= args.patrons * 0.99):

@@ -58,7 +58,7 @@ def scenario(args, postgres: ThrowawayPostgres) -> int:
     from django.db import DatabaseError, InterfaceError, connection, transaction
 
     from bench.patron_import import generate
-    from plugins.patron_notices import services
+    from plugins.patron_notices.directory import services
     from plugins.patron_notices.models import ImportJob, Patron
     from portal.members.roles import COMMUNICATIONS
     from tests import factories

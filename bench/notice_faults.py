@@ -103,8 +103,9 @@ def scenario(args, postgres: ThrowawayPostgres, broker: ThrowawayRedis) -> dict:
     from django.db import DatabaseError, InterfaceError, connection, transaction
     from django.db.models import Count
 
-    from plugins.patron_notices import notices, sending
     from plugins.patron_notices.models import Delivery, Notice
+    from plugins.patron_notices.notices import leases
+    from plugins.patron_notices.notices import services as notices
     from tests import factories
     from tests.patron_notices.engine_support import (
         Recorder,
@@ -199,7 +200,7 @@ def scenario(args, postgres: ThrowawayPostgres, broker: ThrowawayRedis) -> dict:
             deadline = time.monotonic() + args.timeout
             while time.monotonic() < deadline:
                 if len({m["To"] for m in recorder.messages}) >= total:
-                    state = retrying(sending.notice_state, n.pk)
+                    state = retrying(leases.notice_state, n.pk)
                     if state == Notice.State.DONE:
                         done = True
                         break

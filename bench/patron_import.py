@@ -84,7 +84,7 @@ def cpu_seconds(pid: int | None = None) -> float:
 def importer_class():
     from contextlib import contextmanager
 
-    from plugins.patron_notices.imports import Importer
+    from plugins.patron_notices.directory.importer import Importer
 
     class CpuTimedImporter(Importer):
         """Also counts the PostgreSQL backend's CPU per phase."""

@@ -168,7 +168,7 @@ def _training(w, a, b):
 
 
 def _patron_notices(w, a, b):
-    from plugins.patron_notices import sending, services
+    from plugins.patron_notices.directory import services
     from plugins.patron_notices.models import (
         Contact,
         Delivery,
@@ -177,6 +177,7 @@ def _patron_notices(w, a, b):
         Patron,
         PrintRun,
     )
+    from plugins.patron_notices.notices import links
 
     contact = Contact.objects.create(email="reader@example.net")
     patron = Patron.objects.create(
@@ -261,7 +262,7 @@ def _patron_notices(w, a, b):
     )
     w.data["patron_notices:participate@outside"] = ({"decision": "approved"},) * 2
     w.args["preference_token"] = ({"token": services.preference_token(contact)},) * 2
-    w.args["unsubscribe_token"] = ({"token": sending.unsubscribe_token(delivery.pk)},) * 2
+    w.args["unsubscribe_token"] = ({"token": links.unsubscribe_token(delivery.pk)},) * 2
 
 
 def build_world() -> World:

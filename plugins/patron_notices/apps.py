@@ -80,12 +80,12 @@ class PatronNoticesConfig(PortalPluginConfig):
             ),
         ),
         dashboard_panel="plugins.patron_notices.panels.dashboard_panel",
-        demo_seeder="plugins.patron_notices.demo.seed_patrons",
+        demo_seeder="plugins.patron_notices.directory.demo.seed_patrons",
         periodic_jobs=(
             PeriodicJob("purge_expired", "patron_notices.purge_expired_patrons", 24 * 3600.0),
         ),
         extra={
-            "api_router": "plugins.patron_notices.api.router",
+            "api_router": "plugins.patron_notices.directory.api.router",
             "api_scopes": {
                 "patrons:write": _(
                     "Sync the library's patrons from its ILS (create, update, expire)"
@@ -95,5 +95,6 @@ class PatronNoticesConfig(PortalPluginConfig):
     )
 
     def ready(self):
-        # signals connects the receivers; import_admin registers the imports' admin viewset.
-        from . import import_admin, signals  # noqa: F401
+        # signals connects the receivers; directory.admin registers the imports' admin viewset.
+        from . import signals  # noqa: F401
+        from .directory import admin  # noqa: F401

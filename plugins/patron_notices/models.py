@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail.fields import StreamField
 from wagtail.models import DraftStateMixin, RevisionMixin, Task, WorkflowMixin
 
+from . import rules
 from .blocks import LanguageVersionBlock
 
 
@@ -96,7 +97,7 @@ class Patron(models.Model):
     # those rows with FOR KEY SHARE until commit (what the constraint's trigger does, once
     # per row referred to instead of once per patron); contacts are found or created in
     # the same transaction under a shared advisory lock that the purge of orphaned
-    # contacts takes exclusively (imports.hold_references, CONTACTS_LOCK). At a million
+    # contacts takes exclusively (directory/locks.py: hold_references, CONTACTS_LOCK). At a million
     # rows the per-row checks cost more than the insert itself.
     contact = models.ForeignKey(
         Contact,
@@ -404,9 +405,7 @@ class NoticeApprovalTask(Task):
         verbose_name_plural = _("second-person approvals of patron notices")
 
     def user_can_approve(self, obj, user) -> bool:
-        from . import notices
-
-        return notices.may_approve(user, obj)
+        return rules.may_approve(user, obj)
 
     def user_can_access_editor(self, obj, user):
         return self.user_can_approve(obj, user)
@@ -435,9 +434,7 @@ class NoticeApprovalTask(Task):
     def get_task_states_user_can_moderate(self, user, **kwargs):
         from wagtail.models import TaskState
 
-        from . import notices
-
-        if not notices.may_send(user):
+        if not rules.may_send(user):
             return TaskState.objects.none()
         return TaskState.objects.filter(
             status=TaskState.STATUS_IN_PROGRESS, task=self.task_ptr

@@ -3,12 +3,12 @@ from django.utils.translation import gettext_lazy as _
 from portal import access
 from portal.home.panels import DashboardPanel
 
+from .notices.selectors import notices_to_decide
+
 
 def dashboard_panel(request, libraries):
     """Notices waiting for the library's decision (for those who decide), and links to the
     directory; the office's permission is counts, a library's is records."""
-    from .selectors import notices_to_decide
-
     office = access.is_consortium_admin(request.user)
     waiting = []
     if not office and "patron_notices.approve_notices" in access.permissions_anywhere(request.user):

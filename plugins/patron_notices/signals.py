@@ -9,20 +9,15 @@ from wagtail.signals import workflow_approved
 from portal.members.models import Membership
 from portal.signals import memberships_rebuilt, periodic
 
-from . import bounces
-from .tasks import reap_notices
+from .directory.admin import KEEPERS
+from .notices import bounces, services
+from .notices.tasks import _queue_kwargs, reap_notices
 
 
 @receiver(periodic, dispatch_uid="patron_notices.reap")
 def reap_on_periodic(sender, now, **kwargs):
     # Idempotent: re-queues only expired leases, starts only due notices (under a row lock).
-    reap_notices.apply_async(**_queue())
-
-
-def _queue() -> dict:
-    from .tasks import _queue_kwargs
-
-    return _queue_kwargs()
+    reap_notices.apply_async(**_queue_kwargs())
 
 
 # One receiver per process whatever the number of imports.
@@ -43,26 +38,19 @@ def memberships_rebuilt_in_bulk(sender, **kwargs):
 
 
 def _admin_doors():
-    from .import_admin import KEEPERS
-    from .notices import DRAFTERS
-
-    return (DRAFTERS, KEEPERS)
+    return (services.DRAFTERS, KEEPERS)
 
 
 @receiver(post_migrate, dispatch_uid="patron_notices.approval_workflow")
 def approval_workflow(sender, **kwargs):
     if sender.label == "patron_notices":
-        from .notices import ensure_approval_workflow
-
-        ensure_approval_workflow()
+        services.ensure_approval_workflow()
         for door in _admin_doors():
             door.rebuild()
 
 
 def _workflow_approved(sender, instance, user=None, **kwargs):
-    from .notices import on_workflow_approved
-
-    on_workflow_approved(sender, instance, user=user, **kwargs)
+    services.on_workflow_approved(sender, instance, user=user, **kwargs)
 
 
 workflow_approved.connect(_workflow_approved, dispatch_uid="patron_notices.workflow_approved")

@@ -1,6 +1,8 @@
 from django.urls import include, path
 
-from . import bounces, notice_views, views
+from .directory import views
+from .notices import bounces
+from .notices import views as notice_views
 
 app_name = "patron_notices"
 
@@ -13,7 +15,7 @@ urlpatterns = [
     path("imports/<int:pk>/status.json", views.import_status, name="import_status"),
     path("imports/<int:pk>/problems.csv", views.import_problems, name="import_problems"),
     path("preferences/<str:token>/", views.preferences, name="preferences"),
-    path("u/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("u/<str:token>/", notice_views.unsubscribe, name="unsubscribe"),
     path("notices/", notice_views.notice_list, name="notices"),
     path(
         "notices/<int:pk>/libraries/<slug:code>/",

@@ -1,6 +1,6 @@
 """The patron directory and patron notices in the Wagtail admin.
 
-Who may do what with a notice is decided by ``portal.access`` (through ``notices.may_*``)
+Who may do what with a notice is decided by ``portal.access`` (through ``rules.may_*``)
 in the permission policy below: anyone with ``draft_notices`` somewhere drafts and submits
 to the approval workflow; someone else of the office (``send_notices``) approves it there
 (``NoticeApprovalTask``), then the office schedules and controls the send. A notice is a
@@ -24,10 +24,11 @@ from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 from portal import access
 from portal.members.models import MemberLibrary
 
-from . import admin_views, notices, selectors
+from . import rules
 from .blocks import language_choices
 from .models import Notice
-from .selectors import COUNTS, IMPORT, VIEW
+from .notices import admin_views, selectors
+from .rules import COUNTS, IMPORT, VIEW
 
 
 class PatronDirectoryMenuItem(MenuItem):
@@ -48,11 +49,11 @@ class NoticePermissionPolicy(BasePermissionPolicy):
 
     def user_has_permission(self, user, action):
         if action in ("add", "change", "delete", "view"):
-            return notices.may_draft(user) or notices.may_send(user)
+            return rules.may_draft(user) or rules.may_send(user)
         if action == "publish":
             # Publishing is what the workflow's approval does; the views below offer no
             # direct "Publish", and the task refuses the author.
-            return notices.may_send(user)
+            return rules.may_send(user)
         return False
 
     def user_has_any_permission(self, user, actions):
@@ -60,9 +61,9 @@ class NoticePermissionPolicy(BasePermissionPolicy):
 
     def user_has_permission_for_instance(self, user, action, instance):
         if action in ("change", "delete"):
-            return notices.may_edit(user, instance)
+            return rules.may_edit(user, instance)
         if action == "view":
-            return notices.may_view(user, instance)
+            return rules.may_view(user, instance)
         return self.user_has_permission(user, action)
 
     def user_has_any_permission_for_instance(self, user, actions, instance):
@@ -130,7 +131,7 @@ class NoticeCreateView(NoDirectPublish, snippet_views.CreateView):
 
 class NoticeIndexView(snippet_views.IndexView):
     def get_base_queryset(self):
-        # Other libraries' drafts are theirs: not listed (see ``notices.may_view``).
+        # Other libraries' drafts are theirs: not listed (see ``rules.may_view``).
         return super().get_base_queryset().filter(pk__in=selectors.notices_for(self.request.user))
 
     def get_edit_url(self, instance):
@@ -142,7 +143,7 @@ class NoticeEditView(NoDirectPublish, snippet_views.EditView):
     def get_object(self, queryset=None):
         notice = super().get_object(queryset)
         # Wagtail checks "change" for the model; a notice past draft is not edited by anyone.
-        if not notices.may_edit(self.request.user, notice):
+        if not rules.may_edit(self.request.user, notice):
             raise PermissionDenied
         return notice
 
@@ -151,7 +152,7 @@ class NoticeDeleteView(snippet_views.DeleteView):
     def get_object(self):
         notice = super().get_object()
         # Wagtail checks "delete" for the model; a draft is deleted only by its own people.
-        if not notices.may_edit(self.request.user, notice):
+        if not rules.may_edit(self.request.user, notice):
             raise PermissionDenied
         return notice
 
@@ -159,7 +160,7 @@ class NoticeDeleteView(snippet_views.DeleteView):
 class NoticeHistoryView(snippet_views.HistoryView):
     def get_object(self):
         notice = super().get_object()
-        if not notices.may_view(self.request.user, notice):
+        if not rules.may_view(self.request.user, notice):
             raise PermissionDenied
         return notice
 
@@ -241,7 +242,7 @@ def _seen_notices_only(view):
             notice = (
                 Notice.objects.filter(pk=unquote(str(pk))).first() if str(pk).isdigit() else None
             )
-            if notice is not None and not notices.may_view(request.user, notice):
+            if notice is not None and not rules.may_view(request.user, notice):
                 raise PermissionDenied
         return view(request, *args, **kwargs)
 
@@ -250,7 +251,7 @@ def _seen_notices_only(view):
 
 class TakePartMenuItem(MenuItem):
     def is_shown(self, request):
-        return access.can_anywhere(request.user, notices.TAKE_PART)
+        return access.can_anywhere(request.user, rules.TAKE_PART)
 
 
 @hooks.register("register_admin_menu_item")

@@ -32,7 +32,7 @@ from django.test import Client
 from PIL import Image as PILImage
 from pypdf import PdfReader
 
-from plugins.patron_notices.imports import FIELDS, FLAG_FIELDS
+from plugins.patron_notices.directory.presets import FIELDS, FLAG_FIELDS
 from plugins.patron_notices.models import ImportJob, Notice, PrintRun
 from portal.members.roles import COMMUNICATIONS, STAFF
 from tests import factories
@@ -390,7 +390,7 @@ def test_web_and_worker_nodes_share_only_the_services(deployment, object_storage
             "manage.py",
             "shell",
             "-c",
-            "from plugins.patron_notices.notices import do_start_sending; "
+            "from plugins.patron_notices.notices.services import do_start_sending; "
             f"do_start_sending({n.pk})",
         ],
         cwd=ROOT,

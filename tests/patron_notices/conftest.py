@@ -1,7 +1,7 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from plugins.patron_notices import services
+from plugins.patron_notices.directory import services
 from plugins.patron_notices.models import ImportJob
 from portal.members.roles import COMMUNICATIONS, DIRECTOR, STAFF
 from tests import factories

@@ -5,7 +5,7 @@ from django.contrib.auth.models import Permission
 from django.core import signing
 from django.utils import timezone
 
-from plugins.patron_notices import services
+from plugins.patron_notices.directory import services
 from plugins.patron_notices.models import Contact, Patron, PreferenceChange
 from portal.audit.models import AuditEntry
 from portal.members.models import MemberLibraryUserObjectPermission

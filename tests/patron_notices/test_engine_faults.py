@@ -16,8 +16,10 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import OperationalError, connection
 
-from plugins.patron_notices import notices, sending, tasks
+from plugins.patron_notices.directory import tasks as directory_tasks
 from plugins.patron_notices.models import Delivery, ImportJob, Notice, Patron
+from plugins.patron_notices.notices import leases, sending, tasks
+from plugins.patron_notices.notices import services as notices
 
 from .conftest import KOHA_HEADER, koha_row
 from .engine_support import SMTPServer, bulk_audience, notice, office_sender
@@ -54,7 +56,7 @@ def test_a_batch_whose_connection_breaks_records_what_it_sent(libs, settings, mo
         office_sender(libs["root"], smtp.port)
         addresses = bulk_audience(libs["main"], 30, "c")
         n = planned(notice(), monkeypatch)
-        real_flush, calls = sending.flush, []
+        real_flush, calls = leases.flush, []
 
         def flush(outcome, *args, **kwargs):
             calls.append(len(outcome.sent))
@@ -62,7 +64,7 @@ def test_a_batch_whose_connection_breaks_records_what_it_sent(libs, settings, mo
                 cut_connection()
             return real_flush(outcome, *args, **kwargs)
 
-        monkeypatch.setattr(sending, "flush", flush)
+        monkeypatch.setattr(leases, "flush", flush)
         result = sending.send_batch(n.pk)
 
     assert calls[1] == calls[2] == calls[3] == 5  # the same outcomes, kept until recorded
@@ -81,7 +83,7 @@ def test_a_claim_whose_answer_was_lost_gives_its_rows_back(libs, settings, monke
         office_sender(libs["root"], smtp.port)
         bulk_audience(libs["main"], 25, "q")
         n = planned(notice(), monkeypatch)
-        real_claim, calls = sending.claim, []
+        real_claim, calls = leases.claim, []
 
         def claim(*args, **kwargs):
             calls.append(1)
@@ -91,7 +93,7 @@ def test_a_claim_whose_answer_was_lost_gives_its_rows_back(libs, settings, monke
                 raise OperationalError("the answer to the claim was lost")
             return rows
 
-        monkeypatch.setattr(sending, "claim", claim)
+        monkeypatch.setattr(leases, "claim", claim)
         result = sending.send_batch(n.pk, worker="w1")
         assert result.claimed == result.sent == 10
         rows = Delivery.objects.filter(notice=n)
@@ -115,7 +117,7 @@ def test_a_batch_ended_by_a_longer_outage_goes_on_as_a_retry(libs, settings, mon
         def send_batch(notice_id, worker=None):
             calls.append(notice_id)
             if len(calls) == 1:
-                sending.claim(notice_id, "gave-up", 5, lease=0)  # held, its lease run out
+                leases.claim(notice_id, "gave-up", 5, lease=0)  # held, its lease run out
                 raise OperationalError("the database did not answer within the lease")
             return real_send(notice_id, worker)
 
@@ -133,33 +135,35 @@ def test_an_import_cut_off_while_writing_fails_clearly_and_writes_nothing(
     needs_postgres()
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from plugins.patron_notices import imports, services
+    from plugins.patron_notices.directory import importer, services
 
     rows = [koha_row(i, f"90{i:03d}", "Okafor", f"P{i}", f"p{i}@example.org") for i in range(40)]
     content = ("\n".join([KOHA_HEADER, *rows]) + "\n").encode()
     upload = SimpleUploadedFile("patrons.csv", content, content_type="text/csv")
     job, _header = services.do_upload_import(people["comms"], libs["north"], upload, "koha")
-    real_report = imports.Importer.report
+    real_report = importer.Importer.report
 
     def report(self, phase):
         real_report(self, phase)
         if phase == ImportJob.Phase.WRITING:
             cut_connection()  # as a restart would, half-way through the write
 
-    monkeypatch.setattr(imports.Importer, "report", report)
-    monkeypatch.setattr(tasks.run_import, "delay", lambda *a: None)  # run below, not on commit
+    monkeypatch.setattr(importer.Importer, "report", report)
+    monkeypatch.setattr(
+        directory_tasks.run_import, "delay", lambda *a: None
+    )  # run below, not on commit
     services.do_run_import(people["comms"], job, job.mapping, "valid_rows", False)
 
-    assert tasks.run_import(job.pk) == ImportJob.Status.FAILED
+    assert directory_tasks.run_import(job.pk) == ImportJob.Status.FAILED
     job.refresh_from_db()
     assert job.status == ImportJob.Status.FAILED and job.phase == ImportJob.Phase.FAILED
     assert "connection to the database was lost" in job.error and "run it again" in job.error
     assert not Patron.objects.filter(library=libs["north"]).exists()  # all or nothing
 
-    monkeypatch.setattr(imports.Importer, "report", real_report)
+    monkeypatch.setattr(importer.Importer, "report", real_report)
     again, _header = services.do_upload_import(people["comms"], libs["north"], upload, "koha")
     services.do_run_import(people["comms"], again, again.mapping, "valid_rows", False)
-    assert tasks.run_import(again.pk) == ImportJob.Status.DONE
+    assert directory_tasks.run_import(again.pk) == ImportJob.Status.DONE
     assert Patron.objects.filter(library=libs["north"]).count() == 40
 
 
@@ -170,7 +174,7 @@ def test_back_on_the_broker_what_it_may_have_lost_is_queued_again(
     # taken when its connection broke: the database says what was waiting.
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from plugins.patron_notices import services
+    from plugins.patron_notices.directory import services
 
     with SMTPServer() as smtp:
         office_sender(libs["root"], smtp.port)
@@ -183,7 +187,7 @@ def test_back_on_the_broker_what_it_may_have_lost_is_queued_again(
     ).encode()
     upload = SimpleUploadedFile("patrons.csv", content, content_type="text/csv")
     job, _header = services.do_upload_import(people["comms"], libs["north"], upload, "koha")
-    monkeypatch.setattr(tasks.run_import, "delay", lambda *a: None)  # its message is lost
+    monkeypatch.setattr(directory_tasks.run_import, "delay", lambda *a: None)  # its message is lost
     services.do_run_import(people["comms"], job, job.mapping, "valid_rows", False)
 
     queued = []
@@ -194,7 +198,7 @@ def test_back_on_the_broker_what_it_may_have_lost_is_queued_again(
     assert queued == [n.pk]  # not the paused one
     job.refresh_from_db()
     assert job.status == ImportJob.Status.DONE
-    assert tasks.run_import(job.pk) == "skipped"  # queued twice, run once
+    assert directory_tasks.run_import(job.pk) == "skipped"  # queued twice, run once
 
 
 # -- the real thing: servers restarted under real workers ------------------------------------

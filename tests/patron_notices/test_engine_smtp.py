@@ -5,7 +5,6 @@ import re
 import pytest
 from django.core import signing
 
-from plugins.patron_notices import notices, sending
 from plugins.patron_notices.models import (
     Delivery,
     LibraryParticipation,
@@ -14,6 +13,8 @@ from plugins.patron_notices.models import (
     Patron,
     PreferenceChange,
 )
+from plugins.patron_notices.notices import links, sending
+from plugins.patron_notices.notices import services as notices
 
 from .engine_support import SMTPServer, notice, office_sender, patron
 
@@ -134,7 +135,7 @@ def test_a_tampered_token_is_refused(libs, smtp, django_capture_on_commit_callba
     token = path.rstrip("/").rsplit("/", 1)[1]
     bo_id = Delivery.objects.get(contact__email="bo@example.org").pk
     # Someone else's delivery id with ada's signature, and a flipped signature character.
-    forged = signing.dumps(bo_id, salt=sending.UNSUBSCRIBE_SALT).split(":")[0]
+    forged = signing.dumps(bo_id, salt=links.UNSUBSCRIBE_SALT).split(":")[0]
     forged += ":" + token.split(":", 1)[1]
     flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
     for bad in (forged, flipped, "garbage"):
@@ -258,7 +259,7 @@ def test_lines_starting_with_a_dot_arrive_intact(libs, smtp, django_capture_on_c
 
 def _fresh_limits(n: Notice, domains) -> None:
     # Counters live in Redis by window: clear what an earlier run in this window left.
-    from plugins.patron_notices import ratelimit
+    from plugins.patron_notices.notices import ratelimit
 
     r = ratelimit.client()
     for key in r.scan_iter(f"pn:hour:{n.pk}:*"):
@@ -298,7 +299,7 @@ def test_the_domain_limit_spreads_one_domain_over_minutes_and_not_the_others(
 ):
     import uuid
 
-    from plugins.patron_notices import tasks
+    from plugins.patron_notices.notices import tasks
     from tests.core.test_celery import redis_or_skip
 
     redis_or_skip()

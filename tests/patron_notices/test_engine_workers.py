@@ -13,8 +13,8 @@ from collections import defaultdict
 import pytest
 from django.db import transaction
 
-from plugins.patron_notices import notices
 from plugins.patron_notices.models import Delivery, Notice
+from plugins.patron_notices.notices import services as notices
 from portal.celery import app
 from tests.core.test_celery import redis_or_skip
 

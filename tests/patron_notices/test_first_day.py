@@ -6,8 +6,8 @@ import pytest
 from django.core import mail
 from django.db import OperationalError
 
-from plugins.patron_notices import tasks
 from plugins.patron_notices.models import Notice
+from plugins.patron_notices.notices import tasks
 from portal.models import TaskProblem
 from tests import factories
 
@@ -17,6 +17,9 @@ from .test_notice_admin import office_member
 pytestmark = pytest.mark.django_db
 
 
+START = "plugins.patron_notices.notices.services.do_start_sending"
+
+
 def test_a_failed_start_shows_on_the_notice_page_until_it_works(client, libs, monkeypatch):
     office = office_member(libs, "office@example.org")
     n = notice(author=office, state=Notice.State.SCHEDULED)
@@ -24,7 +27,7 @@ def test_a_failed_start_shows_on_the_notice_page_until_it_works(client, libs, mo
     def broken(notice_id):
         raise OperationalError('near "DO": syntax error')
 
-    monkeypatch.setattr("plugins.patron_notices.notices.do_start_sending", broken)
+    monkeypatch.setattr(START, broken)
     # As a worker runs it: the failure is caught, signalled and recorded, twice.
     assert tasks.start_notice.apply(args=(n.pk,), throw=False).failed()
     assert tasks.start_notice.apply(args=(n.pk,), throw=False).failed()
@@ -37,7 +40,7 @@ def test_a_failed_start_shows_on_the_notice_page_until_it_works(client, libs, mo
     assert "The database refused the work" in page and "syntax error" in page
     assert "Failed 2 times" in page
 
-    monkeypatch.setattr("plugins.patron_notices.notices.do_start_sending", lambda notice_id: 0)
+    monkeypatch.setattr(START, lambda notice_id: 0)
     assert tasks.start_notice.apply(args=(n.pk,), throw=False).successful()
     assert TaskProblem.objects.get().resolved_at is not None
     page = client.get(f"/admin/notices/{n.pk}/manage/").content.decode()
@@ -45,7 +48,7 @@ def test_a_failed_start_shows_on_the_notice_page_until_it_works(client, libs, mo
 
 
 def test_test_copies_are_distinct_messages_and_a_missing_first_name_reads_well(libs):
-    from plugins.patron_notices import sending
+    from plugins.patron_notices.notices import sending
 
     office = office_member(libs, "office@example.org")
     n = notice(author=office)
@@ -57,12 +60,12 @@ def test_test_copies_are_distinct_messages_and_a_missing_first_name_reads_well(l
 
 
 def test_a_patron_without_a_first_name_is_greeted_as_reader(libs):
-    from plugins.patron_notices import sending
+    from plugins.patron_notices.notices import leases, rendering
 
-    row = sending.Row(1, libs["main"].pk, "en", 0, "x@example.org", "  ")
-    assert sending.first_name_of(row) == "reader"
-    named = sending.Row(1, libs["main"].pk, "en", 0, "x@example.org", "Ana")
-    assert sending.first_name_of(named) == "Ana"
+    row = leases.Row(1, libs["main"].pk, "en", 0, "x@example.org", "  ")
+    assert rendering.first_name_of(row) == "reader"
+    named = leases.Row(1, libs["main"].pk, "en", 0, "x@example.org", "Ana")
+    assert rendering.first_name_of(named) == "Ana"
     patron(libs["main"], "C1", "x@example.org")  # the fixture's patron has no first name
 
 

@@ -4,8 +4,8 @@ address block, validation by line and column, idempotent re-import, removal and 
 import pytest
 from django.db import connection
 
-from plugins.patron_notices import letters
 from plugins.patron_notices.models import ImportJob, ImportProblem, Patron, PostalAddress
+from plugins.patron_notices.notices import letters
 
 from .conftest import KOHA_HEADER, koha_row
 from .engine_support import notice
@@ -218,7 +218,7 @@ def test_the_purge_takes_the_address_with_the_patron(
 
     from django.utils import timezone
 
-    from plugins.patron_notices import services
+    from plugins.patron_notices.directory import services
 
     from .conftest import run_import
 

@@ -4,8 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
-from plugins.patron_notices import services
-from plugins.patron_notices.imports import Importer
+from plugins.patron_notices.directory import services
+from plugins.patron_notices.directory.importer import Importer
 from plugins.patron_notices.models import ImportJob, Patron
 
 from .conftest import KOHA_HEADER, koha_row, run_import
@@ -164,7 +164,7 @@ def test_the_status_endpoint_shows_a_running_import_live(client, people, two_job
 def test_people_who_held_the_role_before_the_group_get_in_on_migrate(people):
     from django.contrib.auth.models import Group
 
-    from plugins.patron_notices.import_admin import ADMIN_GROUP, sync_all_admin_keepers
+    from plugins.patron_notices.directory.admin import ADMIN_GROUP, sync_all_admin_keepers
 
     group = Group.objects.get(name=ADMIN_GROUP)
     group.user_set.clear()

@@ -6,7 +6,7 @@ import io
 import pytest
 from django.db import connection
 
-from plugins.patron_notices.imports import Importer
+from plugins.patron_notices.directory.importer import Importer
 from plugins.patron_notices.models import Contact, ImportJob, ImportProblem, Patron
 
 from .conftest import KOHA_HEADER, koha_row, run_import

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugins.patron_notices import imports
+from plugins.patron_notices.directory import uploads
 from plugins.patron_notices.models import ImportJob
 
 from .conftest import KOHA_HEADER, koha_row
@@ -115,7 +115,7 @@ def test_a_file_over_the_size_limit_is_refused_before_anything_is_kept(
     from django.core.exceptions import ValidationError
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from plugins.patron_notices import services
+    from plugins.patron_notices.directory import services
 
     settings.PATRON_IMPORT_MAX_MEGABYTES = 1
     rows = [koha_row(i, f"C{i}", "Name", "First", f"p{i}@example.org") for i in range(9000)]
@@ -187,7 +187,7 @@ def test_a_long_row_of_short_fields_is_a_problem_not_a_stored_megabyte(comms_cli
     assert outcome == ImportJob.Status.DONE
     job = ImportJob.objects.get()
     [problem] = job.problems.all()
-    assert problem.code == "row_too_long" and len(problem.raw) <= imports.MAX_RAW
+    assert problem.code == "row_too_long" and len(problem.raw) <= uploads.MAX_RAW
     assert job.rows_imported == 2
 
 
@@ -200,7 +200,7 @@ def test_old_mac_line_ends_are_read(comms_client, libs):
 def test_a_nul_byte_deep_in_the_file_is_rejected_in_words(comms_client, libs):
     filler = [koha_row(i, f"F{i}", "Fill", "Er", f"f{i}@example.org") for i in range(1000)]
     content = koha(*filler, GOOD_ROWS[0].replace("Okafor", "Oka\x00for"))
-    assert b"\x00" not in content[: imports.HEAD_BYTES]
+    assert b"\x00" not in content[: uploads.HEAD_BYTES]
     outcome, error = run(comms_client, libs["north"], content)
     assert outcome == "rejected" and "NUL" in error
 

@@ -266,7 +266,7 @@ def test_test_send_goes_to_the_chosen_addresses_only(
 
 
 def test_communications_reach_the_admin_by_their_role_alone(client, libs):
-    from plugins.patron_notices.notices import DRAFTERS_GROUP
+    from plugins.patron_notices.notices.services import DRAFTERS_GROUP
     from portal.members.models import Membership
     from portal.members.roles import COMMUNICATIONS, STAFF
 
@@ -336,7 +336,7 @@ def test_audience_is_edited_in_the_admin_and_counted_before_sending(client, libs
 def test_people_who_held_the_role_before_reach_the_admin_after_migrate(libs):
     from django.contrib.auth.models import Group
 
-    from plugins.patron_notices.notices import DRAFTERS_GROUP, sync_all_drafters
+    from plugins.patron_notices.notices.services import DRAFTERS_GROUP, sync_all_drafters
     from portal.members.roles import COMMUNICATIONS, STAFF
 
     comms = factories.member(libs["south"], COMMUNICATIONS, email="c3@example.org")

@@ -4,8 +4,8 @@ each message as "view in your browser"."""
 import pytest
 from django.core import mail
 
-from plugins.patron_notices import notices
 from plugins.patron_notices.models import LibraryParticipation, Notice
+from plugins.patron_notices.notices import services as notices
 from portal.members.models import LibraryPluginSwitch
 
 from .engine_support import notice, patron

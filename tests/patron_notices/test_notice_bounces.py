@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from plugins.patron_notices import planning
 from plugins.patron_notices.models import Delivery, Patron
+from plugins.patron_notices.notices import planning
 from portal.audit.models import AuditEntry
 
 from .engine_support import notice, patron
@@ -157,8 +157,8 @@ def test_messages_through_a_provider_carry_their_row_for_its_webhooks(
 ):
     from django.core import mail
 
-    from plugins.patron_notices import notices
     from plugins.patron_notices.models import LibrarySender, Notice
+    from plugins.patron_notices.notices import services as notices
 
     # A library sending through a provider (anymail's own test backend stands in for it).
     LibrarySender.objects.create(library=libs["root"], backend="anymail.backends.test.EmailBackend")

@@ -6,8 +6,8 @@ import email.policy
 
 import pytest
 
-from plugins.patron_notices import sending
 from plugins.patron_notices.models import LibraryParticipation
+from plugins.patron_notices.notices import emails, leases, rendering
 from tests.node_tools import vnu
 
 from .engine_support import notice
@@ -41,18 +41,18 @@ def test_notice_html_parts_pass_the_w3c_checker(libs, tmp_path):
     )
     files = []
     for library in (libs["main"], libs["east"]):
-        branding = sending.branding_for({library.pk})[library.pk]
+        branding = rendering.branding_for({library.pk})[library.pk]
         for language in ("en", "fr"):
             # The message a patron gets, name and unsubscribe link filled in...
-            prepared = sending.prepare(n, branding, language)
-            row = sending.Row(7, library.pk, language, 1, "ada@example.net", "Ada <&>")
-            message = sending.build_message(n, row, prepared, branding, None).message()
+            prepared = rendering.prepare(n, branding, language)
+            row = leases.Row(7, library.pk, language, 1, "ada@example.net", "Ada <&>")
+            message = emails.build_message(n, row, prepared, branding, None).message()
             parsed = email.message_from_bytes(message.as_bytes(), policy=email.policy.default)
             mail = tmp_path / f"{library.code}-{language}-mail.html"
             mail.write_text(parsed.get_body(("html",)).get_content())
             # ...and the public page each message links to.
             web = tmp_path / f"{library.code}-{language}-web.html"
-            web.write_text(sending.archive_page(n, library, language).html)
+            web.write_text(rendering.archive_page(n, library, language).html)
             files += [mail, web]
     # A page with known faults, checked in the same run: the checker is really checking.
     broken = tmp_path / "broken.html"

@@ -8,9 +8,10 @@ from allauth.mfa.models import Authenticator
 from django.core.files.storage import FileSystemStorage
 from pypdf import PdfReader
 
-from plugins.patron_notices import letters, notices
 from plugins.patron_notices.models import LibraryParticipation, Notice, PostalAddress, PrintRun
-from plugins.patron_notices.tasks import plan_print_runs
+from plugins.patron_notices.notices import letters
+from plugins.patron_notices.notices import services as notices
+from plugins.patron_notices.notices.tasks import plan_print_runs
 from portal.audit.models import AuditEntry
 from portal.members.roles import CONSORTIUM_ADMIN
 from tests import factories

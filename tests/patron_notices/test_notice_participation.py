@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from plugins.patron_notices.models import Delivery, LibraryParticipation, Notice
-from plugins.patron_notices.planning import do_plan
+from plugins.patron_notices.notices.planning import do_plan
 
 from .engine_support import notice, patron
 
@@ -107,7 +107,7 @@ def test_delivery_report_pdf_for_the_librarys_board(client, libs, people):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
     assert response.content.startswith(b"%PDF")
-    from plugins.patron_notices.selectors import library_report
+    from plugins.patron_notices.notices.selectors import library_report
 
     report = library_report(n, libs["north"])  # what the PDF shows: North and its branches
     assert report["total"] == 2 and report["counts"]["sent"] == 1

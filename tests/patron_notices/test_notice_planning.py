@@ -7,8 +7,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from plugins.patron_notices import notices, planning
 from plugins.patron_notices.models import Delivery, LibraryParticipation, Notice
+from plugins.patron_notices.notices import planning
+from plugins.patron_notices.notices import services as notices
 from portal.members.models import LibraryPluginSwitch
 from portal.members.roles import CONSORTIUM_ADMIN
 from tests import factories

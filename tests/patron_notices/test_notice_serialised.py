@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plugins.patron_notices import sending
+from plugins.patron_notices.notices import emails, leases, links, rendering, smtp
 
 from .engine_support import notice
 
@@ -26,11 +26,11 @@ def normalised(data: bytes) -> bytes:
 
 
 def build(n, library, language, first_name, delivery_id=7):
-    branding = sending.branding_for({library.pk})[library.pk]
-    prepared = sending.prepare(n, branding, language)
-    row = sending.Row(delivery_id, library.pk, language, 1, "ada@example.net", first_name)
-    shortcut = sending.Serialised(n, prepared, branding, sending.unsubscribe_prefix())
-    ordinary = sending.build_message(n, row, prepared, branding, None).message()
+    branding = rendering.branding_for({library.pk})[library.pk]
+    prepared = rendering.prepare(n, branding, language)
+    row = leases.Row(delivery_id, library.pk, language, 1, "ada@example.net", first_name)
+    shortcut = emails.Serialised(n, prepared, branding, links.unsubscribe_prefix())
+    ordinary = emails.build_message(n, row, prepared, branding, None).message()
     return shortcut.render(n.pk, row), ordinary.as_bytes(linesep="\r\n")
 
 
@@ -75,4 +75,4 @@ def test_values_it_cannot_splice_safely_take_the_ordinary_path(libs):
 def test_envelope_addresses_are_quoted_as_smtplib_quotes_them(address):
     import smtplib
 
-    assert sending.envelope_address(address) == smtplib.quoteaddr(address)
+    assert smtp.envelope_address(address) == smtplib.quoteaddr(address)

@@ -7,8 +7,9 @@ from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
-from plugins.patron_notices import notices, selectors
 from plugins.patron_notices.models import Delivery, LibraryParticipation, Notice, PrintRun
+from plugins.patron_notices.notices import selectors
+from plugins.patron_notices.notices import services as notices
 from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN
 from tests import factories
 

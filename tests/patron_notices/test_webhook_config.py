@@ -31,11 +31,11 @@ def auth() -> dict:
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_no_provider_webhook_answers_a_server_error(client, secret, provider, caplog):
     url = reverse(f"patron_notices:anymail:{provider}_tracking_webhook")
-    with caplog.at_level(logging.ERROR, logger="plugins.patron_notices.bounces"):
+    with caplog.at_level(logging.ERROR, logger="plugins.patron_notices.notices.bounces"):
         response = client.post(url, data=b"{}", content_type="application/json", **auth())
     assert response.status_code < 500, (provider, response.status_code)
     if response.status_code == 404:
-        [record] = [r for r in caplog.records if r.name == "plugins.patron_notices.bounces"]
+        [record] = [r for r in caplog.records if r.name == "plugins.patron_notices.notices.bounces"]
         assert f"The {provider} webhook is not configured" in record.getMessage()
         assert SECRET not in record.getMessage()
 
@@ -65,7 +65,7 @@ def test_a_payload_not_in_the_providers_shape_is_a_bad_request(client, secret, p
 def test_a_failure_to_record_a_good_event_is_still_a_500_so_the_provider_retries(
     client, secret, monkeypatch
 ):
-    from plugins.patron_notices import bounces
+    from plugins.patron_notices.notices import bounces
 
     def broken(event, esp_name=""):
         raise RuntimeError("database away")

@@ -95,7 +95,7 @@ def build():
     w["staff"] = verified(factories.member(a, STAFF, "staff@a.example.org"))
     w["comms_b"] = verified(factories.member(b, COMMUNICATIONS, "comms@b.example.org"))
     w["staff_b"] = verified(factories.member(b, STAFF, "staff@b.example.org"))
-    from plugins.patron_notices.notices import sync_all_drafters
+    from plugins.patron_notices.notices.services import sync_all_drafters
 
     sync_all_drafters()  # communications people reach the admin by their role
     versions = [

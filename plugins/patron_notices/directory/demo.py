@@ -20,8 +20,8 @@ from portal.db import refresh_statistics
 from portal.demo import FIRST_NAMES, LAST_NAMES
 from portal.members.models import MemberLibrary
 
-from .imports import link_contacts
-from .models import Patron
+from ..models import Patron
+from .orm_writer import link_contacts
 
 CHUNK = 50_000
 LANGUAGES = ["en"] * 86 + ["es"] * 10 + ["fr"] * 4

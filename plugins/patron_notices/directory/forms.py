@@ -1,8 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .imports import FIELDS, FLAG_FIELDS, PRESET_CHOICES
-from .models import NOTICE_KINDS, ImportJob
+from ..models import NOTICE_KINDS, ImportJob
+from .presets import FIELDS, FLAG_FIELDS, PRESET_CHOICES
 
 FIELD_LABELS = {
     "card_number": _("Card number"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
@@ -14,8 +13,10 @@ from django.utils.translation import gettext as _
 from portal import access
 from portal.audit.services import record, record_on_commit
 
-from . import imports
-from .models import NOTICE_KINDS, Contact, ImportJob, Patron, PreferenceChange
+from ..conf import conf
+from ..models import NOTICE_KINDS, Contact, ImportJob, Patron, PreferenceChange
+from . import locks, orm_writer, presets, staging, uploads
+from .rows import Problem, storable
 from .selectors import IMPORT, may_see_records
 
 # -- imports -------------------------------------------------------------------------------
@@ -29,8 +30,8 @@ def check_start_import(user, library, upload) -> list[str]:
     if upload is None or upload.size == 0:
         raise ValidationError(_("Choose a CSV file."))
     try:
-        return imports.check_upload(upload)
-    except imports.UploadRefused as exc:
+        return uploads.check_upload(upload)
+    except uploads.UploadRefused as exc:
         raise ValidationError(str(exc)) from None
 
 
@@ -39,14 +40,14 @@ def do_upload_import(
 ) -> tuple[ImportJob, list[str]]:
     """Keep the checked file, with the preset's mapping of its header, for the mapping step."""
     if header is None:
-        header = imports.check_upload(upload)
+        header = uploads.check_upload(upload)
     job = ImportJob.objects.create(
         library=library,
         created_by=user,
         file=upload,
         preset=preset,
         size=upload.size,
-        mapping=imports.mapping_for(preset, header),
+        mapping=presets.mapping_for(preset, header),
     )
     return job, header
 
@@ -99,7 +100,7 @@ FULL_SYNC_LIMIT = 200_000
 class BatchRefused(Exception):
     """Nothing was written; ``problems`` name the index and field of each refusal."""
 
-    def __init__(self, problems: list[imports.Problem]):
+    def __init__(self, problems: list[Problem]):
         super().__init__(f"{len(problems)} problems")
         self.problems = problems
 
@@ -115,7 +116,7 @@ def check_patron_batch(token, records: list[dict]) -> list[tuple]:
     field of every problem (the refusal is audited with its counts)."""
     if len(records) > BATCH_LIMIT:
         problems = [
-            imports.Problem(
+            Problem(
                 BATCH_LIMIT,
                 "",
                 "batch_too_large",
@@ -123,7 +124,7 @@ def check_patron_batch(token, records: list[dict]) -> list[tuple]:
             )
         ]
     else:
-        staged, problems = imports.stage_records(token.library, records)
+        staged, problems = staging.stage_records(token.library, records)
     if problems:
         _sync_audit(
             token,
@@ -136,11 +137,11 @@ def check_patron_batch(token, records: list[dict]) -> list[tuple]:
 
 
 @transaction.atomic
-def do_patron_batch(token, staged: list[tuple]) -> imports.Written:
+def do_patron_batch(token, staged: list[tuple]) -> orm_writer.Written:
     """Create or update the batch's patrons in the token's library, all or nothing."""
-    imports.lock_library_patrons(token.library_id)
-    imports.hold_references(token.library_id, (r[8] for r in staged if r[8]))
-    written = imports.upsert_staged(token.library_id, staged, f"api {token.prefix}")
+    locks.lock_library_patrons(token.library_id)
+    locks.hold_references(token.library_id, (r[8] for r in staged if r[8]))
+    written = orm_writer.upsert_staged(token.library_id, staged, f"api {token.prefix}")
     _sync_audit(
         token,
         "patron_notices.api_batch",
@@ -161,7 +162,7 @@ def check_expire_patrons(token, card_numbers: list[str], full_sync: bool) -> lis
         raise ValidationError(_("Give at least one card number."))
     if len(cards) > limit:
         raise ValidationError(_("At most %(n)d card numbers per call.") % {"n": limit})
-    if any(not c or len(c) > 32 or not imports.storable(c) for c in cards):
+    if any(not c or len(c) > 32 or not storable(c) for c in cards):
         raise ValidationError(_("Every card number has 1 to 32 characters."))
     return cards
 
@@ -170,7 +171,7 @@ def check_expire_patrons(token, card_numbers: list[str], full_sync: bool) -> lis
 def do_expire_patrons(token, cards: list[str], full_sync: bool) -> int:
     """Expire the named cards, or with ``full_sync`` every card not named; the purge deletes
     them after the retention period. Returns how many were expired now."""
-    imports.lock_library_patrons(token.library_id)
+    locks.lock_library_patrons(token.library_id)
     now = timezone.now()
     patrons = Patron.objects.filter(library_id=token.library_id, expired_at__isnull=True)
     if full_sync:
@@ -255,7 +256,7 @@ def contact_from_token(token: str) -> Contact:
 
 
 def settings_max_age() -> int:
-    return int(getattr(settings, "PATRON_PREFERENCE_LINK_MAX_AGE", 60 * 60 * 24 * 90))
+    return conf().preference_link_max_age
 
 
 def _change(contact, field, old, new, patron=None) -> PreferenceChange | None:
@@ -323,7 +324,7 @@ def do_update_patron_preferences(
 
 
 def retention_days() -> int:
-    return int(getattr(settings, "PATRON_EXPIRED_RETENTION_DAYS", 365))
+    return conf().expired_retention_days
 
 
 def do_purge_expired(now=None) -> int:
@@ -333,7 +334,7 @@ def do_purge_expired(now=None) -> int:
     deleted, _detail = Patron.objects.filter(expired_at__lt=cutoff).delete()
     with transaction.atomic():
         # An import may be linking patrons to a contact that looks orphaned until it commits.
-        imports.hold_contacts_exclusively()
+        locks.hold_contacts_exclusively()
         Contact.objects.filter(patrons__isnull=True).delete()
     # Uploaded files and their problem lists hold personal data too.
     for job in ImportJob.objects.filter(finished_at__lt=cutoff).exclude(file=""):

@@ -11,14 +11,13 @@ from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt
 
 from portal import access, exports
 from portal.members.models import MemberLibrary
 
-from . import imports, selectors, services
+from ..models import ImportJob
+from . import selectors, services, uploads
 from .forms import MappingForm, PreferencesForm, UploadForm
-from .models import ImportJob
 
 
 @login_required
@@ -60,7 +59,7 @@ def import_upload(request, code):
         form = UploadForm({"preset": "generic"}, {})
         form.is_valid()
         form.errors["file"] = form.error_class(
-            [_("The file is larger than %(n)d MB.") % {"n": imports.max_bytes() >> 20}]
+            [_("The file is larger than %(n)d MB.") % {"n": uploads.max_bytes() >> 20}]
         )
         return render(
             request, "patron_notices/import_upload.html", {"form": form, "library": library}
@@ -85,7 +84,7 @@ def _too_large(request) -> bool:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return False
-    return length > imports.max_bytes() + 64 * 1024  # the form's other fields
+    return length > uploads.max_bytes() + 64 * 1024  # the form's other fields
 
 
 def _job_for(user, pk) -> ImportJob:
@@ -102,10 +101,10 @@ def import_mapping(request, pk):
         return redirect("patron_notices:import_progress", job.pk)
     try:
         with job.file.open("rb") as stream:
-            header = imports.check_upload(stream)
-    except (imports.UploadRefused, OSError, csv.Error) as exc:
+            header = uploads.check_upload(stream)
+    except (uploads.UploadRefused, OSError, csv.Error) as exc:
         # A file kept before uploads were checked, or gone from storage: say so, once.
-        services.do_refuse_import(job, str(exc) if isinstance(exc, imports.UploadRefused) else "")
+        services.do_refuse_import(job, str(exc) if isinstance(exc, uploads.UploadRefused) else "")
         return redirect("patron_notices:import_progress", job.pk)
     form = MappingForm(request.POST or None, header=header, mapping=job.mapping)
     if request.method == "POST" and form.is_valid():
@@ -175,40 +174,3 @@ def preferences(request, token):
         messages.success(request, _("Your choices are saved."))
         return redirect("patron_notices:preferences", token)
     return render(request, "patron_notices/preferences.html", {"form": form})
-
-
-# -- unsubscribe (RFC 8058) --------------------------------------------------------------------
-
-
-@csrf_exempt  # the signed token is the credential; mail providers POST without a cookie
-def unsubscribe(request, token):
-    """GET asks (link scanners follow GETs); POST unsubscribes, one-click or from the page."""
-    from . import notices, sending
-
-    delivery = sending.delivery_from_token(token)
-    if delivery is None or delivery.contact_id is None:
-        return render(
-            request,
-            "patron_notices/link_refused.html",
-            {"reason": _("This link is not valid.")},
-            status=403,
-        )
-    if request.method == "POST":
-        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
-        scope = "library" if one_click else request.POST.get("scope", "library")
-        done = notices.do_unsubscribe(delivery, scope)
-        return render(
-            request,
-            "patron_notices/unsubscribed.html",
-            {"library": delivery.library, "scope": done, "token": token},
-        )
-    return render(
-        request,
-        "patron_notices/unsubscribe.html",
-        {
-            "library": delivery.library,
-            "notice": delivery.notice,
-            "has_category": delivery.notice.category != "emergency",
-            "token": token,
-        },
-    )

@@ -1,6 +1,6 @@
 """Admin pages of a notice beyond its form: manage and watch the send, preview, test send.
 
-Each view asks ``notices.may_*`` (which ask ``portal.access``) before anything else.
+Each view asks ``services.may_*`` (which ask ``portal.access``) before anything else.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from django.views.decorators.http import require_POST
 
 from portal.members.models import MemberLibrary
 
-from . import letters, notices, planning, selectors, sending
-from .models import Notice
+from ..models import Notice
+from . import letters, planning, rendering, selectors, services
 
 
 def _notice_for(request, pk) -> tuple[Notice, set[int] | None]:
     """The notice and the libraries whose side of it the person sees (None: all)."""
-    if not (notices.may_draft(request.user) or notices.may_send(request.user)):
+    if not (services.may_draft(request.user) or services.may_send(request.user)):
         raise PermissionDenied
     notice = get_object_or_404(Notice, pk=pk)
-    if not notices.may_view(request.user, notice):
+    if not services.may_view(request.user, notice):
         raise PermissionDenied
     return notice, selectors.notice_libraries(request.user)
 
@@ -50,7 +50,7 @@ def _actions(notice: Notice) -> list[tuple[str, str]]:
 
 def manage(request, pk):
     notice, seen = _notice_for(request, pk)
-    may_send = notices.may_send(request.user)
+    may_send = services.may_send(request.user)
     audience = None
     if notice.state in (Notice.State.DRAFT, Notice.State.APPROVED, Notice.State.SCHEDULED):
         # Who it would reach if it went now, after deduplication, consent and suppression.
@@ -64,7 +64,7 @@ def manage(request, pk):
         {
             "notice": notice,
             "may_send": may_send,
-            "may_approve": notices.may_approve(request.user, notice),
+            "may_approve": services.may_approve(request.user, notice),
             "actions": _actions(notice) if may_send else [],
             "progress": selectors.notice_progress(notice, seen),
             "participations": selectors.participations(notice, seen),
@@ -102,11 +102,11 @@ def act(request, pk, action):
                 if not form.is_valid():
                     raise ValidationError(_("Give a valid date and time."))
                 send_at = form.cleaned_data["send_at"]
-                locked = notices.check_schedule_notice(user, notice, send_at)
-                notices.do_schedule_notice(user, locked, send_at)
+                locked = services.check_schedule_notice(user, notice, send_at)
+                services.do_schedule_notice(user, locked, send_at)
             else:
-                locked = notices.check_control(user, notice, action)
-                getattr(notices, f"do_{action}")(user, locked)
+                locked = services.check_control(user, notice, action)
+                getattr(services, f"do_{action}")(user, locked)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -153,7 +153,7 @@ def _preview_form(request, notice, seen) -> PreviewForm:
 def preview(request, pk):
     notice, seen = _notice_for(request, pk)
     form = _preview_form(request, notice, seen)
-    prepared = sending.preview(notice, **form.cleaned_data) if form.is_valid() else None
+    prepared = rendering.preview(notice, **form.cleaned_data) if form.is_valid() else None
     return render(
         request,
         "patron_notices/admin/preview.html",
@@ -167,7 +167,7 @@ def preview_message(request, pk):
     form = _preview_form(request, notice, seen)
     if not form.is_valid():
         return HttpResponse(status=400)
-    response = HttpResponse(sending.preview(notice, **form.cleaned_data).html)
+    response = HttpResponse(rendering.preview(notice, **form.cleaned_data).html)
     # The body is the office's own HTML: framed only by the admin, no scripts run.
     response["Content-Security-Policy"] = "script-src 'none'; frame-ancestors 'self'"
     return response
@@ -205,8 +205,8 @@ def test_send(request, pk):
         data = form.cleaned_data
         try:
             with transaction.atomic():
-                notices.check_test_send(request.user, notice, data["library"], data["addresses"])
-                notices.do_test_send(
+                services.check_test_send(request.user, notice, data["library"], data["addresses"])
+                services.do_test_send(
                     request.user, notice, data["library"], data["language"], data["addresses"]
                 )
         except ValidationError as exc:

@@ -20,11 +20,11 @@ from django.utils import timezone
 
 from portal.audit.services import record_on_commit
 
-from .models import Contact, Delivery, Patron
+from ..models import Contact, Delivery, Patron
 
 logger = logging.getLogger(__name__)
 
-# Metadata the engine attaches to messages it hands to a provider (see sending.py); the
+# Metadata the engine attaches to messages it hands to a provider (see emails.py); the
 # provider echoes it back in its events.
 METADATA_NOTICE = "concord_notice"
 METADATA_DELIVERY = "concord_delivery"

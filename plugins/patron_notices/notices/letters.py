@@ -19,9 +19,10 @@ from django.db.models.functions import Coalesce, NullIf
 from django.utils import timezone, translation
 
 from portal.members.models import MemberLibrary
+from portal.pdf import render_pdf
 
-from . import planning
-from .models import Notice, Patron, PrintRun
+from ..models import Notice, Patron, PrintRun
+from . import planning, rendering
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +45,10 @@ def print_audience(notice: Notice) -> QuerySet[Patron]:
     ).filter(Q(contact__isnull=True) | Q(contact__unsubscribed_all_at__isnull=True))
     chosen = list(notice.libraries.values_list("path", flat=True))
     if chosen:
-        patrons = patrons.filter(planning._paths_q("library", chosen))
+        patrons = patrons.filter(planning.paths_q("library", chosen))
     branches = list(notice.branches.values_list("path", flat=True))
     if branches:
-        patrons = patrons.filter(planning._paths_q("home_branch", branches))
+        patrons = patrons.filter(planning.paths_q("home_branch", branches))
     if notice.patron_categories:
         patrons = patrons.filter(category__in=notice.patron_categories)
     patrons = patrons.annotate(
@@ -91,10 +92,8 @@ def do_plan_print_runs(notice: Notice) -> list[int]:
 def _letter_parts(notice: Notice, library: MemberLibrary, language: str) -> dict:
     """Subject and body of the notice for one (library, language), placeholders filled in
     except the patron's first name."""
-    from . import sending
-
-    brandings = sending.branding_for({library.pk})
-    sending.local_paragraphs(notice.pk, brandings)
+    brandings = rendering.branding_for({library.pk})
+    rendering.local_paragraphs(notice.pk, brandings)
     branding = brandings[library.pk]
     version = notice.version_for(language)
     values = branding.placeholders()
@@ -102,16 +101,13 @@ def _letter_parts(notice: Notice, library: MemberLibrary, language: str) -> dict
         body = version["body"].render_as_block(context={"primary_colour": library.primary_colour})
     return {
         "language": version["language"],
-        "subject": sending._fill(version["subject"], values, escape=False),
-        "body": sending._fill(str(body), values, escape=True),
+        "subject": rendering.fill(version["subject"], values, escape=False),
+        "body": rendering.fill(str(body), values, escape=True),
         "branding": branding,
     }
 
 
 def render_run(run: PrintRun) -> tuple[bytes, int]:
-    from portal.pdf import render_pdf
-
-    from . import sending
 
     notice, library = run.notice, run.library
     patrons = (
@@ -133,8 +129,8 @@ def render_run(run: PrintRun) -> tuple[bytes, int]:
                 "name": f"{patron.first_name} {patron.last_name}".strip(),
                 "address": patron.postal_address.lines.strip().splitlines(),
                 "language": part["language"],
-                "subject": part["subject"].replace(sending.FIRST_NAME, first),
-                "body": part["body"].replace(sending.FIRST_NAME, html.escape(first)),
+                "subject": part["subject"].replace(rendering.FIRST_NAME, first),
+                "body": part["body"].replace(rendering.FIRST_NAME, html.escape(first)),
             }
         )
     branding = next(iter(parts.values()))["branding"] if parts else None

@@ -16,7 +16,7 @@ from portal.db import refresh_statistics
 from portal.members.models import MemberLibrary
 from portal.members.switches import enabled_plugins_by_library
 
-from .models import Delivery, LibraryParticipation, Notice, Patron
+from ..models import Delivery, LibraryParticipation, Notice, Patron
 
 PLUGIN = "patron_notices"
 # Planned rows from which the delivery table's statistics are refreshed at once.
@@ -46,7 +46,7 @@ def excluded_library_ids(notice: Notice) -> set[int]:
     return off
 
 
-def _paths_q(field: str, paths: list[str]) -> Q:
+def paths_q(field: str, paths: list[str]) -> Q:
     q = Q()
     for path in paths:
         q |= Q(**{f"{field}__path__startswith": path})
@@ -70,10 +70,10 @@ def audience(notice: Notice) -> QuerySet[Patron]:
             patrons = patrons.filter(contact__notice_kinds__icontains=f'"{kind}"')
     chosen = list(notice.libraries.values_list("path", flat=True))
     if chosen:
-        patrons = patrons.filter(_paths_q("library", chosen))
+        patrons = patrons.filter(paths_q("library", chosen))
     branches = list(notice.branches.values_list("path", flat=True))
     if branches:
-        patrons = patrons.filter(_paths_q("home_branch", branches))
+        patrons = patrons.filter(paths_q("home_branch", branches))
     if notice.patron_categories:
         patrons = patrons.filter(category__in=notice.patron_categories)
     patrons = patrons.annotate(

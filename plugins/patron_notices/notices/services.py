@@ -17,27 +17,30 @@ from portal.admin_door import AdminDoor
 from portal.audit.services import record_on_commit
 from portal.members.models import MemberLibrary
 
-from . import planning, selectors, sending
-from .models import Delivery, LibraryParticipation, Notice
-
-DRAFT = "patron_notices.draft_notices"
-TAKE_PART = "patron_notices.approve_notices"
-SEND = "patron_notices.send_notices"
+from ..models import (
+    Contact,
+    Delivery,
+    LibraryParticipation,
+    Notice,
+    NoticeApprovalTask,
+    Patron,
+    PreferenceChange,
+)
+from ..rules import (  # noqa: F401 - the notice's rules, asked of the services too
+    DRAFT,
+    SEND,
+    TAKE_PART,
+    author_libraries,
+    consortium,
+    may_approve,
+    may_draft,
+    may_edit,
+    may_send,
+    may_view,
+)
+from . import leases, planning, selectors
 
 State = Notice.State
-
-
-def consortium() -> MemberLibrary:
-    return MemberLibrary.get_first_root_node()
-
-
-def may_send(user) -> bool:
-    return access.can(user, SEND, consortium())
-
-
-def may_draft(user) -> bool:
-    """Drafting is open to anyone who may draft for some library; sending is the office's."""
-    return access.can_anywhere(user, DRAFT)
 
 
 DRAFTERS_GROUP = "Patron notice drafters"
@@ -47,44 +50,6 @@ DRAFTERS_GROUP = "Patron notice drafters"
 DRAFTERS = AdminDoor(DRAFTERS_GROUP, (DRAFT,))
 sync_drafters_group = DRAFTERS.sync
 sync_all_drafters = DRAFTERS.rebuild
-
-
-def may_approve(user, notice: Notice) -> bool:
-    """The second pair of eyes: someone who may send notices, never the notice's author."""
-    return may_send(user) and notice.author_id != getattr(user, "pk", None)
-
-
-def author_libraries(notice: Notice) -> list[MemberLibrary]:
-    """The libraries a draft belongs to: those of its author's memberships."""
-    from portal.members.models import Membership
-
-    if notice.author_id is None:
-        return []
-    return [
-        m.library
-        for m in Membership.objects.filter(user_id=notice.author_id).select_related("library")
-    ]
-
-
-def may_edit(user, notice: Notice) -> bool:
-    """A draft is edited (or deleted) by the office and by whoever may draft for one of its
-    author's libraries (a system's people for its branches' drafts too); past draft, nobody."""
-    if notice.state != State.DRAFT:
-        return False
-    if may_send(user):
-        return True
-    return any(access.can(user, DRAFT, library) for library in author_libraries(notice))
-
-
-def may_view(user, notice: Notice) -> bool:
-    """The notice's admin pages: the office sees every notice; someone who drafts sees the
-    drafts they may edit and every notice past draft (with their own libraries' side only:
-    ``selectors.notice_libraries``)."""
-    if may_send(user):
-        return True
-    if not may_draft(user):
-        return False
-    return notice.state != State.DRAFT or may_edit(user, notice)
 
 
 def _locked(notice: Notice) -> Notice:
@@ -120,8 +85,6 @@ def ensure_approval_workflow() -> None:
     """The Wagtail workflow every notice goes through, with its one task. Idempotent."""
     from django.contrib.contenttypes.models import ContentType
     from wagtail.models import Workflow, WorkflowContentType, WorkflowTask
-
-    from .models import NoticeApprovalTask
 
     workflow, _created = Workflow.objects.get_or_create(name=str(APPROVAL_WORKFLOW))
     task = NoticeApprovalTask.objects.filter(name=str(APPROVAL_WORKFLOW)).first()
@@ -323,9 +286,9 @@ def do_reap(now=None) -> int:
     from .tasks import queue_batches, start_notice
 
     now = now or timezone.now()
-    requeued = sending.reap(now)
+    requeued = leases.reap(now)
     for notice_id in Notice.objects.filter(state=State.SENDING).values_list("pk", flat=True):
-        if not sending.finish_if_done(notice_id):
+        if not leases.finish_if_done(notice_id):
             due = Delivery.objects.filter(notice_id=notice_id, state=Delivery.State.QUEUED).exclude(
                 due_at__gt=now
             )
@@ -345,7 +308,6 @@ SCOPES = ("library", "category", "all")
 
 def do_unsubscribe(delivery: Delivery, scope: str) -> str:
     """Unsubscribe the delivery's contact from its library's notices, its category, or all."""
-    from .models import Contact, Patron, PreferenceChange
 
     if scope not in SCOPES:
         scope = "library"

@@ -14,12 +14,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.clickjacking import xframe_options_sameorigin
+from django.views.decorators.csrf import csrf_exempt
 
 from portal import access
 from portal.members.models import MemberLibrary
 
-from . import letters, notices, selectors, sending
-from .models import LibraryParticipation, Notice
+from ..models import LibraryParticipation, Notice, PrintRun
+from . import letters, links, rendering, selectors, services
 
 # What member libraries decide on: approved by the office, not yet being sent.
 OPEN = (Notice.State.APPROVED, Notice.State.SCHEDULED)
@@ -58,7 +59,7 @@ class ParticipationForm(forms.Form):
 @login_required
 def participate(request, pk, code):
     library = get_object_or_404(MemberLibrary, code=code)
-    if not access.can(request.user, notices.TAKE_PART, library):
+    if not access.can(request.user, selectors.TAKE_PART, library):
         raise PermissionDenied
     notice = get_object_or_404(Notice, pk=pk)
     if not selectors.reaches(notice, library):
@@ -73,8 +74,8 @@ def participate(request, pk, code):
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
-                locked = notices.check_participate(request.user, notice, library)
-                notices.do_participate(
+                locked = services.check_participate(request.user, notice, library)
+                services.do_participate(
                     request.user,
                     locked,
                     library,
@@ -95,7 +96,7 @@ def participate(request, pk, code):
             "library": library,
             "form": form,
             "current": current,
-            "preview": sending.preview(notice, library, language, _("Alex")),
+            "preview": rendering.preview(notice, library, language, _("Alex")),
             # The printed letters of the library and its branches, once made.
             "print_runs": notice.print_runs.filter(
                 library__path__startswith=library.path, state="done"
@@ -114,7 +115,7 @@ def participation_message(request, pk, code):
     """The branded message as the library's patrons will get it, with the library's local
     paragraph: the decision page frames it."""
     library = get_object_or_404(MemberLibrary, code=code)
-    if not access.can(request.user, notices.TAKE_PART, library):
+    if not access.can(request.user, selectors.TAKE_PART, library):
         raise PermissionDenied
     notice = get_object_or_404(Notice, pk=pk, state__in=OPEN)
     if not selectors.reaches(notice, library):
@@ -122,7 +123,7 @@ def participation_message(request, pk, code):
     language = request.GET.get("language") or notice.version_languages[0]
     if language not in notice.version_languages:
         raise Http404
-    response = HttpResponse(sending.preview(notice, library, language, _("Alex")).html)
+    response = HttpResponse(rendering.preview(notice, library, language, _("Alex")).html)
     # The body is the office's own HTML: framed only by the portal, no scripts run.
     response["Content-Security-Policy"] = "script-src 'none'; frame-ancestors 'self'"
     return response
@@ -149,7 +150,7 @@ def archive(request, pk, code, language):
         or not plugin_enabled("patron_notices", library)
     ):
         raise Http404
-    response = HttpResponse(sending.archive_page(notice, library, language).html)
+    response = HttpResponse(rendering.archive_page(notice, library, language).html)
     # The body is the office's own HTML: no scripts run, and no other site frames it.
     response["Content-Security-Policy"] = "script-src 'none'; frame-ancestors 'none'"
     return response
@@ -161,7 +162,7 @@ def delivery_report(request, pk, code):
     from portal.pdf import render_pdf
 
     library = get_object_or_404(MemberLibrary, code=code)
-    if not access.can(request.user, notices.TAKE_PART, library):
+    if not access.can(request.user, selectors.TAKE_PART, library):
         raise PermissionDenied
     notice = get_object_or_404(Notice, pk=pk)
     participation = LibraryParticipation.objects.filter(notice=notice, library=library).first()
@@ -190,8 +191,6 @@ def print_run(request, pk):
 
     from portal.audit.services import record
 
-    from .models import PrintRun
-
     run = get_object_or_404(
         PrintRun.objects.select_related("library"), pk=pk, state=PrintRun.State.DONE
     )
@@ -210,4 +209,39 @@ def print_run(request, pk):
         as_attachment=True,
         filename=f"notice-{run.notice_id}-{run.library.code}-letters.pdf",
         content_type="application/pdf",
+    )
+
+
+# -- unsubscribe (RFC 8058) --------------------------------------------------------------------
+
+
+@csrf_exempt  # the signed token is the credential; mail providers POST without a cookie
+def unsubscribe(request, token):
+    """GET asks (link scanners follow GETs); POST unsubscribes, one-click or from the page."""
+    delivery = links.delivery_from_token(token)
+    if delivery is None or delivery.contact_id is None:
+        return render(
+            request,
+            "patron_notices/link_refused.html",
+            {"reason": _("This link is not valid.")},
+            status=403,
+        )
+    if request.method == "POST":
+        one_click = request.POST.get("List-Unsubscribe") == "One-Click"
+        scope = "library" if one_click else request.POST.get("scope", "library")
+        done = services.do_unsubscribe(delivery, scope)
+        return render(
+            request,
+            "patron_notices/unsubscribed.html",
+            {"library": delivery.library, "scope": done, "token": token},
+        )
+    return render(
+        request,
+        "patron_notices/unsubscribe.html",
+        {
+            "library": delivery.library,
+            "notice": delivery.notice,
+            "has_category": delivery.notice.category != "emergency",
+            "token": token,
+        },
     )
