@@ -34,19 +34,22 @@ def dashboard_queries(client, user):
     return len(ctx), response.content.decode()
 
 
-@pytest.mark.parametrize("role", [STAFF, DIRECTOR, CONSORTIUM_ADMIN])
-def test_dashboard_queries_do_not_grow_with_libraries_and_people(client, role):
+def test_dashboard_queries_do_not_grow_with_libraries_and_people(client):
+    # One world for the three roles: growing it is what costs (each person's grants).
     root = factories.consortium()
     home = factories.library(root, name="Home Library System")
-    user = factories.member(root if role == CONSORTIUM_ADMIN else home, role)
-    if role != STAFF:
-        with_mfa(user)
+    people = {
+        STAFF: factories.member(home, STAFF),
+        DIRECTOR: with_mfa(factories.member(home, DIRECTOR)),
+        CONSORTIUM_ADMIN: with_mfa(factories.member(root, CONSORTIUM_ADMIN)),
+    }
     grow(root, 2)  # 5 libraries in all
-    small, html = dashboard_queries(client, user)
+    small = {role: dashboard_queries(client, user) for role, user in people.items()}
     grow(root, 98)  # 201 libraries, ~300 people
-    large, _ = dashboard_queries(client, user)
-    assert small == large
-    assert "Shared policies" in html or "Policies to acknowledge" in html
+    for role, user in people.items():
+        queries, html = small[role]
+        assert dashboard_queries(client, user)[0] == queries, role
+        assert "Shared policies" in html or "Policies to acknowledge" in html, role
 
 
 def test_dashboard_shows_panels_for_enabled_plugins_and_roles_only(client):
