@@ -3,13 +3,12 @@ its field (400), never a server error; the register and lists page rather than c
 
 from datetime import timedelta
 
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from governance import views
 from governance.models import Committee, Delegation, Proposal
 from governance.services import close_proposal
+from tests.queries import get_counting_queries
 
 from .conftest import expire
 
@@ -128,28 +127,21 @@ def test_the_register_picks_a_committee_by_name(world, client):
     assert set(response.context["form"].errors) == {"committee", "year"}
 
 
-def _queries(client, path):
-    with CaptureQueriesContext(connection) as ctx:
-        response = client.get(path)
-    assert response.status_code == 200
-    return len(ctx.captured_queries), response
-
-
 def test_the_proposal_list_pages_with_constant_queries(world, client, monkeypatch):
     monkeypatch.setattr(views, "PAGE_SIZE", 3)
     client.force_login(world.directors[0])
     for n in range(2):
         world.proposal(title=f"Vote {n}")
     client.get(url("proposals"))
-    few, _ = _queries(client, url("proposals"))
+    few, _ = get_counting_queries(client, url("proposals"))
     for n in range(2, 8):
         world.proposal(title=f"Vote {n}")
-    many, response = _queries(client, url("proposals"))
+    many, response = get_counting_queries(client, url("proposals"))
     assert many == few
     page = response.context["proposals"]
     assert page.paginator.count == 8 and len(page.object_list) == 3
     assert 'rel="next"' in response.content.decode()
-    _, response = _queries(client, url("proposals") + "?page=3")
+    _, response = get_counting_queries(client, url("proposals") + "?page=3")
     assert [p.title for p in response.context["proposals"]] == ["Vote 1", "Vote 0"]
 
 
@@ -165,10 +157,20 @@ def test_the_register_pages_with_constant_queries(world, client, monkeypatch):
 
     decide(1)
     client.get(url("register"))
-    few, _ = _queries(client, url("register"))
+    few, _ = get_counting_queries(client, url("register"))
     decide(4)
-    many, response = _queries(client, url("register") + "?outcome=passed&page=2")
+    many, response = get_counting_queries(client, url("register") + "?outcome=passed&page=2")
     assert many == few
     assert response.context["proposals"].paginator.count == 5
     # The next page keeps the filter.
     assert "outcome=passed&amp;page=3" in response.content.decode()
+
+
+def test_an_open_vote_shows_its_turnout_as_a_bar(world, client):
+    proposal = world.proposal()
+    world.vote(0, proposal, "yes")
+    client.force_login(world.directors[1])
+    html = client.get(url("proposal", proposal.pk)).content.decode()
+    total = proposal.eligibilities.count()
+    assert f'max="{total}" value="1" aria-labelledby="turnout-text"' in html
+    assert f"1 of {total} libraries have voted." in html

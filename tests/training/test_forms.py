@@ -2,13 +2,12 @@
 server error; the reports' library list pages and filters instead of stopping at 500."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from knowledge_base.training import views
 from knowledge_base.training.models import Enrolment
 from portal.members.models import MemberLibrary, Membership
 from tests import factories
+from tests.queries import get_counting_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -62,25 +61,18 @@ def test_a_quiz_post_without_its_attempt_is_not_found(client, world, course):
     assert response.status_code == 404
 
 
-def _report_list(client, path):
-    with CaptureQueriesContext(connection) as ctx:
-        response = client.get(path)
-    assert response.status_code == 200
-    return len(ctx.captured_queries), response
-
-
 def test_the_report_list_pages_and_filters_with_constant_queries(client, world, monkeypatch):
     monkeypatch.setattr(views, "PAGE_SIZE", 4)
     client.force_login(world["office"])
     client.get("/training/reports/")
-    few, _ = _report_list(client, "/training/reports/")
+    few, _ = get_counting_queries(client, "/training/reports/")
     for n in range(9):
         factories.library(world["root"], kind=MemberLibrary.Kind.LIBRARY, name=f"Lakeside {n}")
-    many, response = _report_list(client, "/training/reports/?page=2")
+    many, response = get_counting_queries(client, "/training/reports/?page=2")
     assert many == few
     total = response.context["libraries"].paginator.count
     assert total == MemberLibrary.objects.count() and total > 8
-    _, response = _report_list(client, "/training/reports/?q=lakeside")
+    _, response = get_counting_queries(client, "/training/reports/?q=lakeside")
     page = response.context["libraries"]
     assert page.paginator.count == 9
     assert "q=lakeside&amp;page=2" in response.content.decode()
