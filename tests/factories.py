@@ -8,6 +8,7 @@ import time
 
 from allauth.account.models import EmailAddress
 from allauth.mfa import app_settings as mfa_settings
+from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal import auth as totp_auth
 from django.contrib.auth import get_user_model
@@ -125,3 +126,10 @@ def built_once(django_db_blocker):
             yield
         finally:
             transaction.set_rollback(True)
+
+
+def with_mfa(user):
+    """``user`` with a second factor on record, which directors and the office need to use
+    the portal (the code itself is never asked in these tests; ``totp`` gives a real one)."""
+    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
+    return user

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
-from allauth.mfa.models import Authenticator
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.test import Client
@@ -32,6 +31,7 @@ from wagtail.models import Page
 from portal.members.models import Membership
 from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR, STAFF, TRAINER
 from tests import factories
+from tests.factories import with_mfa
 
 ANON = "anonymous"
 STRANGER = "stranger"  # signed in, no role anywhere
@@ -43,11 +43,6 @@ MOVED = "moved"  # a redirect elsewhere: an action done, or a form sent back to 
 
 
 # --- the world --------------------------------------------------------------------------
-
-
-def with_mfa(user):
-    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
-    return user
 
 
 @dataclass

@@ -1,14 +1,9 @@
 import pytest
-from allauth.mfa.models import Authenticator
 
 from plugins.announcements import services
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from tests import factories
-
-
-def with_mfa(user):
-    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
-    return user
+from tests.factories import with_mfa
 
 
 @pytest.fixture

@@ -1,20 +1,15 @@
 """The dashboard shows each enabled plugin's panel, in a constant number of queries."""
 
 import pytest
-from allauth.mfa.models import Authenticator
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from portal.members.models import LibraryPluginSwitch
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from tests import factories
+from tests.factories import with_mfa
 
 pytestmark = pytest.mark.django_db
-
-
-def with_mfa(user):
-    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
-    return user
 
 
 def grow(root, systems, staff_each=2):

@@ -12,7 +12,7 @@ from governance import services
 from governance.models import Ballot, Proposal
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR
 from tests import factories
-from tests.governance.conftest import with_mfa
+from tests.factories import with_mfa
 
 pytestmark = [
     pytest.mark.e2e,

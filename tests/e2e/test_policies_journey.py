@@ -10,7 +10,8 @@ from playwright.sync_api import expect
 
 from portal.members.roles import DIRECTOR, STAFF
 from tests import factories
-from tests.policies.conftest import new_policy, policy_library, with_mfa
+from tests.factories import with_mfa
+from tests.policies.conftest import new_policy, policy_library
 
 pytestmark = [
     pytest.mark.e2e,

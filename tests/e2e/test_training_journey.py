@@ -11,7 +11,8 @@ from playwright.sync_api import expect
 from knowledge_base.training import services
 from portal.members.roles import DIRECTOR, STAFF
 from tests import factories
-from tests.training.conftest import make_course, with_mfa
+from tests.factories import with_mfa
+from tests.training.conftest import make_course
 
 pytestmark = [
     pytest.mark.e2e,

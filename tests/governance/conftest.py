@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 import pytest
-from allauth.mfa.models import Authenticator
 from django.utils import timezone
 
 from governance import services
@@ -11,12 +10,7 @@ from governance.models import Proposal, ProposalOption
 from portal.members.models import MemberLibrary
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from tests import factories
-
-
-def with_mfa(user):
-    # Directors and admins must have MFA to use the portal; a TOTP row satisfies the check.
-    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
-    return user
+from tests.factories import with_mfa
 
 
 class World:

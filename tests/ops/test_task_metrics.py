@@ -4,7 +4,6 @@ import uuid
 
 import pytest
 import redis
-from allauth.mfa.models import Authenticator
 from celery.contrib.testing.worker import start_worker
 from celery.fixups.django import DjangoWorkerFixup
 from django.conf import settings
@@ -15,6 +14,7 @@ from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from portal.observability import metrics
 from tests import factories
 from tests.core.test_celery import forget_backend
+from tests.factories import with_mfa
 
 URL = "/admin/tasks/"
 
@@ -22,11 +22,6 @@ URL = "/admin/tasks/"
 @app.task(name="tests.ops.always_fails")
 def always_fails():
     raise RuntimeError("this task always fails")
-
-
-def with_mfa(user):
-    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
-    return user
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from allauth.mfa.models import Authenticator
 from wagtail.models import Page
 
 from knowledge_base.policies import services
@@ -16,11 +15,6 @@ def body(*clauses, heading="Loans"):
     blocks = [{"type": "section", "value": {"heading": heading, "intro": ""}}]
     blocks += [{"type": "clause", "value": f"<p>{text}</p>"} for text in clauses]
     return blocks
-
-
-def with_mfa(user):
-    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
-    return user
 
 
 def policy_library():

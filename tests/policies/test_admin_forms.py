@@ -7,8 +7,9 @@ from knowledge_base.policies.models import PolicyChange
 from knowledge_base.policies.wagtail_hooks import ChangeForm
 from portal.members.roles import CONSORTIUM_ADMIN
 from tests import factories
+from tests.factories import with_mfa
 
-from .conftest import new_policy, revise, with_mfa
+from .conftest import new_policy, revise
 
 pytestmark = pytest.mark.django_db
 

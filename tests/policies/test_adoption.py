@@ -12,8 +12,9 @@ from knowledge_base.policies.models import PolicyChange, PolicyPage, PolicyVersi
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR
 from portal.signals import periodic, proposal_decided
 from tests import factories
+from tests.factories import with_mfa
 
-from .conftest import new_policy, revise, with_mfa
+from .conftest import new_policy, revise
 
 pytestmark = pytest.mark.django_db
 

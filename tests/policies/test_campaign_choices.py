@@ -13,8 +13,9 @@ from portal.audit.models import AuditEntry
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from portal.signals import proposal_decided
 from tests import factories
+from tests.factories import with_mfa
 
-from .conftest import new_policy, revise, with_mfa
+from .conftest import new_policy, revise
 
 pytestmark = pytest.mark.django_db
 

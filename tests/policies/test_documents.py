@@ -8,9 +8,10 @@ from knowledge_base.policies import services
 from knowledge_base.policies.models import PolicyPage
 from portal.members.roles import CONSORTIUM_ADMIN, STAFF
 from tests import factories
+from tests.factories import with_mfa
 from tests.pdf_ua import assert_accessible_pdf
 
-from .conftest import new_policy, with_mfa
+from .conftest import new_policy
 
 pytestmark = pytest.mark.django_db
 

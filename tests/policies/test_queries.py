@@ -13,8 +13,9 @@ from knowledge_base.policies.models import Acknowledgement, LocalProcedure, Poli
 from portal.members.models import MemberLibrary, Membership
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from tests import factories
+from tests.factories import with_mfa
 
-from .conftest import new_policy, with_mfa
+from .conftest import new_policy
 
 pytestmark = pytest.mark.django_db
 

@@ -136,8 +136,7 @@ def test_without_the_training_plugin_there_is_no_quiz_and_a_click_acknowledges(p
 
 def test_the_report_tells_a_quiz_from_a_click(client, consortium, policy, staff, quiz):
     from portal.members.roles import DIRECTOR
-
-    from .conftest import with_mfa
+    from tests.factories import with_mfa
 
     branch = consortium["branches"][0]
     clicker = factories.member(branch, STAFF, email="clicker@example.org")

@@ -8,8 +8,9 @@ from django.urls import reverse
 
 from portal.members.roles import DIRECTOR, STAFF
 from tests import factories
+from tests.factories import with_mfa
 
-from .conftest import new_policy, with_mfa
+from .conftest import new_policy
 
 pytestmark = pytest.mark.django_db
 

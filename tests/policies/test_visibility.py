@@ -8,8 +8,9 @@ from knowledge_base.policies import services
 from knowledge_base.policies.models import PolicyCategory, PolicyPage
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from tests import factories
+from tests.factories import with_mfa
 
-from .conftest import new_policy, revise, with_mfa
+from .conftest import new_policy, revise
 
 pytestmark = pytest.mark.django_db
 

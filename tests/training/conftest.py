@@ -1,15 +1,10 @@
 import pytest
-from allauth.mfa.models import Authenticator
 from wagtail.models import Site
 
 from knowledge_base.training.models import CoursePage, LessonPage, Option, Question, Quiz
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from tests import factories
-
-
-def with_mfa(user):
-    Authenticator.objects.create(user=user, type=Authenticator.Type.TOTP, data={"secret": "x"})
-    return user
+from tests.factories import with_mfa
 
 
 def make_course(title="Patron privacy", lessons=2, recertify_months=None, max_attempts=3):
