@@ -65,6 +65,11 @@ def browser():
     if not os.path.exists(CHROMIUM):
         # Never a silent skip: the browser journeys are part of the suite.
         pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's chromium package")
+    # From here on Playwright's sync API keeps an event loop in this process's main thread,
+    # and Django would refuse every ORM call a test makes (between browser steps, or in a
+    # later test in this process) without this; processes that never start a browser run
+    # without it.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True

@@ -5,16 +5,10 @@ Journeys take ``page`` (a fresh browser context each, so no cookies leak between
 server thread reads what the test writes.
 """
 
-import os
-
 import pytest
 from django.core.cache import cache
 
 from tests import factories
-
-# Playwright's sync API keeps an event loop in the test thread; Django would refuse the
-# ORM calls the test makes between browser steps without this.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(autouse=True)
