@@ -11,12 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.library_picker import LibraryChoiceField
+from portal.widgets import DateInput, DateTimeInput, NumberInput
 
 from . import tally
 from .models import Committee, Delegation
-
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
 class BallotForm(forms.Form):
@@ -41,12 +39,12 @@ class DelegationForm(forms.Form):
     email = forms.EmailField(label=_("Their email"))
     kind = forms.ChoiceField(label=_("As"), choices=Delegation.Kind.choices)
     starts_on = forms.DateField(
-        label=_("From"), required=False, widget=DATE_INPUT, help_text=_("Empty: today.")
+        label=_("From"), required=False, widget=DateInput, help_text=_("Empty: today.")
     )
     ends_on = forms.DateField(
         label=_("Until"),
         required=False,
-        widget=DATE_INPUT,
+        widget=DateInput,
         help_text=_("Required for a proxy."),
     )
 
@@ -87,7 +85,7 @@ class ManageForm(forms.Form):
     confirmed = forms.CharField(required=False)
     reason = forms.CharField(label=_("Reason"), required=False, max_length=500)
     closes_at = forms.DateTimeField(
-        label=_("New closing time"), required=False, widget=DATETIME_INPUT
+        label=_("New closing time"), required=False, widget=DateTimeInput
     )
 
     def clean(self):
@@ -124,7 +122,9 @@ class RegisterFilterForm(forms.Form):
             (tally.TIE, _("tie")),
         ],
     )
-    year = forms.IntegerField(label=_("Year"), required=False, min_value=1900, max_value=9999)
+    year = forms.IntegerField(
+        label=_("Year"), required=False, min_value=1900, max_value=9999, widget=NumberInput
+    )
 
     def filters(self) -> dict[str, str]:
         """The selector's arguments; an invalid filter is dropped (and shown as an error)."""

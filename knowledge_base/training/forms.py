@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.library_picker import LibraryChoiceField, LibraryMultipleChoiceField
 from portal.members.roles import ROLES
+from portal.widgets import DateInput, NumberInput
 
 from . import badges
 
@@ -34,13 +35,14 @@ class AssignForm(forms.Form):
     due_on = forms.DateField(
         label=_("Due date"),
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        widget=DateInput,
     )
     days_to_complete = forms.IntegerField(
         label=_("Days to complete for people who join later"),
         initial=30,
         min_value=1,
         max_value=3650,
+        widget=NumberInput,
     )
 
     def __init__(self, *args, libraries, **kwargs):

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.library_picker import LibraryMultipleChoiceField
 from portal.members.roles import ROLE_CHOICES
+from portal.widgets import DateTimeInput
 
 from .models import AnnouncementPage, AnnouncementPreference
 
@@ -35,22 +36,22 @@ class AnnouncementForm(forms.Form):
     go_live_at = forms.DateTimeField(
         label=_("Publish at"),
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=DateTimeInput,
     )
     expire_at = forms.DateTimeField(
         label=_("Expires at"),
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=DateTimeInput,
     )
     event_start = forms.DateTimeField(
         label=_("Event starts"),
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=DateTimeInput,
     )
     event_end = forms.DateTimeField(
         label=_("Event ends"),
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=DateTimeInput,
     )
     event_location = forms.CharField(label=_("Event location"), max_length=200, required=False)
 
