@@ -184,3 +184,39 @@ def test_signed_in_person_without_admin_access_is_not_sent_round_in_circles(clie
     assert response.redirect_chain[-1][0] == reverse("dashboard")
     assert len(response.redirect_chain) <= 3
     assert response.status_code == 200
+
+
+def test_an_address_a_library_vouches_for_goes_to_its_provider_without_a_password(client, db):
+    from portal.sso.models import IdentityProvider
+    from portal.sso.services import do_save_provider
+
+    library = factories.library(factories.consortium(), name="Northfield", code="northfield")
+    do_save_provider(
+        None,
+        IdentityProvider(
+            library=library,
+            name="Northfield sign-in",
+            protocol=IdentityProvider.Protocol.OIDC,
+            email_domains="northfield.example.edu",
+            issuer="https://login.northfield.example.edu",
+            client_id="concord",
+            client_secret="s3cret",
+        ),
+    )
+    page = client.get(reverse("account_login") + "?next=/dashboard/").text
+    assert '{"northfield.example.edu": "Northfield sign-in"}' in page
+
+    response = client.post(
+        reverse("account_login") + "?next=/dashboard/",
+        {"login": "Ana@Northfield.example.edu", "next": "/dashboard/"},
+    )
+
+    assert response.status_code == 302
+    assert response.url == (
+        "/accounts/oidc/library-northfield/login/?process=login&next=%2Fdashboard%2F"
+    )
+    assert signed_in_as(client) is None
+    # Anyone else is asked for their password.
+    response = client.post(reverse("account_login"), {"login": "ana@example.org"})
+    assert response.status_code == 200
+    assert "Enter your password." in response.text

@@ -43,7 +43,10 @@ def libraries(oidc_provider):
 def sign_in_through_provider(page, email, login):
     page.goto("/dashboard/")
     page.get_by_label("Email").fill(email)
-    page.get_by_role("button", name="Sign in").click()
+    # Email first: the library signs its people in, so no password is asked for here.
+    expect(page.get_by_label("Password")).to_be_hidden()
+    expect(page.get_by_role("status")).to_contain_text("Northfield sign-in")
+    page.get_by_role("button", name="Continue to Northfield sign-in").click()
     # allauth's own page before leaving for the provider (a POST, so no link can start it).
     page.get_by_role("button", name="Continue").click()
     # The provider's own sign-in page, then its consent page.

@@ -37,7 +37,7 @@ def southbank(saml_idp):
 def sign_in_through_campus(page, login, mfa=False):
     page.goto("/dashboard/")
     page.get_by_label("Email").fill("sam@southbank.example.edu")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Continue to Southbank campus sign-in").click()
     page.get_by_role("button", name="Continue").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Southbank campus sign-in")
     page.get_by_label("Campus login").fill(login)
