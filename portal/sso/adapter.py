@@ -62,6 +62,18 @@ class LibrarySignInAdapter(DefaultSocialAccountAdapter):
                 )
                 % {"email": email, **_names(provider)},
             )
+        signed_in = getattr(request, "user", None)
+        if (
+            sociallogin.state.get("process") == "connect"
+            and signed_in is not None
+            and signed_in.is_authenticated
+            and signed_in.email.lower() != email
+        ):
+            refuse(
+                request,
+                _("%(email)s is not your address here, so it cannot be linked to you.")
+                % {"email": email},
+            )
         if not sociallogin.is_existing:
             user = get_user_model().objects.filter(email__iexact=email, is_active=True).first()
             if user is None:

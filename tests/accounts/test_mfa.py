@@ -238,3 +238,16 @@ def test_setting_up_and_removing_an_authenticator_app_is_recorded(
     removed = AuditEntry.objects.filter(action="account.sign_in_method.removed")
     assert sorted(entry.data["method"] for entry in removed) == ["recovery_codes", "totp"]
     assert {entry.actor for entry in removed} == {director}
+
+
+def test_a_director_sent_to_set_up_an_app_may_add_a_passkey_instead(client, library):
+    factories.member(library, "director", email="dir@example.org", verified=True)
+    sign_in(client, "dir@example.org")
+
+    page = client.get(reverse("mfa_activate_totp")).text
+    assert f'<a href="{reverse("mfa_add_webauthn")}">Add a passkey instead</a>' in page
+
+    # Right after signing in with a password, no second password prompt for the first one.
+    response = client.get(reverse("mfa_add_webauthn"))
+    assert response.status_code == 200
+    assert "Sign in with this passkey alone" in response.text
