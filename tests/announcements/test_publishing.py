@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.test import RequestFactory
 
-from plugins.announcements import services, wagtail_hooks
+from plugins.announcements import selectors, services, wagtail_hooks
 from plugins.announcements.models import AnnouncementPage
 from portal.audit.models import AuditEntry
 
@@ -27,6 +27,9 @@ def test_director_publishes_to_own_library_and_its_branch(
             world["north_director"], "Ours", libraries=[world["north"], world["north_branch"]]
         )
     assert page.live
+    assert set(page.audience_libraries.all()) == {world["north"], world["north_branch"]}
+    # The office reads every announcement; of the libraries, North and its branch only.
+    assert reached(world, page) == {"office", "north_director", "north_staff", "north_branch_staff"}
     assert AuditEntry.objects.filter(
         action="announcements.published", object_id=str(page.pk)
     ).exists()
@@ -60,6 +63,18 @@ def test_staff_may_not_publish(world):
 def test_office_publishes_to_everyone(world):
     page = publish(world["office"], "All", everyone=True)
     assert page.audience == AnnouncementPage.Audience.EVERYONE
+    people = {name for name, value in world.items() if hasattr(value, "email")}
+    assert reached(world, page) == people
+
+
+def reached(world, page) -> set[str]:
+    """Who in the world sees ``page`` among their announcements, by their names there."""
+    return {
+        name
+        for name, person in world.items()
+        if hasattr(person, "email")
+        and selectors.announcements_for(person).filter(pk=page.pk).exists()
+    }
 
 
 def test_portal_form_director(client, world):
