@@ -27,11 +27,9 @@ def run_with(engine, user, library, content, capture, **kwargs):
     def pinned(self, job, *args, **kw):
         original(self, job, *args, **{**kw, "engine": engine})
 
-    Importer.__init__ = pinned
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Importer, "__init__", pinned)
         return run_import(user, library, content, capture=capture, **kwargs)
-    finally:
-        Importer.__init__ = original
 
 
 @pytest.mark.parametrize("engine", ENGINES)
