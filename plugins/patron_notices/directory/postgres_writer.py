@@ -58,8 +58,12 @@ class PostgresUpsert:
                     cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                     importer.report(ImportJob.Phase.DEDUPLICATING)
                     with importer.phase("duplicates"):
-                        # A temporary table is never analysed by autovacuum.
-                        cursor.execute("ANALYZE patron_stage")
+                        # A temporary table is never analysed by autovacuum. The plans need
+                        # only its size and how distinct the cards and emails are: a small
+                        # sample of the two join columns tells them (a full ANALYZE of every
+                        # column took 0.75 s at 200,000 rows, this one about a tenth).
+                        cursor.execute("SET LOCAL default_statistics_target = 10")
+                        cursor.execute("ANALYZE patron_stage (card, email_norm)")
                         self._duplicates(cursor, stream)
                     if importer.all_or_nothing_failed():
                         return {"status": ImportJob.Status.REJECTED, "imported": 0, "expired": 0}
