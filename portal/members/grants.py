@@ -194,21 +194,27 @@ def rebuild_role_grants(role: str, permission_ids: Iterable[int]) -> int:
               AND NOT EXISTS ({justified})
         )
     """  # noqa: S608
+    # The pairs (library where the role is held, library at or below it) are a few hundred
+    # rows for the memberships to join by equality, rather than every membership being
+    # compared with every library.
     insert = f"""
         INSERT INTO {grant} (user_id, permission_id, content_object_id, from_role)
-        SELECT DISTINCT m.user_id, rp.permission_id, lib.id, %s
+        SELECT DISTINCT m.user_id, rp.permission_id, reach.lib_id, %s
         FROM {membership} m
         JOIN {role_table} r ON r.code = m.role
         JOIN {role_perm} rp ON rp.role_id = r.id
-        JOIN {library} held ON held.id = m.library_id
-        JOIN {library} lib ON {below}
+        JOIN (
+            SELECT held.id AS held_id, lib.id AS lib_id
+            FROM {library} held JOIN {library} lib ON {below}
+            WHERE held.id IN (SELECT library_id FROM {membership} WHERE role = %s)
+        ) reach ON reach.held_id = m.library_id
         WHERE m.role = %s AND rp.permission_id IN ({perms})
         ON CONFLICT DO NOTHING
     """  # noqa: S608
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute(delete, [*permission_ids, role, CONSORTIUM_ADMIN])
         touched = max(cursor.rowcount, 0)
-        cursor.execute(insert, [True, role, *permission_ids])
+        cursor.execute(insert, [True, role, role, *permission_ids])
         touched += max(cursor.rowcount, 0)
     return touched
 

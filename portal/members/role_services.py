@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -137,7 +136,7 @@ def do_create_role(actor, code: str, shape: RoleShape) -> Role:
     with transaction.atomic():
         check_create_role(actor, code, shape)
         role = Role.objects.create(code=code, name=shape.name.strip())
-        _apply(role, shape)
+        _apply(role, shape, ensure_permissions())
         record_on_commit(
             "role.created",
             actor=actor,
@@ -155,7 +154,8 @@ def do_edit_role(actor, role: Role, shape: RoleShape) -> Role:
         check_edit_role(actor, role, shape)
         before = RoleShape.of(role)
         shape.name = role.name = shape.name.strip()
-        _apply(role, shape)
+        perm_ids = ensure_permissions()
+        _apply(role, shape, perm_ids)
         added = shape.permissions - before.permissions
         removed = before.permissions - shape.permissions
         changed = {
@@ -183,7 +183,6 @@ def do_edit_role(actor, role: Role, shape: RoleShape) -> Role:
             },
         )
         if added or removed:
-            perm_ids = ensure_permissions()
             schedule_rebuild(role.code, {perm_ids[p] for p in added | removed})
     return role
 
@@ -192,15 +191,14 @@ def _plain(value):
     return sorted(value) if isinstance(value, set | list) else value
 
 
-def _apply(role: Role, shape: RoleShape) -> None:
+def _apply(role: Role, shape: RoleShape, perm_ids: dict[str, int]) -> None:
     role.description = shape.description
     role.library_kinds = sorted(shape.library_kinds)
     role.library_types = sorted(shape.library_types)
     role.requires_mfa = shape.requires_mfa
     role.retired = shape.retired
     role.save()
-    perm_ids = ensure_permissions()
-    role.permissions.set(Permission.objects.filter(pk__in=[perm_ids[p] for p in shape.permissions]))
+    role.permissions.set([perm_ids[p] for p in shape.permissions])
     role.appointed_by.set(Role.objects.filter(code__in=shape.appointed_by))
     forget_definitions()
 
