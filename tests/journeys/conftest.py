@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from .pages import PageRecord
+
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "concord-demo"  # the documented demo password
 OFFICE = "office@example.org"
@@ -233,15 +235,18 @@ def demo(request, demo_processes):
 
 
 class People:
-    """One signed-in browser tab per demo person, signed in with clicks (and TOTP)."""
+    """One signed-in browser tab per demo person, signed in with clicks (and TOTP); every
+    page they load is checked as it loads (``pages.PageRecord``)."""
 
-    def __init__(self, browser, demo: Demo):
-        self.browser, self.demo = browser, demo
+    def __init__(self, browser, demo: Demo, record: PageRecord | None = None):
+        self.browser, self.demo, self.record = browser, demo, record
         self.contexts = []
 
     def sign_in(self, email: str, mfa: bool = False):
         context = self.browser.new_context(base_url=self.demo.url, locale="en-US")
         context.set_default_timeout(15_000)
+        if self.record is not None:
+            self.record.attach(context, email)
         self.contexts.append(context)
         page = context.new_page()
         page.goto("/accounts/login/")
@@ -265,9 +270,15 @@ class People:
             context.close()
 
 
+@pytest.fixture(scope="session")
+def page_record(tmp_path_factory):
+    """The pages the journeys loaded, for ``test_pages_checked``."""
+    return PageRecord(tmp_path_factory.mktemp("journey-pages"))
+
+
 @pytest.fixture
-def people(browser, demo):
-    people = People(browser, demo)
+def people(browser, demo, page_record):
+    people = People(browser, demo, page_record)
     yield people
     people.close()
 
