@@ -89,3 +89,34 @@ def test_saml_needs_an_entity_id_and_metadata(libraries):
 def test_the_provider_states_mfa_only_with_amr(amr, stated):
     provider = IdentityProvider(protocol=IdentityProvider.Protocol.OIDC)
     assert provider_states_mfa(provider, {"id_token": {"amr": amr}}) is stated
+
+
+def test_the_demo_provider_is_connected_to_a_library_and_run(libraries, monkeypatch, settings):
+    import json
+    from pathlib import Path
+
+    from django.core.management import call_command
+
+    from portal.sso.management.commands import demo_sign_in_provider
+
+    settings.WAGTAILADMIN_BASE_URL = "http://127.0.0.1:8000"
+    ran = {}
+
+    def run(command, cwd, check):
+        ran["config"] = json.loads(Path(command[-1]).read_text())
+        ran["cwd"] = cwd
+
+    monkeypatch.setattr(demo_sign_in_provider.subprocess, "run", run)
+    library = libraries[0]
+
+    call_command("demo_sign_in_provider", library=library.code, port=9010)
+
+    provider = IdentityProvider.objects.get(library=library)
+    assert provider.domains() == [f"{library.code}.example.edu"]
+    assert provider.issuer == "http://127.0.0.1:9010"
+    assert ran["config"]["domain"] == f"{library.code}.example.edu"
+    path = f"/accounts/oidc/library-{library.code}/login/callback/"
+    assert ran["config"]["clients"][0]["redirect_uris"] == [
+        f"http://127.0.0.1:8000{path}",
+        f"http://localhost:8000{path}",
+    ]
