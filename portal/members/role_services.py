@@ -208,9 +208,20 @@ def schedule_rebuild(role_code: str, permission_ids: set[int]) -> None:
     by a worker once this transaction commits when many people hold the role."""
     limit = getattr(settings, "CONCORD_INLINE_REBUILD_HOLDERS", INLINE_REBUILD_HOLDERS)
     if Membership.objects.filter(role=role_code).count() <= limit:
-        rebuild_role_grants(role_code, permission_ids)
+        rebuild_and_announce(role_code, permission_ids)
         return
     from .tasks import rebuild_role_grants_task
 
     ids = sorted(permission_ids)
     transaction.on_commit(lambda: rebuild_role_grants_task.delay(role_code, ids))
+
+
+def rebuild_and_announce(role_code: str, permission_ids) -> int:
+    """Rebuild the grants, then let plugins rebuild what they keep in step with what people
+    may do (the admin's doors): the same signal as after memberships written in bulk."""
+    from portal.signals import memberships_rebuilt
+
+    touched = rebuild_role_grants(role_code, permission_ids)
+    holders = Membership.objects.filter(role=role_code).values_list("user_id", flat=True)
+    memberships_rebuilt.send(sender=Role, user_ids=list(holders))
+    return touched

@@ -5,6 +5,6 @@ from celery import shared_task
 
 @shared_task(name="members.rebuild_role_grants")
 def rebuild_role_grants_task(role_code: str, permission_ids: list[int]) -> int:
-    from .grants import rebuild_role_grants
+    from .role_services import rebuild_and_announce
 
-    return rebuild_role_grants(role_code, permission_ids)
+    return rebuild_and_announce(role_code, permission_ids)

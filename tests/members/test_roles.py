@@ -69,6 +69,7 @@ def test_a_role_edit_follows_to_everyone_holding_it_and_is_audited(
 ):
     staff, director, branch = people["staff"], people["director"], people["branch_a"]
     assert not access.can(staff, "patron_notices.view_patrons", branch)
+    assert not fresh(staff).has_perm("wagtailadmin.access_admin")
     shape = reshaped(
         STAFF,
         permissions=permissions_of_role(STAFF) - {"portal.view_library"}
@@ -79,6 +80,8 @@ def test_a_role_edit_follows_to_everyone_holding_it_and_is_audited(
 
     staff = fresh(staff)
     assert access.can(staff, "patron_notices.view_patrons", branch)
+    # The patron directory lives in the admin: its door opened with the permission.
+    assert staff.has_perm("wagtailadmin.access_admin")
     assert not access.can(staff, "portal.view_library", branch)
     # The director's own role still grants what staff lost.
     assert access.can(fresh(director), "portal.view_library", branch)
