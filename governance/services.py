@@ -34,6 +34,7 @@ from django.utils.translation import gettext_lazy as _lazy
 
 from portal import access
 from portal.audit.services import record
+from portal.background import enqueue
 from portal.members.models import MemberLibrary
 from portal.signals import proposal_decided
 
@@ -267,13 +268,13 @@ def _rule_data(proposal: Proposal) -> dict:
     }
 
 
-def _queue(task_name: str, *args) -> None:
-    from . import tasks
-
+def _queue(task: str, *args) -> None:
+    """Queue ``governance.<task>`` by its name: tasks.py calls these services, so they do not
+    import it."""
     try:
-        getattr(tasks, task_name).delay(*args)
+        enqueue(f"governance.{task}", *args)
     except Exception:  # a broker outage must not undo the committed write
-        logger.exception("Could not queue %s%r", task_name, args)
+        logger.exception("Could not queue %s%r", task, args)
 
 
 def check_extend_window(user, proposal: Proposal, closes_at, reason: str) -> None:

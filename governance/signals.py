@@ -4,11 +4,11 @@ from django.dispatch import receiver
 
 from portal.signals import periodic
 
+from . import services
+
 
 @receiver(periodic, dispatch_uid="governance.close_due_proposals")
 def close_due(sender, now=None, **kwargs):
     """Idempotent: closing an already closed proposal, or announcing twice, does nothing."""
-    from .services import close_due_proposals, remind_due_proposals
-
-    close_due_proposals(now=now)
-    remind_due_proposals(now=now)
+    services.close_due_proposals(now=now)
+    services.remind_due_proposals(now=now)

@@ -133,3 +133,18 @@ def problems_for(label: str, object_id) -> list:
             subject=subject_of(label, object_id), resolved_at__isnull=True
         ).order_by("-last_at")
     )
+
+
+def enqueue(task: str, *args, **options):
+    """Queue the task registered under the name ``task`` (its ``name=``), with ``args``.
+
+    By name, so a module's services set its tasks going without importing the tasks module
+    that calls them (no import cycle); eager where Celery is eager, routed by the options
+    given and Celery's ``task_routes``."""
+    from celery import current_app
+
+    if task not in current_app.tasks:
+        # Outside a worker the tasks modules are imported only when something imports them:
+        # import every app's, as a worker does when it starts.
+        current_app.loader.import_default_modules()
+    return current_app.signature(task, args=args).apply_async(**options)

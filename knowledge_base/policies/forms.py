@@ -9,19 +9,17 @@ from wagtail.admin.forms import WagtailAdminPageForm
 
 from portal.members.roles import ROLES
 
+from .choices import default_acknowledging_roles, offered_quizzes
+
 DEFAULT_ACKNOWLEDGEMENT_DAYS = 30
 
 
 def acknowledging_role_choices() -> list[tuple[str, str]]:
-    from .services import default_acknowledging_roles
-
     return [(role, ROLES[role]) for role in default_acknowledging_roles()]
 
 
 def quiz_choices(current: str = "") -> list[tuple[str, str]]:
     """Quizzes other plugins offer as reading checks; none means a click acknowledges."""
-    from .selectors import offered_quizzes
-
     choices = [("", _("No quiz: confirming is enough")), *offered_quizzes()]
     if current and current not in dict(choices):
         choices.append((current, _("%(key)s (no longer offered)") % {"key": current}))

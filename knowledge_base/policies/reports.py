@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 
 from portal.reports import ReportCell, ReportColumn
 
-from .selectors import _acknowledged_numbers, active_campaigns, campaign_reaches
+from .selectors import acknowledged_numbers, active_campaigns, campaign_reaches
 
 
 def report_columns(library, people) -> list[ReportColumn]:
@@ -14,9 +14,7 @@ def report_columns(library, people) -> list[ReportColumn]:
     campaigns = active_campaigns()
     if not campaigns or not people:
         return []
-    done = _acknowledged_numbers(
-        [p.user_id for p in people], list({c.policy_id for c in campaigns})
-    )
+    done = acknowledged_numbers([p.user_id for p in people], list({c.policy_id for c in campaigns}))
     columns = []
     for campaign in campaigns:
         column = ReportColumn(

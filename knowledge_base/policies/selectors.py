@@ -160,7 +160,7 @@ def campaign_reaches(campaign: AcknowledgementCampaign, library: MemberLibrary, 
     return not targets or any(library.path.startswith(t.path) for t in targets)
 
 
-def _acknowledged_numbers(
+def acknowledged_numbers(
     user_ids, policy_ids, method: str | None = None
 ) -> dict[tuple[int, int], tuple[int, object]]:
     """``{(user_id, policy_id): (highest version number acknowledged, when)}``; one query.
@@ -213,7 +213,7 @@ def outstanding_for(user, policy_ids=None, libraries=None) -> list[Outstanding]:
                 needed[campaign.policy_id] = campaign
     if not needed:
         return []
-    done = _acknowledged_numbers([user.pk], list(needed))
+    done = acknowledged_numbers([user.pk], list(needed))
     result = []
     for policy_id, campaign in needed.items():
         number, _at = done.get((user.pk, policy_id), (None, None))
@@ -224,18 +224,6 @@ def outstanding_for(user, policy_ids=None, libraries=None) -> list[Outstanding]:
 
 
 # --- Reading checks (quizzes offered by another plugin through the core's signals) ------
-
-
-def offered_quizzes() -> list[tuple[str, str]]:
-    """Every quiz another plugin offers as a reading check, as (key, label)."""
-    from portal.signals import reading_quizzes
-
-    root = MemberLibrary.get_first_root_node()
-    offers = []
-    for _receiver, answer in reading_quizzes.send_robust(sender=root):
-        if isinstance(answer, list | tuple):
-            offers.extend((str(key), str(label)) for key, label in answer)
-    return offers
 
 
 def reading_quiz(key: str, library: MemberLibrary, user):
@@ -313,9 +301,9 @@ def acknowledgement_report(libraries, policy_ids=None) -> list[LibraryStatus]:
         by_library[m.library_id].append(m)
     people = Membership.objects.filter(library_id__in=library_ids).values("user_id")
     policy_ids = [c.policy_id for c in campaigns]
-    done = _acknowledged_numbers(people, policy_ids)
+    done = acknowledged_numbers(people, policy_ids)
     quizzed = (
-        _acknowledged_numbers(people, policy_ids, method=Acknowledgement.Method.QUIZ)
+        acknowledged_numbers(people, policy_ids, method=Acknowledgement.Method.QUIZ)
         if any(c.quiz_key for c in campaigns)
         else {}
     )

@@ -20,11 +20,13 @@ from django.utils.translation import gettext as _
 
 from portal import access
 from portal.audit.services import record_on_commit
-from portal.members.models import MemberLibrary
-from portal.members.roles import CONSORTIUM_ADMIN, ROLES, permissions_of_role
+from portal.background import enqueue
+from portal.members.models import MemberLibrary, Membership
+from portal.members.switches import enabled_plugins_by_library
 from portal.signals import policy_published
 
 from .blocks import body_lines
+from .choices import default_acknowledging_roles
 from .models import (
     Acknowledgement,
     AcknowledgementCampaign,
@@ -34,20 +36,21 @@ from .models import (
     PolicyLibraryPage,
     PolicyPage,
     PolicyVersion,
+    ReminderSent,
+)
+from .selectors import (
+    acknowledged_numbers,
+    active_campaigns,
+    campaign_reaches,
+    current_version,
+    outstanding_for,
+    reading_quiz,
+    reviews_due_soon,
 )
 
 logger = logging.getLogger(__name__)
 
 OFFICE_WORKFLOW = "Policy office approval"
-
-
-def default_acknowledging_roles() -> list[str]:
-    """Roles that acknowledge policies by default: those holding ``acknowledge_policy``."""
-    return [
-        role
-        for role in ROLES
-        if role != CONSORTIUM_ADMIN and "policies.acknowledge_policy" in permissions_of_role(role)
-    ]
 
 
 def add_months(day: datetime.date, months: int) -> datetime.date:
@@ -392,8 +395,6 @@ def acknowledging_library(user) -> MemberLibrary:
 def required_quiz(user, page: PolicyPage, library: MemberLibrary):
     """The quiz this person must pass to acknowledge ``page``, or None (a click will do):
     their open campaign names a quiz and a plugin enabled for their library offers it."""
-    from .selectors import outstanding_for, reading_quiz
-
     outstanding = outstanding_for(user, [page.pk])
     if not outstanding or not outstanding[0].campaign.quiz_key:
         return None
@@ -401,8 +402,6 @@ def required_quiz(user, page: PolicyPage, library: MemberLibrary):
 
 
 def _current(page: PolicyPage, number: int | None) -> PolicyVersion:
-    from .selectors import current_version
-
     version = current_version(page)
     if version is None:
         raise ValidationError(_("This policy has no published version yet."))
@@ -529,8 +528,6 @@ REVIEW_NOTICE_DAYS = 30
 
 def _claim(kind: str, key: str) -> bool:
     """True for the one caller that claims this reminder; later runs get False."""
-    from .models import ReminderSent
-
     try:
         with transaction.atomic():
             ReminderSent.objects.create(kind=kind, key=key)
@@ -545,11 +542,6 @@ def plan_acknowledgement_reminders(today=None) -> list[int]:
     Idempotent: a person is claimed at most once per ``REMIND_EVERY_DAYS`` window, so the
     five-minute periodic signal can call this as often as it likes.
     """
-    from portal.members.models import Membership
-    from portal.members.switches import enabled_plugins_by_library
-
-    from .selectors import _acknowledged_numbers, active_campaigns, campaign_reaches
-
     today = today or timezone.localdate()
     horizon = today + datetime.timedelta(days=REMIND_WITHIN_DAYS)
     campaigns = [c for c in active_campaigns() if today <= c.due_date <= horizon]
@@ -570,7 +562,7 @@ def plan_acknowledgement_reminders(today=None) -> list[int]:
     if not wanted:
         return []
     by_pk = {c.pk: c for c in campaigns}
-    done = _acknowledged_numbers(list(wanted), [c.policy_id for c in campaigns])
+    done = acknowledged_numbers(list(wanted), [c.policy_id for c in campaigns])
     window = today.toordinal() // REMIND_EVERY_DAYS
     claimed = []
     for user_id, campaign_ids in sorted(wanted.items()):
@@ -587,8 +579,6 @@ def plan_acknowledgement_reminders(today=None) -> list[int]:
 
 def plan_review_reminders(today=None) -> list[int]:
     """Claim one reminder per policy and review date for owners; returns policy ids."""
-    from .selectors import reviews_due_soon
-
     claimed = []
     for page in reviews_due_soon(REVIEW_NOTICE_DAYS, today):
         if _claim("review", f"{page.pk}:{page.next_review_date.isoformat()}"):
@@ -602,8 +592,6 @@ def plan_review_reminders(today=None) -> list[int]:
 def do_remind_now(user, missing_user_ids: list[int]) -> tuple[int, int]:
     """Queue one reminder for each person who still has to acknowledge, at most one a day
     each (whoever presses the button); returns (queued, already reminded today)."""
-    from .tasks import send_acknowledgement_reminder
-
     today = timezone.localdate().isoformat()
     queued, skipped = [], 0
     for user_id in sorted(set(missing_user_ids)):
@@ -612,7 +600,9 @@ def do_remind_now(user, missing_user_ids: list[int]) -> tuple[int, int]:
         else:
             skipped += 1
     for user_id in queued:
-        transaction.on_commit(lambda user_id=user_id: send_acknowledgement_reminder.delay(user_id))
+        transaction.on_commit(
+            lambda user_id=user_id: enqueue("policies.send_acknowledgement_reminder", user_id)
+        )
     if queued:
         record_on_commit("policies.reminders_sent", actor=user, data={"people": len(queued)})
     return len(queued), skipped

@@ -13,6 +13,7 @@ from portal.signals import periodic, proposal_decided
 
 from . import services
 from .models import PolicyChange, PolicyPage
+from .tasks import send_acknowledgement_reminder, send_review_reminder
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +34,6 @@ def adopt_decided_change(sender, proposal, outcome, subject=None, **kwargs):
 @receiver(periodic, dispatch_uid="policies.periodic")
 def policies_periodic(sender, now=None, **kwargs):
     """Every five minutes: close comment periods, publish what is due, plan reminders."""
-    from .tasks import send_acknowledgement_reminder, send_review_reminder
-
     today = timezone.localdate(now) if now else timezone.localdate()
     services.close_comment_periods(today)
     services.publish_due_changes(today)

@@ -9,6 +9,9 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from .models import PolicyPage
+from .selectors import outstanding_for
+
 
 def _send(template: str, context: dict, to: str) -> None:
     subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
@@ -19,8 +22,6 @@ def _send(template: str, context: dict, to: str) -> None:
 @shared_task(name="policies.send_acknowledgement_reminder")
 def send_acknowledgement_reminder(user_id: int) -> int:
     """One email listing every policy the person still has to acknowledge."""
-    from .selectors import outstanding_for
-
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return 0
@@ -38,8 +39,6 @@ def send_acknowledgement_reminder(user_id: int) -> int:
 
 @shared_task(name="policies.send_review_reminder")
 def send_review_reminder(policy_id: int) -> int:
-    from .models import PolicyPage
-
     page = PolicyPage.objects.select_related("policy_owner").filter(pk=policy_id).first()
     if page is None or page.policy_owner is None or not page.policy_owner.is_active:
         return 0

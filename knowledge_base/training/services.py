@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from portal import access
 from portal.audit import services as audit
+from portal.background import enqueue
 from portal.members.models import MemberLibrary, Membership
 from portal.members.roles import ROLES
 from portal.signals import course_completed
@@ -31,6 +32,7 @@ from .models import (
     LessonProgress,
     Quiz,
     QuizAttempt,
+    ReminderSent,
 )
 
 TAKE = "training.take_courses"
@@ -714,9 +716,6 @@ REMIND_BEFORE = timedelta(days=7)
 def do_plan_reminders(today: date | None = None) -> dict[int, list[int]]:
     """Remember a reminder for every unfinished enrolment due soon or overdue that has not
     had that kind yet, and queue one email per person on commit. ``{user_id: [ids]}``."""
-    from .models import ReminderSent
-    from .tasks import send_reminders
-
     today = today or timezone.localdate()
     planned: dict[int, list[int]] = {}
     with transaction.atomic():
@@ -745,6 +744,6 @@ def do_plan_reminders(today: date | None = None) -> dict[int, list[int]]:
             planned.setdefault(user_id, []).append(reminder.pk)
         for user_id, ids in planned.items():
             transaction.on_commit(
-                lambda user_id=user_id, ids=ids: send_reminders.delay(user_id, ids)
+                lambda user_id=user_id, ids=ids: enqueue("training.send_reminders", user_id, ids)
             )
     return planned

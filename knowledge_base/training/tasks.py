@@ -8,12 +8,12 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
+from .models import ReminderSent
+
 
 @shared_task(name="training.send_reminders")
 def send_reminders(user_id: int, reminder_ids: list[int]) -> int:
     """One email to one person listing every course due soon or overdue."""
-    from .models import ReminderSent
-
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return 0

@@ -10,14 +10,13 @@ from portal.members.models import Membership
 from portal.signals import memberships_rebuilt, periodic
 
 from .directory.admin import KEEPERS
-from .notices import bounces, services
-from .notices.tasks import _queue_kwargs, reap_notices
+from .notices import bounces, queue, services
 
 
 @receiver(periodic, dispatch_uid="patron_notices.reap")
 def reap_on_periodic(sender, now, **kwargs):
     # Idempotent: re-queues only expired leases, starts only due notices (under a row lock).
-    reap_notices.apply_async(**_queue_kwargs())
+    queue.enqueue(queue.REAP)
 
 
 # One receiver per process whatever the number of imports.

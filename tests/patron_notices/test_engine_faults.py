@@ -18,7 +18,7 @@ from django.db import OperationalError, connection
 
 from plugins.patron_notices.directory import tasks as directory_tasks
 from plugins.patron_notices.models import Delivery, ImportJob, Notice, Patron
-from plugins.patron_notices.notices import leases, sending, tasks
+from plugins.patron_notices.notices import leases, queue, sending, tasks
 from plugins.patron_notices.notices import services as notices
 
 from .conftest import KOHA_HEADER, koha_row
@@ -41,7 +41,7 @@ def cut_connection() -> None:
 
 def planned(n: Notice, monkeypatch) -> Notice:
     """The notice sending, its rows planned, no batch started: the test runs them."""
-    monkeypatch.setattr(tasks, "queue_batches", lambda *a, **kw: None)
+    monkeypatch.setattr(queue, "batches", lambda *a, **kw: None)
     Notice.objects.filter(pk=n.pk).update(state=Notice.State.APPROVED)
     notices.do_schedule_notice(None, Notice.objects.get(pk=n.pk))
     n.refresh_from_db()
@@ -149,9 +149,7 @@ def test_an_import_cut_off_while_writing_fails_clearly_and_writes_nothing(
             cut_connection()  # as a restart would, half-way through the write
 
     monkeypatch.setattr(importer.Importer, "report", report)
-    monkeypatch.setattr(
-        directory_tasks.run_import, "delay", lambda *a: None
-    )  # run below, not on commit
+    monkeypatch.setattr(services, "enqueue", lambda *a, **kw: None)  # run below, not on commit
     services.do_run_import(people["comms"], job, job.mapping, "valid_rows", False)
 
     assert directory_tasks.run_import(job.pk) == ImportJob.Status.FAILED
@@ -187,13 +185,12 @@ def test_back_on_the_broker_what_it_may_have_lost_is_queued_again(
     ).encode()
     upload = SimpleUploadedFile("patrons.csv", content, content_type="text/csv")
     job, _header = services.do_upload_import(people["comms"], libs["north"], upload, "koha")
-    monkeypatch.setattr(directory_tasks.run_import, "delay", lambda *a: None)  # its message is lost
+    # Its message is lost.
+    monkeypatch.setattr(services, "enqueue", lambda *a, **kw: None)
     services.do_run_import(people["comms"], job, job.mapping, "valid_rows", False)
 
     queued = []
-    monkeypatch.setattr(
-        tasks, "queue_batches", lambda notice_id, *a, **kw: queued.append(notice_id)
-    )
+    monkeypatch.setattr(queue, "batches", lambda notice_id, *a, **kw: queued.append(notice_id))
     assert tasks.resume_after_reconnect() == (1, 1)  # run eagerly here: the import runs
     assert queued == [n.pk]  # not the paused one
     job.refresh_from_db()

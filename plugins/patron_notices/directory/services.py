@@ -12,12 +12,15 @@ from django.utils.translation import gettext as _
 
 from portal import access
 from portal.audit.services import record, record_on_commit
+from portal.background import enqueue
 
 from ..conf import conf
 from ..models import NOTICE_KINDS, Contact, ImportJob, Patron, PreferenceChange
 from . import locks, orm_writer, presets, staging, uploads
 from .rows import Problem, storable
 from .selectors import IMPORT, may_see_records
+
+RUN_IMPORT = "patron_notices.run_import"
 
 # -- imports -------------------------------------------------------------------------------
 
@@ -71,8 +74,6 @@ def check_run_import(user, job: ImportJob, mapping: dict[str, str]) -> None:
 
 
 def do_run_import(user, job: ImportJob, mapping, mode: str, full_sync: bool) -> None:
-    from .tasks import run_import
-
     job.mapping = {k: v for k, v in mapping.items() if v}
     job.mode = mode
     job.full_sync = full_sync
@@ -86,7 +87,8 @@ def do_run_import(user, job: ImportJob, mapping, mode: str, full_sync: bool) -> 
         data={"mode": mode, "full_sync": full_sync},
     )
     job_id = job.pk
-    transaction.on_commit(lambda: run_import.delay(job_id))
+    # By name: tasks.py calls these services, so they do not import it.
+    transaction.on_commit(lambda: enqueue(RUN_IMPORT, job_id))
 
 
 # -- sync from a member's ILS (the integration API) -----------------------------------------

@@ -38,7 +38,7 @@ from ..rules import (  # noqa: F401 - the notice's rules, asked of the services 
     may_send,
     may_view,
 )
-from . import leases, planning, selectors
+from . import leases, planning, queue, selectors
 
 State = Notice.State
 
@@ -117,8 +117,6 @@ def check_schedule_notice(user, notice: Notice, send_at) -> Notice:
 
 def do_schedule_notice(user, notice: Notice, send_at=None) -> Notice:
     """Schedule for ``send_at`` (now when empty); a due notice starts on commit."""
-    from .tasks import start_notice
-
     notice.state, notice.send_at = State.SCHEDULED, send_at or timezone.now()
     notice.save(update_fields=["state", "send_at"])
     record_on_commit(
@@ -129,14 +127,8 @@ def do_schedule_notice(user, notice: Notice, send_at=None) -> Notice:
     )
     if notice.send_at <= timezone.now():
         notice_id = notice.pk
-        transaction.on_commit(lambda: start_notice.apply_async((notice_id,), **_queue()))
+        transaction.on_commit(lambda: queue.enqueue(queue.START, notice_id))
     return notice
-
-
-def _queue() -> dict:
-    from .tasks import _queue_kwargs
-
-    return _queue_kwargs()
 
 
 # -- member libraries take part ------------------------------------------------------------------
@@ -190,8 +182,6 @@ def do_participate(
 
 def do_start_sending(notice_id: int) -> int:
     """Plan a due notice's recipients and queue its batches; a second call only re-queues."""
-    from .tasks import queue_batches
-
     with transaction.atomic():
         notice = Notice.objects.select_for_update().filter(pk=notice_id).first()
         if notice is None:
@@ -206,12 +196,10 @@ def do_start_sending(notice_id: int) -> int:
                 data={"recipients": notice.planned_count},
             )
             if notice.include_print:
-                from .tasks import plan_print_runs
-
-                transaction.on_commit(lambda: plan_print_runs.apply_async((notice_id,), **_queue()))
+                transaction.on_commit(lambda: queue.enqueue(queue.PLAN_PRINT_RUNS, notice_id))
         if notice.state != State.SENDING:
             return 0
-        transaction.on_commit(lambda: queue_batches(notice_id))
+        transaction.on_commit(lambda: queue.batches(notice_id))
         return notice.planned_count
 
 
@@ -239,13 +227,11 @@ def do_pause(user, notice: Notice) -> Notice:
 
 
 def do_resume(user, notice: Notice) -> Notice:
-    from .tasks import queue_batches
-
     Notice.objects.filter(pk=notice.pk).update(state=State.SENDING, generation=F("generation") + 1)
     notice.state = State.SENDING
     record_on_commit("patron_notices.notice_resumed", actor=user, obj=notice)
     notice_id = notice.pk
-    transaction.on_commit(lambda: queue_batches(notice_id))
+    transaction.on_commit(lambda: queue.batches(notice_id))
     return notice
 
 
@@ -262,8 +248,6 @@ def do_cancel(user, notice: Notice) -> Notice:
 
 def do_retry_failed(user, notice: Notice) -> int:
     """Queue the failed rows again, once the cause (a wrong server, a full quota) is fixed."""
-    from .tasks import queue_batches
-
     count = Delivery.objects.filter(notice=notice, state=Delivery.State.FAILED).update(
         state=Delivery.State.QUEUED, attempts=0, due_at=None, last_error=""
     )
@@ -276,15 +260,13 @@ def do_retry_failed(user, notice: Notice) -> int:
             "patron_notices.failed_retried", actor=user, obj=notice, data={"rows": count}
         )
         notice_id = notice.pk
-        transaction.on_commit(lambda: queue_batches(notice_id))
+        transaction.on_commit(lambda: queue.batches(notice_id))
     return count
 
 
 def do_reap(now=None) -> int:
     """The periodic repair: dead workers' rows back to the queue, stalled notices going,
     due scheduled notices started. Idempotent; returns the rows re-queued."""
-    from .tasks import queue_batches, start_notice
-
     now = now or timezone.now()
     requeued = leases.reap(now)
     for notice_id in Notice.objects.filter(state=State.SENDING).values_list("pk", flat=True):
@@ -293,11 +275,11 @@ def do_reap(now=None) -> int:
                 due_at__gt=now
             )
             if due.exists():
-                queue_batches(notice_id)
+                queue.batches(notice_id)
     for notice_id in Notice.objects.filter(state=State.SCHEDULED, send_at__lte=now).values_list(
         "pk", flat=True
     ):
-        start_notice.apply_async((notice_id,), **_queue())
+        queue.enqueue(queue.START, notice_id)
     return requeued
 
 
@@ -370,8 +352,6 @@ def check_test_send(user, notice: Notice, library: MemberLibrary, addresses: lis
 
 def do_test_send(user, notice: Notice, library: MemberLibrary, language: str, addresses) -> None:
     """Queue a test copy, branded as ``library`` in ``language``, for each address."""
-    from .tasks import send_test_notice
-
     record_on_commit(
         "patron_notices.test_sent",
         actor=user,
@@ -380,4 +360,4 @@ def do_test_send(user, notice: Notice, library: MemberLibrary, language: str, ad
         data={"addresses": len(addresses), "language": language},
     )
     args = (notice.pk, library.pk, language, list(addresses))
-    transaction.on_commit(lambda: send_test_notice.apply_async(args, **_queue()))
+    transaction.on_commit(lambda: queue.enqueue(queue.TEST_COPIES, *args))

@@ -13,31 +13,10 @@ from ..conf import conf
 from ..directory.tasks import run_import
 from ..models import Delivery, ImportJob, Notice
 from ..outages import TRANSIENT, patiently
-from . import leases, letters, sending, services
+from . import leases, letters, queue, sending, services
+from .queue import PUBLISH_RETRY, routing
 
 logger = logging.getLogger(__name__)
-
-
-def _queue_kwargs() -> dict:
-    queue = conf().queue
-    return {"queue": queue} if queue else {}
-
-
-# Publishing the next batch waits out a broker restart (about a minute in all) rather than
-# end the chain: Celery's default gives up after three tries 0.2 s apart.
-PUBLISH_RETRY = {"max_retries": 40, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2}
-
-
-def queue_batches(notice_id: int, count: int | None = None, countdown: float | None = None):
-    count = count or conf().parallel
-    for _ in range(count):
-        send_notice_batch.apply_async(
-            (notice_id,),
-            countdown=countdown,
-            retry=True,
-            retry_policy=PUBLISH_RETRY,
-            **_queue_kwargs(),
-        )
 
 
 @shows_failures_on("notice", "notice_id")
@@ -72,18 +51,18 @@ def send_notice_batch(self, notice_id: int) -> int:
         raise self.retry(exc=exc, countdown=countdown, retry_policy=PUBLISH_RETRY) from exc
     size = conf().batch_size
     if result.retry_in is not None:
-        queue_batches(notice_id, 1, countdown=result.retry_in + 0.5)
+        queue.batches(notice_id, 1, countdown=result.retry_in + 0.5)
     if result.stopped:
         return result.sent
     if result.claimed >= size:
-        queue_batches(notice_id, 1)
+        queue.batches(notice_id, 1)
     elif not patiently(time.monotonic() + lease, leases.finish_if_done, notice_id):
         # Rows left waiting for a retry: a batch when the first is due, so the notice ends
         # without the periodic repair even when the batch queued for them was lost.
         # Not when run eagerly (tests): a countdown is not waited for there.
         wait = patiently(time.monotonic() + lease, leases.next_due, notice_id)
         if wait is not None and not self.request.is_eager:
-            queue_batches(notice_id, 1, countdown=wait + 0.5)
+            queue.batches(notice_id, 1, countdown=wait + 0.5)
     return result.sent
 
 
@@ -108,7 +87,7 @@ def resume_after_reconnect() -> tuple[int, int]:
     lease = conf().lease_seconds
     notice_ids, import_ids = patiently(time.monotonic() + lease, waiting)
     for notice_id in notice_ids:
-        queue_batches(notice_id)
+        queue.batches(notice_id)
     for job_id in import_ids:
         run_import.apply_async((job_id,), retry=True, retry_policy=PUBLISH_RETRY)
     if notice_ids or import_ids:
@@ -146,7 +125,7 @@ def plan_print_runs(notice_id: int) -> int:
         return 0
     run_ids = letters.do_plan_print_runs(notice)
     for run_id in run_ids:
-        render_print_run.apply_async((run_id,), **_queue_kwargs())
+        render_print_run.apply_async((run_id,), **routing())
     return len(run_ids)
 
 
@@ -166,9 +145,7 @@ class ResumeOnReconnect(bootsteps.StartStopStep):
         if c.restart_count <= 0:  # 0 is the worker's first connection
             return
         try:
-            resume_after_reconnect.apply_async(
-                retry=True, retry_policy=PUBLISH_RETRY, **_queue_kwargs()
-            )
+            resume_after_reconnect.apply_async(retry=True, retry_policy=PUBLISH_RETRY, **routing())
         except Exception:  # the periodic repair will do it; the worker must keep running
             logger.exception("Could not queue the resumption after a broker restart")
 
