@@ -123,7 +123,7 @@ def scenario(args, postgres: ThrowawayPostgres, broker: ThrowawayRedis) -> dict:
             super().__init__(*a, **kw)
             self.times: list[float] = []
 
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):
             reply = await super().handle_DATA(server, session, envelope)
             with self.lock:
                 self.times.append(time.monotonic())

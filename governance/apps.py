@@ -47,6 +47,7 @@ class GovernanceConfig(PortalPluginConfig):
         ),
         dashboard_panel="governance.panels.dashboard_panel",
         demo_seeder="governance.demo.seed",
+        demo_reset="governance.demo.reset_demo",
         extra={
             "api_router": "governance.api.router",
             "api_scopes": {"proposals:read": _("Read proposals and published results")},

@@ -28,7 +28,28 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "concord.plugins"
-CORE_VERSION = "1.0.0"
+
+
+def _core_version() -> str:
+    """Concord's version, from pyproject.toml's [project] version: the one number that
+    plugins' ``compatibility`` is checked against."""
+    import tomllib
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        with pyproject.open("rb") as f:
+            return tomllib.load(f)["project"]["version"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("concord")
+        except PackageNotFoundError:
+            return "0"
+
+
+CORE_VERSION = _core_version()
 
 # Apps that discovery found but could not load; the system check reports them.
 discovery_errors: dict[str, str] = {}
@@ -63,7 +84,24 @@ class PeriodicJob:
 
 
 @dataclass(frozen=True)
+class DemoOption:
+    """A ``manage.py seed_demo`` option a plugin's demo seeder reads from its ``options``
+    (``--patrons 5000`` becomes ``options["patrons"]``)."""
+
+    flag: str
+    help: Any
+    type: type = int
+    default: Any = None
+
+    @property
+    def dest(self) -> str:
+        return self.flag.removeprefix("--").replace("-", "_")
+
+
+@dataclass(frozen=True)
 class PluginMeta:
+    """What the core reads of a plugin; every field is documented in docs/plugins.md."""
+
     name: Any
     version: str
     compatibility: str
@@ -71,20 +109,35 @@ class PluginMeta:
     permissions: tuple[PluginPermission, ...] = ()
     # Dotted path to a callable(request, context) -> DashboardPanel | None.
     dashboard_panel: str | None = None
-    # Dotted path to a form class for the plugin's consortium-wide settings.
-    settings_form: str | None = None
     periodic_jobs: tuple[PeriodicJob, ...] = ()
     # Dotted path to a callable(libraries, options) that adds the plugin's demo data for
     # ``manage.py seed_demo``; it may return {label: count} for the command's summary.
     demo_seeder: str | None = None
+    # Options of ``seed_demo`` that the seeder reads (see DemoOption).
+    demo_options: tuple[DemoOption, ...] = ()
+    # Dotted path to a callable() that ``seed_demo --reset`` calls before it deletes the
+    # libraries: the plugin removes rows that protect them (ballots) or pages it would
+    # otherwise seed twice.
+    demo_reset: str | None = None
     # Dotted path to a callable(library, people) -> list[portal.reports.ReportColumn]: the
     # plugin's columns in the per-library people report (contract in portal/reports.py).
     report_columns: str | None = None
     # The plugin's entries in the site navigation, in order.
     navigation: tuple[NavLink, ...] = ()
-    # A plugin that is mandatory cannot be switched off by a member library.
-    mandatory_by_default: bool = False
+    # Dotted path to a django-ninja Router, served under /api/v1/<label, - for _>/.
+    api_router: str | None = None
+    # The API token scopes the router checks: {scope: label shown when a token is made}.
+    api_scopes: dict[str, Any] = field(default_factory=dict)
+    # Anything else a plugin keeps with its meta; the core reads none of it. (Before the
+    # fields above, ``extra["api_router"]`` and ``extra["api_scopes"]`` were read: they
+    # still are, when the field is not given.)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.api_router is None and self.extra.get("api_router"):
+            object.__setattr__(self, "api_router", self.extra["api_router"])
+        if not self.api_scopes and self.extra.get("api_scopes"):
+            object.__setattr__(self, "api_scopes", dict(self.extra["api_scopes"]))
 
 
 class PortalPluginConfig(AppConfig):

@@ -1,14 +1,31 @@
 """Domain signals: the only way plugins talk to each other.
 
-A :class:`PluginSignal` is sent with ``sender=<MemberLibrary>`` and reaches a plugin's
-receivers only where that plugin is on for the library; the core's receivers always get
-it. Removing a plugin therefore never breaks another.
+A :class:`PluginSignal` is sent with ``sender=<MemberLibrary>`` (anything else is a
+TypeError) and reaches a plugin's receivers only where that plugin is on for the library;
+the core's receivers always get it. A receiver in any other installed app (Wagtail,
+allauth, an app that is not a plugin) is refused when it connects, since no switch could
+turn it off; code outside every app (a test, a script) is heard always. Removing a plugin
+therefore never breaks another. Every signal is listed, with its arguments, in
+docs/plugins.md.
 """
 
 from django.dispatch import Signal
 
 
 class PluginSignal(Signal):
+    def connect(self, receiver, sender=None, weak=True, dispatch_uid=None):
+        _refuse_outside_plugins(receiver)
+        super().connect(receiver, sender=sender, weak=weak, dispatch_uid=dispatch_uid)
+
+    def _check_sender(self, sender) -> None:
+        from portal.members.models import MemberLibrary
+
+        if not isinstance(sender, MemberLibrary):
+            raise TypeError(
+                f"A plugin signal is sent by the member library whose plugins hear it, "
+                f"not {type(sender).__name__}."
+            )
+
     def _live_receivers_for(self, library):
         from portal.members.switches import plugin_enabled
         from portal.plugins import plugin_for_module
@@ -19,11 +36,13 @@ class PluginSignal(Signal):
                 yield receiver
 
     def send(self, sender, **named):
+        self._check_sender(sender)
         return [
             (r, r(signal=self, sender=sender, **named)) for r in self._live_receivers_for(sender)
         ]
 
     def send_robust(self, sender, **named):
+        self._check_sender(sender)
         responses = []
         for receiver in self._live_receivers_for(sender):
             try:
@@ -31,6 +50,23 @@ class PluginSignal(Signal):
             except Exception as exc:  # noqa: BLE001 - robust by contract, like Django's
                 responses.append((receiver, exc))
         return responses
+
+
+def _refuse_outside_plugins(receiver) -> None:
+    from django.apps import apps
+
+    from portal.plugins import plugin_for_module
+
+    module = getattr(receiver, "__module__", "") or ""
+    if not apps.apps_ready or not module:
+        return
+    if module.split(".")[0] == "portal":
+        return  # the core's receivers hear every send
+    if apps.get_containing_app_config(module) is not None and plugin_for_module(module) is None:
+        raise ValueError(
+            f"{module}.{getattr(receiver, '__name__', receiver)} is not in a plugin: plugin "
+            "signals reach plugins, each only where it is on for the sender's library."
+        )
 
 
 # A proposal was decided: kwargs proposal, outcome ("passed"/"failed"/"tie"), subject.

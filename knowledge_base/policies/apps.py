@@ -73,6 +73,7 @@ class PoliciesConfig(PortalPluginConfig):
             "api_scopes": {"policies:read": _("Read policies")},
         },
         demo_seeder="knowledge_base.policies.demo.seed",
+        demo_reset="knowledge_base.policies.demo.reset_demo",
     )
 
     def ready(self):

@@ -57,6 +57,7 @@ class TrainingConfig(PortalPluginConfig):
         ),
         dashboard_panel="knowledge_base.training.panels.dashboard_panel",
         demo_seeder="knowledge_base.training.demo.seed",
+        demo_reset="knowledge_base.training.demo.reset_demo",
         report_columns="knowledge_base.training.reports.report_columns",
     )
 

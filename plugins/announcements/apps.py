@@ -44,6 +44,7 @@ class AnnouncementsConfig(PortalPluginConfig):
         ),
         dashboard_panel="plugins.announcements.panels.dashboard_panel",
         demo_seeder="plugins.announcements.demo.seed",
+        demo_reset="plugins.announcements.demo.reset_demo",
         extra={
             "api_router": "plugins.announcements.api.router",
             "api_scopes": {"announcements:read": _("Read announcements published for the library")},

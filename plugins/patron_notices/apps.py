@@ -1,7 +1,14 @@
 from django.utils.translation import gettext_lazy as _
 
 from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR
-from portal.plugins import NavLink, PeriodicJob, PluginMeta, PluginPermission, PortalPluginConfig
+from portal.plugins import (
+    DemoOption,
+    NavLink,
+    PeriodicJob,
+    PluginMeta,
+    PluginPermission,
+    PortalPluginConfig,
+)
 
 
 class PatronNoticesConfig(PortalPluginConfig):
@@ -81,16 +88,13 @@ class PatronNoticesConfig(PortalPluginConfig):
         ),
         dashboard_panel="plugins.patron_notices.panels.dashboard_panel",
         demo_seeder="plugins.patron_notices.directory.demo.seed_patrons",
+        demo_options=(DemoOption("--patrons", _("Patrons in total. Default 5000."), int, 5000),),
         periodic_jobs=(
             PeriodicJob("purge_expired", "patron_notices.purge_expired_patrons", 24 * 3600.0),
         ),
-        extra={
-            "api_router": "plugins.patron_notices.directory.api.router",
-            "api_scopes": {
-                "patrons:write": _(
-                    "Sync the library's patrons from its ILS (create, update, expire)"
-                )
-            },
+        api_router="plugins.patron_notices.directory.api.router",
+        api_scopes={
+            "patrons:write": _("Sync the library's patrons from its ILS (create, update, expire)")
         },
     )
 

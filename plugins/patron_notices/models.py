@@ -8,6 +8,7 @@ from wagtail.models import DraftStateMixin, RevisionMixin, Task, WorkflowMixin
 
 from . import rules
 from .blocks import LanguageVersionBlock
+from .conf import conf
 
 
 def import_storage():
@@ -593,8 +594,7 @@ class Delivery(models.Model):
 
 def message_id_for(notice_id: int, delivery_id: int) -> str:
     """Stable across retries and workers: a resent message is recognisably the same one."""
-    domain = getattr(settings, "PATRON_NOTICES_MESSAGE_ID_DOMAIN", "concord.invalid")
-    return f"<notice-{notice_id}.delivery-{delivery_id}@{domain}>"
+    return f"<notice-{notice_id}.delivery-{delivery_id}@{conf().message_id_domain}>"
 
 
 # -- printed letters -----------------------------------------------------------------------------

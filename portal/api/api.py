@@ -67,10 +67,10 @@ def own_library(request):
 
 
 def mount_plugin_routers() -> None:
-    """Each available plugin may name a ninja Router as ``PluginMeta.extra["api_router"]``;
-    it is served under /api/v1/<plugin label with - for _>/, so the core names no plugin."""
+    """Each available plugin may name a ninja Router as ``PluginMeta.api_router``; it is
+    served under /api/v1/<plugin label with - for _>/, so the core names no plugin."""
     for plugin in available_plugins():
-        dotted = plugin.meta.extra.get("api_router")
+        dotted = plugin.meta.api_router
         if dotted:
             api.add_router(f"/v1/{plugin.label.replace('_', '-')}/", import_string(dotted))
 

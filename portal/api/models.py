@@ -12,7 +12,7 @@ class ApiToken(models.Model):
     """
 
     class Scope(models.TextChoices):
-        # The core's own scope. Plugins add theirs as PluginMeta.extra["api_scopes"]
+        # The core's own scope. Plugins add theirs as PluginMeta.api_scopes
         # ({"patrons:sync": label, ...}), so the core names no plugin.
         LIBRARY_READ = "library:read", _("Read the library's own details")
 

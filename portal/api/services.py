@@ -102,5 +102,5 @@ def known_scopes() -> dict[str, str]:
 
     scopes = dict(ApiToken.Scope.choices)
     for plugin in available_plugins():
-        scopes.update(plugin.meta.extra.get("api_scopes", {}))
+        scopes.update(plugin.meta.api_scopes)
     return scopes

@@ -388,6 +388,7 @@ CONTENT_SECURITY_POLICY = {
         "media-src": [SELF, *media_origins()],
         "frame-src": [SELF, *CONCORD_CSP_FRAME_SRC],
         # Wagtail's live preview frames the portal's own pages; nothing else may.
+        # X_FRAME_OPTIONS below says the same to browsers that ignore CSP.
         "frame-ancestors": [SELF],
         "form-action": [SELF],
         "base-uri": [SELF],
@@ -395,6 +396,8 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 CONCORD_CSP_ADMIN_PREFIXES = ["/admin/"]
+# The same rule as frame-ancestors 'self' (Django's default DENY would break the preview).
+X_FRAME_OPTIONS = "SAMEORIGIN"
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -35,7 +35,7 @@ class Recorder:
         self.refused_content: set[str] = set()  # refused after the content: 554 to the dot
         self.drop_at: set[str] = set()  # the session is dropped at this message's dot, once
 
-    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
         # Offered as production servers (and Postfix's smtp-sink) do: the engine then
         # pipelines MAIL, RCPT and DATA (RFC 2920), which aiosmtpd reads line by line.
         session.host_name = hostname
@@ -45,7 +45,7 @@ class Recorder:
             responses.insert(-1, "250-PIPELINING")
         return responses
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.lock:
             if address in self.permanent:
                 return "550 5.1.1 No such user here"
@@ -55,7 +55,7 @@ class Recorder:
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
         with self.lock:

@@ -126,7 +126,7 @@ def build():
     return w
 
 
-def test_probe(live_server, settings, capsys):  # noqa: PLR0915 - one attempt after another
+def test_probe(live_server, settings, capsys):
     settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}
     settings.ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
     w = build()

@@ -16,7 +16,7 @@ _client = None
 
 
 def client() -> redis.Redis:
-    global _client  # noqa: PLW0603 - one pool per process
+    global _client  # one pool per process
     if _client is None:
         _client = redis.Redis.from_url(settings.REDIS_URL)
     return _client

@@ -3,9 +3,10 @@
 The tree is built in memory and written with ``bulk_create`` (treebeard paths computed
 here, in name order), people likewise, then the role grants are resolved in
 one ``sync_grants`` call. Each plugin adds its own demo data through
-``PluginMeta.demo_seeder``; the core never names a plugin. A seeder's module may define
-``reset_demo()``: ``--reset`` calls it before deleting the libraries, so a plugin can
-remove rows that protect them (ballots) and pages that would otherwise be seeded twice.
+``PluginMeta.demo_seeder``, with the options it declares in ``PluginMeta.demo_options``
+(``--patrons``); the core never names a plugin. ``--reset`` calls each plugin's
+``PluginMeta.demo_reset`` before deleting the libraries, so a plugin can remove rows that
+protect them (ballots) and pages that would otherwise be seeded twice.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import time
 from collections import Counter
 from contextlib import contextmanager
 from decimal import Decimal
-from importlib import import_module
 
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
@@ -115,9 +115,12 @@ class Command(BaseCommand):
             "one per twenty). Default 40.",
         )
         parser.add_argument("--staff-per-library", type=int, default=3)
-        parser.add_argument(
-            "--patrons", type=int, default=5000, help="Patrons in total. Default 5000."
-        )
+        # Each plugin's own options (--patrons), read by its seeder.
+        for plugin in available_plugins():
+            for option in plugin.meta.demo_options:
+                parser.add_argument(
+                    option.flag, type=option.type, default=option.default, help=str(option.help)
+                )
         parser.add_argument(
             "--reset",
             action="store_true",
@@ -129,7 +132,8 @@ class Command(BaseCommand):
         if not settings.DEBUG:
             # Known passwords and a shared TOTP secret have no place on a real site.
             raise CommandError("seed_demo only runs with DEBUG on: it creates known logins.")
-        if options["libraries"] < 1 or options["staff_per_library"] < 0 or options["patrons"] < 0:
+        counts = [options["staff_per_library"], *(v for v in self.plugin_options(options))]
+        if options["libraries"] < 1 or any(isinstance(n, int) and n < 0 for n in counts):
             raise CommandError("--libraries must be at least 1; counts cannot be negative.")
         self.timings: list[tuple[str, float]] = []
         self.rng = random.Random(options["seed"])
@@ -184,6 +188,14 @@ class Command(BaseCommand):
         self.timings.append(("commit", time.perf_counter() - committing))
         return libraries, user_ids, plugin_counts
 
+    @staticmethod
+    def plugin_options(options) -> list:
+        return [
+            options.get(option.dest)
+            for plugin in available_plugins()
+            for option in plugin.meta.demo_options
+        ]
+
     @contextmanager
     def phase(self, name: str):
         started = time.perf_counter()
@@ -195,10 +207,8 @@ class Command(BaseCommand):
 
     def wipe(self) -> None:
         for plugin in available_plugins():
-            if plugin.meta.demo_seeder:
-                module = import_module(plugin.meta.demo_seeder.rpartition(".")[0])
-                if hasattr(module, "reset_demo"):
-                    module.reset_demo()
+            if plugin.meta.demo_reset:
+                import_string(plugin.meta.demo_reset)()
         demo_users = get_user_model().objects.filter(email__iendswith=f"@{DEMO_DOMAIN}")
         memberships = Membership.objects.filter(Q(user__in=demo_users) | Q(library__isnull=False))
         if not Membership._meta.related_objects:
