@@ -28,6 +28,7 @@ from wagtail.admin.forms import WagtailAdminModelForm
 from wagtail.admin.panels import FieldPanel, FieldRowPanel, InlinePanel, MultiFieldPanel
 from wagtail.fields import RichTextField
 
+from portal.library_picker import LibrarySelect
 from portal.members.models import MemberLibrary
 
 from . import tally
@@ -82,7 +83,11 @@ class CommitteeMembership(models.Model):
     )
     since = models.DateField(_("since"), default=timezone.localdate)
 
-    panels = [FieldPanel("committee"), FieldPanel("library"), FieldPanel("since")]
+    panels = [
+        FieldPanel("committee"),
+        FieldPanel("library", widget=LibrarySelect),
+        FieldPanel("since"),
+    ]
 
     class Meta:
         verbose_name = _("committee membership")
@@ -348,7 +353,12 @@ class Proposal(ClusterableModel):
             [FieldPanel("committee"), FieldPanel("title"), FieldPanel("body")],
             heading=_("Proposal"),
         ),
-        FieldRowPanel([FieldPanel("mover"), FieldPanel("seconder")]),
+        FieldRowPanel(
+            [
+                FieldPanel("mover", widget=LibrarySelect),
+                FieldPanel("seconder", widget=LibrarySelect),
+            ]
+        ),
         InlinePanel("options", label=_("Options (not for yes/no ballots)")),
         MultiFieldPanel(
             [

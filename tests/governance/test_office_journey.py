@@ -26,7 +26,11 @@ def test_the_office_reaches_the_proposal_admin_by_its_role_alone(world, client):
     assert not world.admin.user_permissions.exists()
     client.force_login(world.admin)
     assert b"Committee voting" in client.get("/admin/").content
-    assert client.get("/admin/snippets/governance/proposal/add/").status_code == 200
+    form = client.get("/admin/snippets/governance/proposal/add/")
+    assert form.status_code == 200
+    # Mover and seconder are picked from libraries grouped by system, with a search box.
+    html = form.content.decode()
+    assert html.count("data-library-picker") >= 2 and "<optgroup" in html
     closes = (timezone.localtime() + timedelta(days=2)).strftime("%Y-%m-%d %H:%M")
     created = client.post(
         "/admin/snippets/governance/proposal/add/",
