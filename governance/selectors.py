@@ -26,7 +26,7 @@ from .models import (
     Proposal,
     SecretChoice,
 )
-from .services import (
+from .rules import (
     CAST,
     FINAL_STATES,
     NAME_PROXY,

@@ -51,17 +51,19 @@ from .models import (
     WindowExtension,
     voting_members,
 )
+from .rules import (  # noqa: F401 - the rules, asked of the services too
+    CAST,
+    FINAL_STATES,
+    MANAGE,
+    NAME_PROXY,
+    RECENT_DAYS,
+    VIEW,
+    VotingAuthority,
+    can_manage,
+    consortium_root,
+)
 
 logger = logging.getLogger(__name__)
-
-CAST = "governance.cast_ballot"
-NAME_PROXY = "governance.name_proxy"
-MANAGE = "governance.manage_committees"
-VIEW = "governance.view_proposals"
-
-FINAL_STATES = (Proposal.State.DECIDED, Proposal.State.FAILED)
-# How long a decision stays "recent": on the dashboard, and for a late decision email.
-RECENT_DAYS = 14
 
 
 class GovernanceError(Exception):
@@ -114,20 +116,6 @@ def fingerprint(code: str) -> str:
 
 
 # --- who may do what ------------------------------------------------------------------
-
-
-def consortium_root() -> MemberLibrary | None:
-    return MemberLibrary.get_first_root_node()
-
-
-def can_manage(user) -> bool:
-    return access.can(user, MANAGE, consortium_root())
-
-
-@dataclass(frozen=True)
-class VotingAuthority:
-    kind: str
-    delegation: Delegation | None = None
 
 
 def voting_authority(user, library: MemberLibrary, day: date | None = None):

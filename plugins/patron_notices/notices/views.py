@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -17,7 +17,10 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 
 from portal import access
+from portal.audit.services import record
 from portal.members.models import MemberLibrary
+from portal.members.switches import plugin_enabled
+from portal.pdf import render_pdf
 
 from ..models import LibraryParticipation, Notice, PrintRun
 from . import letters, links, rendering, selectors, services
@@ -134,8 +137,6 @@ ARCHIVED = (Notice.State.SENDING, Notice.State.PAUSED, Notice.State.DONE)
 
 def archive(request, pk, code, language):
     """Public: a sent notice as a library's patrons got it, linked from each message."""
-    from portal.members.switches import plugin_enabled
-
     notice = get_object_or_404(Notice, pk=pk, state__in=ARCHIVED)
     library = get_object_or_404(MemberLibrary, code=code)
     opted_out = LibraryParticipation.objects.filter(
@@ -159,8 +160,6 @@ def archive(request, pk, code, language):
 @login_required
 def delivery_report(request, pk, code):
     """The notice's delivery figures for one library and its branches, as a PDF."""
-    from portal.pdf import render_pdf
-
     library = get_object_or_404(MemberLibrary, code=code)
     if not access.can(request.user, selectors.TAKE_PART, library):
         raise PermissionDenied
@@ -187,10 +186,6 @@ def delivery_report(request, pk, code):
 @login_required
 def print_run(request, pk):
     """A library's printed letters: its communications people and director, and the office."""
-    from django.http import FileResponse
-
-    from portal.audit.services import record
-
     run = get_object_or_404(
         PrintRun.objects.select_related("library"), pk=pk, state=PrintRun.State.DONE
     )
