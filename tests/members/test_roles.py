@@ -334,8 +334,33 @@ def test_the_office_shapes_a_role_in_the_admin_permissions_grouped_by_module(
     assert response.status_code == 200
     assert "cannot be retired while people hold it (1)" in response.content.decode()
 
+    # A role of the consortium's own, added from the same form.
+    response = client.post(
+        reverse("roles:add"),
+        {
+            "code": "ils_coordinator",
+            "name": "ILS coordinator",
+            "description": "Keeps the patron directory.",
+            "permissions_portal": ["portal.view_library"],
+            "permissions_patron_notices": ["patron_notices.view_patrons"],
+            "library_kinds": ["system", "library"],
+            "appointed_by": [DIRECTOR],
+        },
+    )
+    assert response.status_code == 302, response.context["form"].errors
+    assert permissions_of_role("ils_coordinator") == {
+        "portal.view_library",
+        "patron_notices.view_patrons",
+    }
+    assert definitions()["ils_coordinator"].appointed_by == {DIRECTOR}
+    assert "ils_coordinator" in appointable_roles(people["director"], people["system_a"])
+
     client.force_login(login_ready(people["director"]))
-    for url in (reverse("roles:index"), reverse("roles:edit", args=[staff.pk])):
+    for url in (
+        reverse("roles:index"),
+        reverse("roles:add"),
+        reverse("roles:edit", args=[staff.pk]),
+    ):
         response = client.get(url)
         assert response.status_code in (302, 403), url
 
