@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -106,13 +107,27 @@ def versions_of(page: PolicyPage) -> list[PolicyVersion]:
 
 
 @dataclass
-class DiffLine:
+class DiffPart:
     kind: str  # "same", "added", "removed"
     text: str
 
 
+@dataclass
+class DiffLine:
+    kind: str  # "same", "added", "removed", or "changed" (a clause edited in place)
+    text: str
+    parts: list[DiffPart] = field(default_factory=list)  # a changed clause, word by word
+
+
+# Words, runs of spaces and single marks: a one-word edit shows as that word, not the clause.
+_TOKENS = re.compile(r"\w+|\s+|[^\w\s]")
+# A clause kept this much alike is shown as edited in place; less, as removed and re-added.
+_ALIKE = 0.5
+
+
 def diff_lines(old_text: str, new_text: str) -> list[DiffLine]:
-    """A readable line diff: unchanged, removed and added lines in reading order."""
+    """A readable diff in reading order: unchanged, removed and added clauses, and clauses
+    edited in place with the words that changed marked."""
     old, new = old_text.splitlines(), new_text.splitlines()
     lines: list[DiffLine] = []
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
@@ -120,9 +135,34 @@ def diff_lines(old_text: str, new_text: str) -> list[DiffLine]:
         if op == "equal":
             lines.extend(DiffLine("same", line) for line in old[i1:i2])
             continue
-        lines.extend(DiffLine("removed", line) for line in old[i1:i2])
-        lines.extend(DiffLine("added", line) for line in new[j1:j2])
+        removed, added = old[i1:i2], new[j1:j2]
+        if op == "replace" and len(removed) == len(added):
+            for before, after in zip(removed, added, strict=True):
+                lines.extend(_edited(before, after))
+            continue
+        lines.extend(DiffLine("removed", line) for line in removed)
+        lines.extend(DiffLine("added", line) for line in added)
     return lines
+
+
+def _edited(before: str, after: str) -> list[DiffLine]:
+    old, new = _TOKENS.findall(before), _TOKENS.findall(after)
+    words = difflib.SequenceMatcher(
+        a=[t for t in old if not t.isspace()], b=[t for t in new if not t.isspace()]
+    )
+    if words.ratio() < _ALIKE:
+        return [DiffLine("removed", before), DiffLine("added", after)]
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    parts: list[DiffPart] = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            parts.append(DiffPart("same", "".join(old[i1:i2])))
+            continue
+        if i2 > i1:
+            parts.append(DiffPart("removed", "".join(old[i1:i2])))
+        if j2 > j1:
+            parts.append(DiffPart("added", "".join(new[j1:j2])))
+    return [DiffLine("changed", after, parts)]
 
 
 def diff_versions(old: PolicyVersion, new: PolicyVersion) -> list[DiffLine]:

@@ -73,7 +73,10 @@ def test_material_page_shows_the_diff_and_the_button(client, consortium, library
     client.force_login(staff)
     html = client.get(reverse("policies:detail", args=["CIRC-004"])).content.decode()
     assert "Your acknowledgement is required" in html
-    assert "1.1 Loans last three weeks." in html and "diff-removed" in html
+    # The changed word, marked in its clause.
+    assert "diff-changed" in html
+    assert '<del><span class="visually-hidden"> removed </span>three</del>' in html
+    assert '<ins><span class="visually-hidden"> added </span>two</ins>' in html
     response = client.post(reverse("policies:acknowledge", args=["CIRC-004"]), {"version": "2"})
     assert response.status_code == 302
     assert Acknowledgement.objects.get(user=staff, version__number=2)

@@ -48,17 +48,37 @@ def test_minor_change_keeps_the_material_base_and_opens_no_campaign(consortium, 
     ) == [1, 3]
 
 
-def test_diff_between_any_two_versions_shows_removed_and_added_lines(consortium, library_page):
+def test_diff_between_any_two_versions_marks_the_words_that_changed(consortium, library_page):
     page = new_policy(library_page)
     revise(page, ["Loans last four weeks.", "Two renewals are allowed."])
     revise(page, ["Loans last four weeks.", "Three renewals are allowed."])
     v1, _v2, v3 = PolicyVersion.objects.filter(policy=page).order_by("number")
     lines = selectors.diff_versions(v1, v3)
-    removed = [line.text for line in lines if line.kind == "removed"]
-    added = [line.text for line in lines if line.kind == "added"]
-    assert removed == ["1.1 Loans last three weeks.", "1.2 Two renewals are allowed."]
-    assert added == ["1.1 Loans last four weeks.", "1.2 Three renewals are allowed."]
+    changed = [line for line in lines if line.kind == "changed"]
+    # A one-word edit is that word, not the clause removed and added again.
+    assert [line.text for line in changed] == [
+        "1.1 Loans last four weeks.",
+        "1.2 Three renewals are allowed.",
+    ]
+    assert [[(p.kind, p.text) for p in line.parts if p.kind != "same"] for line in changed] == [
+        [("removed", "three"), ("added", "four")],
+        [("removed", "Two"), ("added", "Three")],
+    ]
+    assert not [line for line in lines if line.kind in ("removed", "added")]
     assert any(line.kind == "same" and line.text == "1. Loans" for line in lines)
+
+
+def test_a_rewritten_clause_shows_removed_and_added_whole():
+    lines = selectors.diff_lines(
+        "1.1 Loans last three weeks.\n1.2 Keep it.",
+        "1.1 Fines are abolished for children under twelve.\n1.2 Keep it.\n1.3 New.",
+    )
+    assert [(line.kind, line.text) for line in lines] == [
+        ("removed", "1.1 Loans last three weeks."),
+        ("added", "1.1 Fines are abolished for children under twelve."),
+        ("same", "1.2 Keep it."),
+        ("added", "1.3 New."),
+    ]
 
 
 def test_policy_published_is_sent_after_commit(
