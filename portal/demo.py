@@ -144,7 +144,7 @@ BRANCHES_OF_ACADEMIC = [
 def example_logins() -> list[tuple[str, str]]:
     """The demo logins to show a newcomer, as (email, who): one list for the seeder's
     summary and for ``bin/demo``'s banner, read from the database so both always agree."""
-    from portal.members.models import MemberLibrary
+    from portal.members.models import MemberLibrary, Membership
 
     library = (
         MemberLibrary.objects.filter(kind=MemberLibrary.Kind.SYSTEM).order_by("path").first()
@@ -160,4 +160,18 @@ def example_logins() -> list[tuple[str, str]]:
             (f"director.{library.code}@{DEMO_DOMAIN}", f"director of {library.name} (MFA)"),
             (f"staff1.{library.code}@{DEMO_DOMAIN}", f"staff at {library.name}"),
         ]
+    # The demo's role of the consortium's own making (seed_demo.create_roles).
+    coordinator = (
+        Membership.objects.filter(role="ils_coordinator")
+        .select_related("user", "library")
+        .order_by("library__path")
+        .first()
+    )
+    if coordinator is not None:
+        logins.append(
+            (
+                coordinator.user.email,
+                f"ILS coordinator at {coordinator.library.name}: the patron directory, no vote",
+            )
+        )
     return logins
