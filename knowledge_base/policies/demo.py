@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from wagtail.models import Site
 
+from portal.dates import add_months
 from portal.demo import DEMO_DOMAIN, OFFICE_EMAIL
 from portal.members.models import MemberLibrary, Membership
 from portal.members.roles import STAFF
@@ -314,7 +315,7 @@ def seed(libraries: list[MemberLibrary], options: dict) -> dict[str, int]:
         published_at=timezone.now() - timedelta(days=731),
     )
     PolicyPage.objects.filter(pk__in=[p.pk for p in pages.values()]).update(
-        next_review_date=services.add_months(adopted, 24)
+        next_review_date=add_months(adopted, 24)
     )
     # One review is coming up next month, for the owner's dashboard.
     PolicyPage.objects.filter(pk=pages["COND-001"].pk).update(

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from portal import access
 from portal.audit.services import record_on_commit
 from portal.background import enqueue
+from portal.dates import add_months
 from portal.members.models import MemberLibrary, Membership
 from portal.members.switches import enabled_plugins_by_library
 from portal.signals import policy_published
@@ -51,17 +52,6 @@ from .selectors import (
 logger = logging.getLogger(__name__)
 
 OFFICE_WORKFLOW = "Policy office approval"
-
-
-def add_months(day: datetime.date, months: int) -> datetime.date:
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    for last in (31, 30, 29, 28):
-        try:
-            return day.replace(year=year, month=month, day=min(day.day, last))
-        except ValueError:
-            continue
-    raise ValueError(day)
 
 
 # --- Setting up the library ------------------------------------------------------------

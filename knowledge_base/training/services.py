@@ -3,7 +3,6 @@ and schedule side effects on commit)."""
 
 from __future__ import annotations
 
-import calendar
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -18,6 +17,7 @@ from django.utils.translation import gettext as _
 from portal import access
 from portal.audit import services as audit
 from portal.background import enqueue
+from portal.dates import add_months
 from portal.members.models import MemberLibrary, Membership
 from portal.members.roles import ROLES
 from portal.signals import course_completed
@@ -53,14 +53,6 @@ class AttemptsExhausted(TrainingError):
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def add_months(moment: datetime, months: int) -> datetime:
-    """``moment`` plus whole calendar months, clamped to the month's last day."""
-    month_index = moment.month - 1 + months
-    year, month = moment.year + month_index // 12, month_index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
 
 
 def library_for_taking(user, course: CoursePage | None = None) -> MemberLibrary | None:
