@@ -5,18 +5,16 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
 from django.utils import translation
+
+from portal import mail
 
 from .models import PolicyPage
 from .selectors import outstanding_for
 
 
 def _send(template: str, context: dict, to: str) -> None:
-    subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
-    body = render_to_string(f"{template}.txt", context)
-    send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
+    mail.send(to, f"{template}.txt", context, subject_template=f"{template}_subject.txt")
 
 
 @shared_task(name="policies.send_acknowledgement_reminder")

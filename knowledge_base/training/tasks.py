@@ -3,10 +3,10 @@
 from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+
+from portal import mail
 
 from .models import ReminderSent
 
@@ -35,6 +35,5 @@ def send_reminders(user_id: int, reminder_ids: list[int]) -> int:
     }
     with translation.override(settings.LANGUAGE_CODE):
         subject = _("Training reminder: %(count)s course(s) to finish") % {"count": len(reminders)}
-        body = render_to_string("training/email/reminder.txt", context)
-    send_mail(subject, body, None, [user.email])
+        mail.send(user.email, "training/email/reminder.txt", context, subject=subject)
     return len(reminders)

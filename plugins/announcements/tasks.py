@@ -7,11 +7,11 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import get_connection
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from portal import mail
 from portal.background import shows_failures_on
 
 from . import selectors
@@ -61,8 +61,11 @@ def send_urgent_announcement(page_id: int) -> int:
         )
         url = _absolute(page.url or "")
         subject = translation.gettext("Urgent: %(title)s") % {"title": page.title}
-        body = render_to_string("announcements/email/urgent.txt", {"page": page, "url": url})
-        messages = [EmailMessage(subject, body, to=[u.email]) for u in people]
+        context = {"page": page, "url": url}
+        messages = [
+            mail.message(u.email, "announcements/email/urgent.txt", context, subject=subject)
+            for u in people
+        ]
         with get_connection() as connection:
             connection.send_messages(messages)
     return len(messages)
@@ -128,9 +131,11 @@ def send_digest(user_id: int) -> int:
             ignore_conflicts=True,
         )
         items = [(p, _absolute(p.url or "")) for p in pages]
-        body = render_to_string(
-            "announcements/email/digest.txt", {"items": items, "digest": pref.get_digest_display()}
-        )
         subject = translation.gettext("Announcements: %(count)d new") % {"count": len(pages)}
-        EmailMessage(subject, body, to=[user.email]).send()
+        mail.send(
+            user.email,
+            "announcements/email/digest.txt",
+            {"items": items, "digest": pref.get_digest_display()},
+            subject=subject,
+        )
     return len(pages)

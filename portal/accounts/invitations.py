@@ -17,11 +17,10 @@ from allauth.account.models import EmailAddress
 from allauth.account.utils import user_pk_to_url_str
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 
+from portal import mail
 from portal.audit.services import record_on_commit
 from portal.members.models import Appointment, MemberLibrary, Membership
 from portal.members.roles import ROLES
@@ -72,18 +71,13 @@ def send_invitation(user, library: MemberLibrary, role: str, invited_by=None) ->
         "invitation_url": invitation_url(user),
         "login_url": settings.WAGTAILADMIN_BASE_URL.rstrip("/") + reverse("account_login"),
     }
-    subject = " ".join(
-        render_to_string("members/email/invitation_subject.txt", context).splitlines()
-    ).strip()
-    body = render_to_string("members/email/invitation_message.txt", context)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=body,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[user.email],
-        reply_to=[library.reply_to] if library.reply_to else None,
+    mail.send(
+        user.email,
+        "members/email/invitation_message.txt",
+        context,
+        subject_template="members/email/invitation_subject.txt",
+        reply_to=library.reply_to,
     )
-    message.send()
 
 
 def do_invite(actor, email: str, full_name: str, library: MemberLibrary, role: str) -> Invitation:
