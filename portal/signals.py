@@ -1,11 +1,11 @@
 """Domain signals: the only way plugins talk to each other.
 
-A :class:`PluginSignal` is sent with ``sender=<MemberLibrary>`` (anything else is a
-TypeError) and reaches a plugin's receivers only where that plugin is on for the library;
-the core's receivers always get it. A receiver in any other installed app (Wagtail,
-allauth, an app that is not a plugin) is refused when it connects, since no switch could
-turn it off; code outside every app (a test, a script) is heard always. Removing a plugin
-therefore never breaks another. Every signal is listed, with its arguments, in
+A :class:`PluginSignal` is sent with ``sender=<MemberLibrary>`` (None before any library
+exists; anything else is a TypeError) and reaches a plugin's receivers only where that
+plugin is on for the library; the core's receivers always get it. A receiver in any other
+installed app (Wagtail, allauth, an app that is not a plugin) is refused when it connects,
+since no switch could turn it off; code outside every app (a test, a script) is heard
+always. Removing a plugin therefore never breaks another. Every signal is listed, with its arguments, in
 docs/plugins.md.
 """
 
@@ -20,7 +20,8 @@ class PluginSignal(Signal):
     def _check_sender(self, sender) -> None:
         from portal.members.models import MemberLibrary
 
-        if not isinstance(sender, MemberLibrary):
+        # None: no library exists yet (an empty database), and every plugin hears it.
+        if sender is not None and not isinstance(sender, MemberLibrary):
             raise TypeError(
                 f"A plugin signal is sent by the member library whose plugins hear it, "
                 f"not {type(sender).__name__}."
