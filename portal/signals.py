@@ -5,8 +5,8 @@ exists; anything else is a TypeError) and reaches a plugin's receivers only wher
 plugin is on for the library; the core's receivers always get it. A receiver in any other
 installed app (Wagtail, allauth, an app that is not a plugin) is refused when it connects,
 since no switch could turn it off; code outside every app (a test, a script) is heard
-always. Removing a plugin therefore never breaks another. Every signal is listed, with its arguments, in
-docs/plugins.md.
+always. Removing a plugin therefore never breaks another. Every signal is listed, with its
+arguments, in docs/plugins.md.
 """
 
 from django.dispatch import Signal
