@@ -5,7 +5,7 @@ quizzes other plugins offer as reading checks."""
 from __future__ import annotations
 
 from portal.members.models import MemberLibrary
-from portal.members.roles import CONSORTIUM_ADMIN, ROLES, permissions_of_role
+from portal.members.roles import CONSORTIUM_ADMIN, definitions, permissions_of_role
 from portal.signals import reading_quizzes
 
 
@@ -13,7 +13,7 @@ def default_acknowledging_roles() -> list[str]:
     """Roles that acknowledge policies by default: those holding ``acknowledge_policy``."""
     return [
         role
-        for role in ROLES
+        for role in definitions()
         if role != CONSORTIUM_ADMIN and "policies.acknowledge_policy" in permissions_of_role(role)
     ]
 

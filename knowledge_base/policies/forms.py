@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.forms import WagtailAdminPageForm
 
-from portal.members.roles import ROLES
+from portal.members.roles import role_name
 
 from .choices import default_acknowledging_roles, offered_quizzes
 
@@ -15,7 +15,7 @@ DEFAULT_ACKNOWLEDGEMENT_DAYS = 30
 
 
 def acknowledging_role_choices() -> list[tuple[str, str]]:
-    return [(role, ROLES[role]) for role in default_acknowledging_roles()]
+    return [(role, role_name(role)) for role in default_acknowledging_roles()]
 
 
 def quiz_choices(current: str = "") -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from portal.library_picker import LibraryChoiceField, LibraryMultipleChoiceField
-from portal.members.roles import ROLES
+from portal.members.roles import role_choices
 from portal.widgets import DateInput, NumberInput
 
 from . import badges
@@ -50,7 +50,7 @@ class AssignForm(forms.Form):
         # Only libraries this person may assign for are offered; the service checks again.
         self.fields["library"].queryset = libraries
         self.fields["libraries"].queryset = libraries
-        self.fields["roles"].choices = list(ROLES.items())
+        self.fields["roles"].choices = role_choices()
 
 
 class QuizSubmitForm(forms.Form):

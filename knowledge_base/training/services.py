@@ -19,7 +19,7 @@ from portal.audit import services as audit
 from portal.background import enqueue
 from portal.dates import add_months
 from portal.members.models import MemberLibrary, Membership
-from portal.members.roles import ROLES
+from portal.members.roles import definitions
 from portal.signals import course_completed
 
 from .models import (
@@ -151,7 +151,7 @@ def check_assign(actor, request: AssignmentRequest) -> AssignmentRequest:
         raise PermissionDenied
     if not request.course.live:
         raise TrainingError(_("This course is not published."))
-    unknown = [r for r in request.roles if r not in ROLES]
+    unknown = [r for r in request.roles if r not in definitions()]
     if unknown:
         raise TrainingError(_("Unknown roles: %(roles)s") % {"roles": ", ".join(unknown)})
     if not (request.roles or request.libraries or request.people):

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_POST
 
 from portal import access, exports
 from portal.members.models import MemberLibrary
-from portal.members.roles import ROLES
+from portal.members.roles import role_choices
 from portal.pdf import render_pdf
 from portal.reports import people_report
 
@@ -380,7 +380,12 @@ def library_report(request, code: str):
             for p, cells in report.rows()
         )
         return _csv_response(f"training-{library.code}.csv", header, rows)
-    context = {"library": library, "report": report, "totals": report.totals(), "roles": ROLES}
+    context = {
+        "library": library,
+        "report": report,
+        "totals": report.totals(),
+        "roles": role_names(),
+    }
     if fmt == "pdf":
         return _pdf_response(
             f"training-{library.code}.pdf", "training/pdf/library_report.html", context
@@ -452,7 +457,9 @@ def compliance(request, code: str):
         )
         return _csv_response(f"compliance-{library.code}.csv", header, rows)
     return render(
-        request, "training/compliance.html", {"library": library, "report": report, "roles": ROLES}
+        request,
+        "training/compliance.html",
+        {"library": library, "report": report, "roles": role_names()},
     )
 
 
@@ -502,3 +509,8 @@ def export_course(request, course_id: int):
     response = JsonResponse(build(course), json_dumps_params={"indent": 2, "ensure_ascii": False})
     response["Content-Disposition"] = f'attachment; filename="course-{course.slug}.json"'
     return response
+
+
+def role_names() -> dict[str, str]:
+    """Every role's name as the office gave it, retired ones too (old assignments name them)."""
+    return dict(role_choices(include_retired=True))

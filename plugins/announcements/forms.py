@@ -2,7 +2,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from portal.library_picker import LibraryMultipleChoiceField
-from portal.members.roles import ROLE_CHOICES
+from portal.members.roles import role_choices
 from portal.widgets import DateTimeInput
 
 from .models import AnnouncementPage, AnnouncementPreference
@@ -28,7 +28,7 @@ class AnnouncementForm(forms.Form):
     )
     roles = forms.MultipleChoiceField(
         label=_("Roles"),
-        choices=ROLE_CHOICES,
+        choices=role_choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text=_("Leave empty for every role."),

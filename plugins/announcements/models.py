@@ -16,7 +16,7 @@ from wagtail.models import Page
 from wagtail.search import index
 
 from portal.library_picker import LibraryCheckboxes
-from portal.members.roles import ROLE_CHOICES
+from portal.members.roles import role_choices
 
 from .admin_forms import AnnouncementPageForm, AudienceReachPanel
 
@@ -58,7 +58,7 @@ class RolesField(models.CharField):
 
     def formfield(self, **kwargs):
         return RoleChoiceField(
-            choices=ROLE_CHOICES,
+            choices=role_choices,  # the office may add roles: read when the form is drawn
             required=False,
             label=self.verbose_name,
             help_text=self.help_text,

@@ -200,9 +200,9 @@ def recipients(page: AnnouncementPage):
 
 
 def _all_roles():
-    from portal.members.roles import ROLES
+    from portal.members.roles import definitions
 
-    return list(ROLES)
+    return list(definitions())
 
 
 def user_for_feed_token(token: str):

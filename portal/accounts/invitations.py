@@ -23,7 +23,7 @@ from django.urls import reverse
 from portal import mail
 from portal.audit.services import record_on_commit
 from portal.members.models import Appointment, MemberLibrary, Membership
-from portal.members.roles import ROLES
+from portal.members.roles import role_name
 from portal.members.services import (
     check_add_membership,
     do_add_membership,
@@ -65,7 +65,7 @@ def send_invitation(user, library: MemberLibrary, role: str, invited_by=None) ->
     context = {
         "user": user,
         "library": library,
-        "role": ROLES.get(role, role),
+        "role": role_name(role),
         "invited_by": invited_by,
         "consortium_name": settings.WAGTAIL_SITE_NAME,
         "invitation_url": invitation_url(user),

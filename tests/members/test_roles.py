@@ -380,3 +380,27 @@ def test_the_demo_shows_a_role_of_the_consortiums_own_making(settings):
         assert access.can(person, "patron_notices.view_patrons", library)
         assert access.can(person, "patron_notices.import_patrons", library)
         assert not access.can_anywhere(person, "governance.cast_ballot")
+
+
+def test_a_role_of_the_offices_making_is_offered_wherever_roles_are_picked(people):
+    from knowledge_base.policies.choices import default_acknowledging_roles
+    from knowledge_base.training.forms import AssignForm
+    from plugins.announcements.forms import AnnouncementForm
+
+    do_create_role(
+        people["admin"],
+        "cataloguer",
+        RoleShape(
+            name="Cataloguer",
+            permissions={
+                "portal.view_library",
+                "policies.acknowledge_policy",
+                "announcements.view_announcements",
+            },
+        ),
+    )
+    assert ("cataloguer", "Cataloguer") in AnnouncementForm.base_fields["roles"].choices
+    assert "cataloguer" in default_acknowledging_roles()
+    assert ("cataloguer", "Cataloguer") in AssignForm(
+        libraries=MemberLibrary.objects.none()
+    ).fields["roles"].choices
