@@ -25,23 +25,39 @@ def pytest_configure(config):
 
 
 def pytest_itemcollected(item):
-    """Browser journeys are slow by nature: ``-m "not slow"`` leaves them out. Run in
-    parallel (``-n``, ``--dist loadgroup``), the journeys stay in one process, as they share
-    the two demos they start."""
+    """Browser journeys are slow by nature: ``-m "not slow"`` leaves them out."""
     if item.get_closest_marker("e2e"):
         item.add_marker(pytest.mark.slow)
-    if "journeys" in item.path.parts:
-        item.add_marker(pytest.mark.xdist_group("journeys"))
+
+
+def _a_journey(nodeid: str) -> bool:
+    return nodeid.startswith("tests/journeys/")
 
 
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by their fixtures
 def pytest_collection_modifyitems(config, items):
     """The journeys go first: the longest piece of work starts while the other processes
     take the many short tests."""
-    journeys = [item for item in items if "journeys" in item.path.parts]
+    journeys = [item for item in items if _a_journey(item.nodeid)]
     if journeys:
         chosen = set(journeys)
         items[:] = journeys + [item for item in items if item not in chosen]
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """In parallel (``bin/test``: ``-n auto --dist loadgroup``), every test is its own unit of
+    work except the journeys, which stay together in one process: they share the two demos
+    they start. (Done here rather than with ``xdist_group`` marks, which pytest-xdist 3.8
+    can no longer attach to a test's id under pytest 9.)"""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class JourneysTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "journeys" if _a_journey(nodeid) else nodeid
+
+    return JourneysTogether(config, log)
 
 
 # One browser for every test that drives one (tests/e2e against the live server,
