@@ -70,9 +70,18 @@ def ensure_permissions(distribute: bool = True) -> dict[str, int]:
     A permission seen for the first time (a plugin just installed) goes to the roles its
     plugin names as defaults; from then on which roles carry it is the office's choice.
     """
-    content_type = ContentType.objects.get_for_model(MemberLibrary)
-    existing = {p.codename: p.pk for p in Permission.objects.filter(content_type=content_type)}
+    on_libraries = Permission.objects.filter(
+        content_type__app_label=MemberLibrary._meta.app_label,
+        content_type__model=MemberLibrary._meta.model_name,
+    )
+    existing = {p.codename: p.pk for p in on_libraries}
     declared = all_permissions()
+    if not set(declared) - set(existing):
+        return existing
+    # Read afresh, not from the process's cache: the row may have been recreated since (a
+    # flushed database) and a stale id would break the foreign key.
+    ContentType.objects.clear_cache()
+    content_type = ContentType.objects.get_for_model(MemberLibrary)
     missing = [
         Permission(content_type=content_type, codename=name, name=str(label)[:255])
         for name, (label, _roles) in declared.items()
@@ -81,7 +90,7 @@ def ensure_permissions(distribute: bool = True) -> dict[str, int]:
     if not missing:
         return existing
     Permission.objects.bulk_create(missing, ignore_conflicts=True)
-    existing = {p.codename: p.pk for p in Permission.objects.filter(content_type=content_type)}
+    existing = {p.codename: p.pk for p in on_libraries.all()}  # read again, not the cache
     if distribute:
         _give_to_default_roles({p.codename for p in missing}, existing, declared)
     return existing
