@@ -48,7 +48,9 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(60 * 60 * 8)))
 CSRF_COOKIE_SECURE = True
 # X_FRAME_OPTIONS: SAMEORIGIN from base.py, with the CSP's frame-ancestors 'self' (the
-# admin's preview frames the site's own pages).
+# admin's preview frames the site's own pages). Django's deploy check asks for DENY
+# (security.W019); no other site may frame Concord either way, so that one is silenced.
+SILENCED_SYSTEM_CHECKS = ["security.W019"]
 
 # Files: chosen, never assumed. "s3" for object storage that every machine shares; "local"
 # only where one machine runs the web server and every worker (docs/deploy.md, "Files").

@@ -63,7 +63,24 @@ def test_check_deploy_reports_no_errors_and_no_warnings():
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "System check identified no issues (0 silenced)." in result.stdout
+    # One silenced on purpose: the deploy check's wish for X-Frame-Options DENY, where
+    # SAMEORIGIN lets the admin preview the site's own pages (portal/settings/production.py).
+    assert "System check identified no issues (1 silenced)." in result.stdout
+    silenced = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import "
+            "settings; print(settings.SILENCED_SYSTEM_CHECKS)",
+        ],
+        cwd=ROOT,
+        env=production_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert silenced.stdout.strip() == "['security.W019']"
 
 
 @pytest.mark.slow
