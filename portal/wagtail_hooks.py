@@ -32,3 +32,9 @@ def task_metrics_menu_item():
 def accessible_names_for_editors():
     # Names the rich text editors and tag inputs that Wagtail leaves unnamed (see the file).
     return format_html('<script src="{}" defer></script>', static("portal/admin-a11y.js"))
+
+
+@hooks.register("insert_global_admin_css")
+def readable_admin_messages():
+    # Wagtail's success message fails text contrast (see the file).
+    return format_html('<link rel="stylesheet" href="{}">', static("portal/admin-a11y.css"))

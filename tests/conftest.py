@@ -30,6 +30,18 @@ def pytest_itemcollected(item):
         item.add_marker(pytest.mark.slow)
 
 
+# Tests that drive a browser: in parallel they all run in one process, one after another.
+# The journeys share the two demos they start. The others restore the migrated database
+# after each test (serialized_rollback): a transactional test of another kind flushing the
+# same database in between leaves what post_migrate recreates, and the restore then clashes.
+BROWSER_TESTS = (
+    "tests/journeys/",
+    "tests/e2e/",
+    "tests/sso/test_oidc_sign_in.py",
+    "tests/sso/test_saml_sign_in.py",
+)
+
+
 def _a_journey(nodeid: str) -> bool:
     return nodeid.startswith("tests/journeys/")
 
@@ -37,27 +49,33 @@ def _a_journey(nodeid: str) -> bool:
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by their fixtures
 def pytest_collection_modifyitems(config, items):
     """The journeys go first: the longest piece of work starts while the other processes
-    take the many short tests."""
+    take the many short tests. Every test that restores the database must be a browser test
+    as listed above, or it would share a process with tests that flush it."""
     journeys = [item for item in items if _a_journey(item.nodeid)]
     if journeys:
         chosen = set(journeys)
         items[:] = journeys + [item for item in items if item not in chosen]
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        restores = marker is not None and marker.kwargs.get("serialized_rollback")
+        if restores and not item.nodeid.startswith(BROWSER_TESTS):
+            raise pytest.UsageError(f"{item.nodeid}: add its file to BROWSER_TESTS")
 
 
 def pytest_xdist_make_scheduler(config, log):
     """In parallel (``bin/test``: ``-n auto --dist loadgroup``), every test is its own unit of
-    work except the journeys, which stay together in one process: they share the two demos
-    they start. (Done here rather than with ``xdist_group`` marks, which pytest-xdist 3.8
-    can no longer attach to a test's id under pytest 9.)"""
+    work except the browser tests, which stay together in one process (BROWSER_TESTS says
+    why). (Done here rather than with ``xdist_group`` marks, which pytest-xdist 3.8 can no
+    longer attach to a test's id under pytest 9.)"""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    class JourneysTogether(LoadScopeScheduling):
+    class BrowserTestsTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "journeys" if _a_journey(nodeid) else nodeid
+            return "browser" if nodeid.startswith(BROWSER_TESTS) else nodeid
 
-    return JourneysTogether(config, log)
+    return BrowserTestsTogether(config, log)
 
 
 # One browser for every test that drives one (tests/e2e against the live server,

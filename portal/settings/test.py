@@ -5,10 +5,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 # Parallel test processes (pytest-xdist: gw0, gw1, ...) each take their own Redis database,
 # so one process's queues, locks, rate limits and cache never meet another's.
-if os.environ.get("PYTEST_XDIST_WORKER", "").startswith("gw"):
+# Once per process tree: the workers and servers a test starts inherit the environment, and
+# must land on the same database as the test, not one further on.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw") and os.environ.get("CONCORD_TEST_REDIS_FOR") != _worker:
     _redis = urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    _db = int(_redis.path.strip("/") or 0) + 1 + int(os.environ["PYTEST_XDIST_WORKER"][2:])
+    _db = int(_redis.path.strip("/") or 0) + 1 + int(_worker[2:])
     os.environ["REDIS_URL"] = urlunsplit(_redis._replace(path=f"/{_db % 16}"))
+    os.environ["CONCORD_TEST_REDIS_FOR"] = _worker
 
 from .base import *  # noqa: E402, F403
 

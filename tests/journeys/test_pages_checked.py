@@ -55,9 +55,13 @@ def _axe_the_rest(browser, demo, visits) -> None:
 
 
 def test_every_page_the_journeys_loaded_passes_the_checkers(demo, page_record, browser):
+    if not page_record.visits:
+        pytest.fail("the journeys loaded no page: was the record attached?")
+    # On the second demo, only the pages the first did not load (the same page by the same
+    # person is checked once).
     visits = page_record.unchecked()
     if not visits:
-        pytest.fail("the journeys loaded no page: was the record attached?")
+        return
     _axe_the_rest(browser, demo, visits)
     # What was checked, by whom, for reading after a failure.
     (page_record.folder / "checked.json").write_text(
