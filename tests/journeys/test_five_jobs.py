@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from playwright.sync_api import expect
 
 from .conftest import COMMS, DEPUTY, OFFICE, wait_for, write_rich_text
@@ -250,8 +251,17 @@ def test_e_a_patron_notice_from_draft_to_every_patron(demo, people):
     comms.locator("#versions-0-value-subject").fill(
         f"Holiday closing at {{library_name}} ({demo.tag})"
     )
-    comms.get_by_role("button", name="Insert a block").nth(1).click()
-    comms.get_by_role("option", name="Paragraph").click()
+    # The new version's own "Insert a block" may still be starting when it appears: a click
+    # then opens no menu, and a person clicks again.
+    paragraph = comms.get_by_role("option", name="Paragraph")
+    for _attempt in range(3):
+        comms.get_by_role("button", name="Insert a block").nth(1).click()
+        try:
+            paragraph.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeoutError:
+            continue
+    paragraph.click()
     write_rich_text(
         comms,
         comms.locator(".Draftail-Editor [contenteditable=true]").first,
