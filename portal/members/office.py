@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
 
 from .models import Membership
 from .roles import CONSORTIUM_ADMIN
@@ -20,10 +21,20 @@ OFFICE_GROUP = "Consortium office"
 def office_group() -> Group:
     group, created = Group.objects.get_or_create(name=OFFICE_GROUP)
     if created:
-        group.permissions.add(
-            Permission.objects.get(content_type__app_label="wagtailadmin", codename="access_admin")
-        )
+        group.permissions.add(admin_access())
     return group
+
+
+def admin_access() -> Permission:
+    """``wagtailadmin.access_admin``. Wagtail's migration creates it, not post_migrate, so a
+    flushed database (the tests' transactional cases) comes back without it."""
+    admin, _ = ContentType.objects.get_or_create(app_label="wagtailadmin", model="admin")
+    permission, _ = Permission.objects.get_or_create(
+        content_type=admin,
+        codename="access_admin",
+        defaults={"name": "Can access Wagtail admin"},
+    )
+    return permission
 
 
 def sync_office_group(user_id: int) -> None:
