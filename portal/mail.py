@@ -1,7 +1,7 @@
 """Mail to members' staff from templates: one way to build it, for the core and the plugins.
 
-(Patron notices have their own engine, with branding, unsubscribe headers and delivery
-tracking: ``plugins/patron_notices/notices/emails.py``.)
+(Mail to patrons is a plugin's own business, with its branding, unsubscribe headers and
+delivery tracking; this is for people who hold a role at a member library.)
 """
 
 from __future__ import annotations
