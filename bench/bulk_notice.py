@@ -179,7 +179,7 @@ def raw_limit(port: int, size: int, count: int) -> float:
     """smtp-source: ``count`` messages of ``size`` bytes over 10 parallel sessions that each
     stay connected (-d), as the engine reuses its connection."""
     started = time.perf_counter()
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [
             SOURCE,
             "-d",
@@ -204,7 +204,7 @@ def start_workers(n: int, env: dict) -> list[subprocess.Popen]:
     procs = []
     for i in range(n):
         procs.append(
-            subprocess.Popen(  # noqa: S603
+            subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
@@ -279,8 +279,8 @@ def main() -> None:
     print(f"patrons: {Patron.objects.count():,}")
 
     port = free_port()
-    sink_out = Path(f"/tmp/bulk-notice-sink-{port}.out")  # noqa: S108
-    sink = subprocess.Popen(  # noqa: S603
+    sink_out = Path(f"/tmp/bulk-notice-sink-{port}.out")
+    sink = subprocess.Popen(
         [SINK, "-u", "nobody", "-c", f"127.0.0.1:{port}", "1000"],
         stdout=sink_out.open("wb"),
         stderr=subprocess.STDOUT,

@@ -363,8 +363,8 @@ def seed(env: dict, libraries: int, patrons: int) -> None:
     """Migrate and ``seed_demo --reset`` (it needs the dev settings)."""
     dev = {**env, "DJANGO_SETTINGS_MODULE": "portal.settings.dev"}
     started = time.perf_counter()
-    subprocess.run([*MANAGE, "migrate", "--verbosity", "0"], env=dev, check=True)  # noqa: S603
-    subprocess.run(  # noqa: S603
+    subprocess.run([*MANAGE, "migrate", "--verbosity", "0"], env=dev, check=True)
+    subprocess.run(
         [*MANAGE, "seed_demo", "--reset", "--libraries", str(libraries), "--patrons", str(patrons)],
         env=dev,
         check=True,
@@ -376,15 +376,13 @@ def seed(env: dict, libraries: int, patrons: int) -> None:
 
 
 def collect_static(env: dict) -> None:
-    subprocess.run(  # noqa: S603
-        [*MANAGE, "collectstatic", "--noinput", "--verbosity", "0"], env=env, check=True
-    )
+    subprocess.run([*MANAGE, "collectstatic", "--noinput", "--verbosity", "0"], env=env, check=True)
 
 
 @contextmanager
 def gunicorn_serving(env: dict, work: Path) -> Iterator[str]:
     """gunicorn with deploy/gunicorn.conf.py until the block ends; yields its address."""
-    gunicorn = subprocess.Popen(  # noqa: S603
+    gunicorn = subprocess.Popen(
         [
             str(Path(PYTHON).parent / "gunicorn"),
             "-c",
@@ -443,13 +441,13 @@ def main() -> None:
         seed(env, args.libraries, args.patrons)
     plan = work / "plan.json"
     collect_static(env)
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [PYTHON, __file__, "prepare", str(plan), str(args.directors), str(args.staff)],
         env=env,
         check=True,
     )
     with gunicorn_serving(env, work) as host:
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [
                 PYTHON,
                 __file__,

@@ -160,7 +160,7 @@ def main() -> None:
         seed(env, args.libraries, args.patrons)
     collect_static(env)
     plan_file = work / "plan.json"
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [PYTHON, str(Path(__file__).with_name("load.py")), "prepare", str(plan_file), "1", "1"],
         env=env,
         check=True,

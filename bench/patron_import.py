@@ -155,7 +155,7 @@ def main() -> None:
     print("load average at start: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     config = setup_databases(verbosity=0, interactive=False)
     try:
-        CpuTimedImporter = importer_class()  # noqa: N806
+        CpuTimedImporter = importer_class()
         from plugins.patron_notices.models import ImportJob, Patron, import_storage
         from tests import factories
 

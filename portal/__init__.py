@@ -2,6 +2,6 @@
 
 __version__ = "1.0.0"
 
-from .celery import app as celery_app  # noqa: E402
+from .celery import app as celery_app
 
 __all__ = ["celery_app"]

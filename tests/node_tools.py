@@ -31,7 +31,7 @@ def _require_packages(marker: Path) -> None:
 def node(script: str, *args: str) -> subprocess.CompletedProcess:
     """Run ``tests/node/<script>`` with ``args``; the caller reads stdout and returncode."""
     _require_packages(TOOLS / "node_modules" / ".package-lock.json")
-    return subprocess.run(  # noqa: S603 - our own script on our own files
+    return subprocess.run(
         [_require("node"), str(TOOLS / script), *args],
         capture_output=True,
         text=True,
@@ -43,7 +43,7 @@ def node(script: str, *args: str) -> subprocess.CompletedProcess:
 def vnu(paths: list[Path]) -> list[dict]:
     """The W3C Nu HTML checker's messages on the HTML files ``paths`` (JSON output)."""
     _require_packages(VNU_JAR)
-    run = subprocess.run(  # noqa: S603 - the checker on our own files
+    run = subprocess.run(
         [_require("java"), "-jar", str(VNU_JAR), "--format", "json", "--exit-zero-always"]
         + [str(path) for path in paths],
         capture_output=True,

@@ -64,7 +64,7 @@ STORAGES = file_storages("django.contrib.staticfiles.storage.ManifestStaticFiles
 
 def badge_signing_key() -> str:
     """The training badges' key, which every machine shares: never generated here."""
-    pem = TRAINING_BADGE_SIGNING_KEY  # noqa: F405
+    pem = TRAINING_BADGE_SIGNING_KEY
     if not pem and os.environ.get("TRAINING_BADGE_KEY_FILE"):
         try:
             pem = Path(os.environ["TRAINING_BADGE_KEY_FILE"]).read_text()

@@ -36,7 +36,7 @@ def tree(pristine, tmp_path) -> Path:
 
 
 def lint_imports(tree: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603
+    return subprocess.run(
         [str(LINT_IMPORTS), "--no-logo", "--no-cache"],
         cwd=tree,
         capture_output=True,

@@ -167,8 +167,8 @@ def test_a_backup_taken_mid_vote_holds_no_choice_and_no_key():
     name = connection.settings_dict["NAME"]
     params = connection.get_connection_params()
     env = {**os.environ, "PGPASSWORD": params.get("password") or ""}
-    dump = subprocess.run(  # noqa: S603 - fixed arguments, the test database
-        [  # noqa: S607
+    dump = subprocess.run(
+        [
             "pg_dump",
             "--data-only",
             "-h",

@@ -190,7 +190,7 @@ def _start_demo(backend: str, var: Path) -> DemoProcess:
         args += ["--database", database_url]
     log = var / "demo.out"
     with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     demo = Demo(backend=backend, url=url, var=var, database_url=database_url)

@@ -82,7 +82,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     env = {**os.environ, "CONCORD_VAR_DIR": str(var), "DEMO_REDIS_PORT": str(free_port(6680))}
     env.pop("DATABASE_URL", None)
-    demo = subprocess.Popen(  # noqa: S603
+    demo = subprocess.Popen(
         ["bash", str(ROOT / "bin/demo"), "--port", str(port), "--no-reload"],
         cwd=ROOT,
         env=env,

@@ -96,7 +96,7 @@ class Node:
     def start(self, command: list[str], env: dict) -> None:
         self.env = {**env, "CONCORD_VAR_DIR": str(self.var)}
         with self.log.open("wb") as out:
-            self.process = subprocess.Popen(  # noqa: S603
+            self.process = subprocess.Popen(
                 command,
                 cwd=ROOT,
                 env=self.env,
@@ -183,7 +183,7 @@ def object_storage(tmp_path):
     endpoint = f"http://127.0.0.1:{port}"
     log = tmp_path / "s3.log"
     with log.open("wb") as out:
-        server = subprocess.Popen(  # noqa: S603
+        server = subprocess.Popen(
             [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -258,7 +258,7 @@ def deployment(object_storage, tmp_path):
         PYTHONUNBUFFERED="1",
     )
     # The release: static files collected once, as the image or each web machine does.
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
         cwd=ROOT,
         env={**env, "CONCORD_VAR_DIR": str(tmp_path / "build")},
@@ -384,7 +384,7 @@ def test_web_and_worker_nodes_share_only_the_services(deployment, object_storage
     Notice.objects.filter(pk=n.pk).update(state=Notice.State.SCHEDULED)
     # The office's "send" on A (the notice's workflow is tested elsewhere): A queues the
     # print run, the worker renders it.
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [
             sys.executable,
             "manage.py",

@@ -186,7 +186,7 @@ class Workers:
 
     def start(self) -> subprocess.Popen:
         # One process per worker (solo pool): its pid is the worker name in the rows it claims.
-        proc = subprocess.Popen(  # noqa: S603
+        proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",

@@ -70,7 +70,7 @@ class ThrowawayPostgres:
         return f"postgres://concord:concord@127.0.0.1:{self.port}/concord"
 
     def _run(self, *args: str) -> None:
-        done = subprocess.run(  # noqa: S603
+        done = subprocess.run(
             _as_postgres([str(self.bin / args[0]), *args[1:]]), capture_output=True, text=True
         )
         if done.returncode:
@@ -111,7 +111,7 @@ class ThrowawayPostgres:
         return time.monotonic()
 
     def destroy(self) -> None:
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             _as_postgres([str(self.bin / "pg_ctl"), "stop", "-D", str(self.data), "-m",
                           "immediate", "-s"]),
             check=False, stderr=subprocess.DEVNULL,
@@ -132,7 +132,7 @@ class ThrowawayRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> ThrowawayRedis:
-        self.proc = subprocess.Popen(  # noqa: S603
+        self.proc = subprocess.Popen(
             [
                 shutil.which("redis-server") or "redis-server",
                 "--bind",
@@ -161,7 +161,7 @@ class ThrowawayRedis:
             self.proc.kill()
             self.proc.wait()
         else:  # started by another process (``--redis-port``): ask it to go
-            subprocess.run(  # noqa: S603
+            subprocess.run(
                 [shutil.which("redis-cli") or "redis-cli", "-p", str(self.port), "shutdown",
                  "nosave"],
                 check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

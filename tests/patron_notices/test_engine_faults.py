@@ -232,7 +232,7 @@ def test_postgres_then_redis_restarted_mid_send_lose_nobody_and_send_nobody_twic
         "--postgres-port", str(own_postgres.port),
         "--redis-port", str(own_redis.port),
     ]  # fmt: skip
-    done = subprocess.run(bench, capture_output=True, text=True, timeout=600)  # noqa: S603
+    done = subprocess.run(bench, capture_output=True, text=True, timeout=600)
     assert done.returncode in (0, 1), done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -47,8 +47,8 @@ def oidc_provider(live_server, tmp_path_factory):
     }
     path = tmp_path_factory.mktemp("oidc") / "config.json"
     path.write_text(json.dumps(config))
-    process = subprocess.Popen(  # noqa: S603 - our own script
-        ["node", str(NODE_DIR / "oidc_provider.mjs"), str(path)],  # noqa: S607
+    process = subprocess.Popen(
+        ["node", str(NODE_DIR / "oidc_provider.mjs"), str(path)],
         cwd=NODE_DIR,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

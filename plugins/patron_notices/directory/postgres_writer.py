@@ -209,13 +209,13 @@ class PostgresUpsert:
         table, addresses = Patron._meta.db_table, PostalAddress._meta.db_table
         args = {"library": self.job.library_id}
         matched = (
-            f" FROM patron_stage s JOIN {table} p"  # noqa: S608
+            f" FROM patron_stage s JOIN {table} p"
             " ON p.library_id = %(library)s AND p.card_number = s.card"
         )
         with self.importer.phase("postal addresses"):
             if not existing:
                 cursor.execute(
-                    f"INSERT INTO {addresses} (patron_id, lines)"  # noqa: S608
+                    f"INSERT INTO {addresses} (patron_id, lines)"
                     f" SELECT p.id, s.address{matched} WHERE s.address <> ''",
                     args,
                 )

@@ -8,7 +8,7 @@ from portal import access
 from portal.members.models import MemberLibrary
 
 from ..models import ImportJob, Patron
-from ..rules import COUNTS, IMPORT, RECORDS, VIEW  # noqa: F401 - read here by the views
+from ..rules import COUNTS, IMPORT, RECORDS, VIEW
 
 
 def may_see_records(user, library: MemberLibrary) -> tuple[bool, bool]:

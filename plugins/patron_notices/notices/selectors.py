@@ -9,7 +9,7 @@ from portal import access
 from portal.members.models import MemberLibrary, Membership
 
 from ..models import Delivery, LibraryParticipation, Notice
-from ..rules import DRAFT, SEND, TAKE_PART  # noqa: F401 - read here by the views
+from ..rules import DRAFT, SEND, TAKE_PART
 
 
 def notice_libraries(user) -> set[int] | None:
