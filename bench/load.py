@@ -73,8 +73,8 @@ def prepare(out: str, directors: int, staff: int) -> None:
     from django.db.models import Exists, OuterRef
     from django.utils import timezone
 
-    from governance import services as governance
     from governance.models import Proposal
+    from governance.services.proposals import do_open_proposal
     from knowledge_base.policies.models import PolicyPage
     from knowledge_base.training.models import CoursePage, LessonPage
     from portal.members.models import MemberLibrary, Membership
@@ -106,7 +106,7 @@ def prepare(out: str, directors: int, staff: int) -> None:
             kind=Proposal.Kind.YES_NO,
             closes_at=timezone.now() + timedelta(days=1),
         )
-        proposals.append(governance.do_open_proposal(office.user, proposal).pk)
+        proposals.append(do_open_proposal(office.user, proposal).pk)
 
     voters = (
         Membership.objects.filter(role=DIRECTOR, library__kind__in=["system", "library"])

@@ -33,8 +33,10 @@ def seed(items: int, libraries: int):
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from governance import sealing, services
+    from governance import sealing
     from governance.models import AgendaItem, Ballot, Delegation, Meeting, Proposal, SecretChoice
+    from governance.services.closing import close_proposal
+    from governance.services.proposals import do_open_proposal
     from portal.members.models import MemberLibrary
     from portal.members.roles import CONSORTIUM_ADMIN
     from tests import factories
@@ -83,7 +85,7 @@ def seed(items: int, libraries: int):
     now = timezone.now()
     choices = ["yes", "yes", "no", "abstain", "yes", "no", "recuse"]
     for item in range(items):
-        proposal = services.do_open_proposal(
+        proposal = do_open_proposal(
             admin,
             Proposal.objects.create(
                 title=f"Resolution {item + 1}: adopt the shared loan rules, part {item + 1}",
@@ -127,7 +129,7 @@ def seed(items: int, libraries: int):
         Proposal.objects.filter(pk=proposal.pk).update(
             opens_at=now - timedelta(days=2), closes_at=now - timedelta(seconds=1)
         )
-        services.close_proposal(proposal.pk)
+        close_proposal(proposal.pk)
         AgendaItem.objects.create(
             meeting=meeting,
             title=f"Item {item + 1}",

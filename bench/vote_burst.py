@@ -81,8 +81,8 @@ def seed(libraries: int, secret: bool = False):
     from django.utils import timezone
     from django.utils.crypto import get_random_string
 
-    from governance import services
     from governance.models import Proposal
+    from governance.services.proposals import do_open_proposal
     from portal.members.grants import sync_grants
     from portal.members.models import MemberLibrary, Membership
     from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR
@@ -141,7 +141,7 @@ def seed(libraries: int, secret: bool = False):
     Session.objects.bulk_create(sessions)
     voters = [(lib.pk, s.session_key) for lib, s in zip(rows, sessions, strict=True)]
     closes = timezone.now() + timedelta(hours=1)
-    proposal = services.do_open_proposal(
+    proposal = do_open_proposal(
         admin,
         Proposal.objects.create(
             title="Bench: adopt the shared loan rules",
@@ -152,7 +152,7 @@ def seed(libraries: int, secret: bool = False):
         ),
     )
     # A second open vote, for measuring one request in-process without touching the first.
-    probe = services.do_open_proposal(
+    probe = do_open_proposal(
         admin, Proposal.objects.create(title="Bench: probe", secret=secret, closes_at=closes)
     )
     return proposal, probe, voters
@@ -324,8 +324,8 @@ def main():
         from django.db import connection
         from django.db.models import Count
 
-        from governance import services
         from governance.models import Ballot, BallotEvent, Proposal
+        from governance.services.closing import close_proposal
         from portal.audit.models import AuditEntry
         from portal.audit.services import verify_chain
 
@@ -396,7 +396,7 @@ def main():
             opens_at=proposal.closes_at - timedelta(hours=3),
         )
         started = time.perf_counter()
-        services.close_proposal(proposal.pk)
+        close_proposal(proposal.pk)
         print(f"close and count:  {(time.perf_counter() - started) * 1000:.0f} ms")
         connection.close()
         results_path = f"/governance/proposals/{proposal.pk}/results/"

@@ -18,7 +18,7 @@ from django.utils import timezone
 from portal.demo import DEMO_DOMAIN, OFFICE_EMAIL
 from portal.members.models import MemberLibrary
 
-from . import services, tally
+from . import tally
 from .models import (
     AgendaItem,
     Ballot,
@@ -32,6 +32,11 @@ from .models import (
     ProposalOption,
     SecretChoice,
 )
+from .services.ballots import cast_ballot
+from .services.closing import close_proposal
+from .services.comments import do_comment
+from .services.delegations import do_name_delegate
+from .services.proposals import do_open_proposal
 
 BOARD = "board"
 CATALOGUE = "shared-catalogue"
@@ -182,7 +187,7 @@ def seed(libraries: list[MemberLibrary], options: dict) -> dict[str, int]:
         seconder=catalogue_seats[-1] if len(catalogue_seats) > 1 else None,
         created_by=office,
     )
-    dvd = services.do_open_proposal(office, dvd)
+    dvd = do_open_proposal(office, dvd)
     Proposal.objects.filter(pk=dvd.pk).update(opens_at=now - timedelta(days=3))
     ballots = _cast(
         dvd,
@@ -201,13 +206,13 @@ def seed(libraries: list[MemberLibrary], options: dict) -> dict[str, int]:
         strict=False,
     ):
         if lib.pk in directors:
-            services.do_comment(directors[lib.pk], dvd, text, library=lib)
+            do_comment(directors[lib.pk], dvd, text, library=lib)
 
     # A director names an alternate, as directors do before a holiday.
     first = voters[0]
     alternate = User.objects.filter(email=f"staff1.{first.code}@{DEMO_DOMAIN}").first()
     if alternate is not None and first.pk in directors:
-        services.do_name_delegate(
+        do_name_delegate(
             directors[first.pk], first, alternate, Delegation.Kind.ALTERNATE, timezone.localdate()
         )
 
@@ -249,7 +254,7 @@ def _cast(proposal, libraries, directors, *, turnout, shares, rng) -> int:
     voting = [lib for lib in libraries if lib.pk in directors]
     voting = rng.sample(voting, max(1, round(len(voting) * turnout))) if voting else []
     for lib, choice in zip(voting, _choices(len(voting), shares, rng), strict=True):
-        services.cast_ballot(directors[lib.pk], proposal.pk, lib.pk, choice)
+        cast_ballot(directors[lib.pk], proposal.pk, lib.pk, choice)
     return len(voting)
 
 
@@ -285,12 +290,12 @@ def _held_vote(
             for n, (key, label) in enumerate(options)
         ]
     )
-    proposal = services.do_open_proposal(office, proposal)
+    proposal = do_open_proposal(office, proposal)
     if options:
         keys = {key for key, _label in options}
         shares = {key: share for key, share in shares.items() if key in keys}
     _cast(proposal, voters, directors, turnout=turnout, shares=shares, rng=rng)
-    proposal = services.close_proposal(proposal.pk, force=True)
+    proposal = close_proposal(proposal.pk, force=True)
     # Back-date the story: a fortnight's window that ended ``closed_days_ago`` at five.
     closed = timezone.make_aware(
         datetime.combine(timezone.localdate() - timedelta(days=closed_days_ago), time(17, 0))

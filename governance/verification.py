@@ -11,7 +11,8 @@ from portal.audit.services import verify_chain
 
 from . import sealing
 from .models import Ballot, BallotEvent, Eligibility, Proposal, SecretChoice
-from .services import GovernanceError, count
+from .services.closing import count
+from .services.errors import GovernanceError
 
 
 @dataclass

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from portal.members.models import MemberLibrary
 
-from . import selectors, services, tally
+from . import selectors, tally
 from .forms import (
     BallotForm,
     CommentForm,
@@ -29,6 +29,15 @@ from .forms import (
     RevokeDelegationForm,
 )
 from .models import Delegation, Meeting, Proposal
+from .rules import can_manage
+from .services.ballots import cast_ballot
+from .services.closing import close_proposal
+from .services.comments import do_comment
+from .services.delegations import do_name_delegate, do_revoke_delegate
+from .services.electorate import electorate
+from .services.errors import GovernanceError, NotAllowed
+from .services.proposals import do_extend_window, do_open_proposal, do_withdraw_proposal
+from .services.receipts import fingerprint
 
 # Lists that grow with the consortium are paged, never cut.
 PAGE_SIZE = 50
@@ -49,7 +58,7 @@ def _viewer(request) -> None:
 def _proposal(request, pk: int) -> Proposal:
     _viewer(request)
     proposal = get_object_or_404(Proposal.objects.select_related("committee"), pk=pk)
-    if proposal.state == Proposal.State.DRAFT and not services.can_manage(request.user):
+    if proposal.state == Proposal.State.DRAFT and not can_manage(request.user):
         raise Http404
     return proposal
 
@@ -123,16 +132,16 @@ def vote(request, pk):
         # Only a hand-made request lacks the library: the page always sends it.
         raise PermissionDenied
     try:
-        ballot, code = services.cast_ballot(
+        ballot, code = cast_ballot(
             request.user,
             pk,
             form.cleaned_data["library"],
             lambda proposal: choice_from_post(proposal, request.POST),
             receipt=form.cleaned_data["receipt"] or None,
         )
-    except services.NotAllowed as refusal:
+    except NotAllowed as refusal:
         raise PermissionDenied(str(refusal)) from refusal
-    except services.GovernanceError as refusal:
+    except GovernanceError as refusal:
         messages.error(request, str(refusal))
         return redirect("governance:proposal", pk)
     # The receipt is shown once and kept nowhere: not in the session, not in the database.
@@ -143,7 +152,7 @@ def vote(request, pk):
             "proposal": ballot.proposal,
             "ballot": ballot,
             "code": code,
-            "fingerprint": services.fingerprint(code),
+            "fingerprint": fingerprint(code),
         },
     )
 
@@ -156,8 +165,8 @@ def comment(request, pk):
     if not form.is_valid():
         return _detail(request, proposal, comment_form=form, status=400)
     try:
-        services.do_comment(request.user, proposal, form.cleaned_data["body"])
-    except services.GovernanceError as refusal:
+        do_comment(request.user, proposal, form.cleaned_data["body"])
+    except GovernanceError as refusal:
         form.add_error("body", str(refusal))
         return _detail(request, proposal, comment_form=form, status=400)
     return redirect(proposal)
@@ -204,7 +213,7 @@ def ballot_list(request, pk):
     looked_up = None
     form = ReceiptLookupForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
-        looked_up = services.fingerprint(form.cleaned_data["receipt"])
+        looked_up = fingerprint(form.cleaned_data["receipt"])
     return render(
         request,
         "governance/ballot_list.html",
@@ -285,13 +294,13 @@ def proxies(request):
                 if not revoke.is_valid():
                     raise Http404
                 delegation = get_object_or_404(Delegation, pk=revoke.cleaned_data["revoke"])
-                services.do_revoke_delegate(request.user, delegation)
+                do_revoke_delegate(request.user, delegation)
                 messages.success(request, _("The proxy was revoked."))
                 return redirect("governance:proxies")
             form = DelegationForm(request.POST, libraries=allowed)
             if form.is_valid():
                 data = form.cleaned_data
-                services.do_name_delegate(
+                do_name_delegate(
                     request.user,
                     data["library"],
                     form.person,
@@ -301,9 +310,9 @@ def proxies(request):
                 )
                 messages.success(request, _("Named."))
                 return redirect("governance:proxies")
-        except services.NotAllowed as refusal:
+        except NotAllowed as refusal:
             raise PermissionDenied(str(refusal)) from refusal
-        except services.GovernanceError as refusal:
+        except GovernanceError as refusal:
             form.add_error(None, str(refusal))
     return render(
         request,
@@ -327,7 +336,7 @@ CONFIRMED_ACTIONS = ("open", "close", "withdraw")
 def manage(request, pk):
     """The office's actions on a proposal: open, extend (with a reason), withdraw, close."""
     proposal = get_object_or_404(Proposal, pk=pk)
-    if not services.can_manage(request.user):
+    if not can_manage(request.user):
         raise PermissionDenied
     form = ManageForm(request.POST)
     if not form.is_valid():
@@ -344,30 +353,28 @@ def manage(request, pk):
                 "proposal": proposal,
                 "action": action,
                 "reason": reason,
-                "electorate_size": services.electorate(proposal).count()
-                if action == "open"
-                else None,
+                "electorate_size": electorate(proposal).count() if action == "open" else None,
             },
         )
     try:
         if action == "open":
-            services.do_open_proposal(request.user, proposal)
+            do_open_proposal(request.user, proposal)
             messages.success(request, _("The vote is open. Directors have been notified."))
         elif action == "extend":
             closes_at = form.cleaned_data["closes_at"]
             if timezone.is_naive(closes_at):
                 closes_at = timezone.make_aware(closes_at)
-            services.do_extend_window(request.user, proposal, closes_at, reason)
+            do_extend_window(request.user, proposal, closes_at, reason)
             messages.success(request, _("The window was extended."))
         elif action == "withdraw":
-            services.do_withdraw_proposal(request.user, proposal, reason)
+            do_withdraw_proposal(request.user, proposal, reason)
             messages.success(request, _("The proposal was withdrawn."))
         else:
             if proposal.closes_at and proposal.closes_at > timezone.now():
-                raise services.GovernanceError(_("The window has not ended yet."))
-            services.close_proposal(proposal.pk)
+                raise GovernanceError(_("The window has not ended yet."))
+            close_proposal(proposal.pk)
             messages.success(request, _("The vote is closed and counted."))
-    except services.GovernanceError as refusal:
+    except GovernanceError as refusal:
         if action == "extend":
             form.add_error("closes_at", str(refusal))
             return _detail(request, _proposal(request, pk), manage_form=form, status=400)

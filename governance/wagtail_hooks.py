@@ -19,8 +19,8 @@ from wagtail.snippets.views.snippets import (
 
 from portal.admin_policies import RolePermissionPolicy
 
-from . import services
 from .models import Committee, CommitteeMembership, Delegation, Meeting, Proposal
+from .rules import can_manage
 
 
 def _proposal_editable(action, proposal) -> bool:
@@ -33,17 +33,15 @@ def _proposal_editable(action, proposal) -> bool:
 for _model in (Committee, CommitteeMembership, Meeting):
     register_permission_policy(
         _model,
-        RolePermissionPolicy(_model, {"add", "change", "delete", "view"}, services.can_manage),
+        RolePermissionPolicy(_model, {"add", "change", "delete", "view"}, can_manage),
     )
 register_permission_policy(
     Proposal,
     RolePermissionPolicy(
-        Proposal, {"add", "change", "delete", "view"}, services.can_manage, _proposal_editable
+        Proposal, {"add", "change", "delete", "view"}, can_manage, _proposal_editable
     ),
 )
-register_permission_policy(
-    Delegation, RolePermissionPolicy(Delegation, {"view"}, services.can_manage)
-)
+register_permission_policy(Delegation, RolePermissionPolicy(Delegation, {"view"}, can_manage))
 
 
 class ProposalCreateView(CreateView):

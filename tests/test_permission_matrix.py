@@ -75,22 +75,23 @@ def _announcements(w, a, b):
 
 
 def _governance(w, a, b):
-    from governance import services
     from governance.models import Meeting, Proposal
+    from governance.services.closing import close_proposal
+    from governance.services.proposals import do_open_proposal
 
     office = w.people[OFFICE]
-    open_ = services.do_open_proposal(
+    open_ = do_open_proposal(
         office,
         Proposal.objects.create(title="Open vote", closes_at=timezone.now() + timedelta(days=3)),
     )
-    final = services.do_open_proposal(
+    final = do_open_proposal(
         office,
         Proposal.objects.create(title="Decided", closes_at=timezone.now() + timedelta(days=3)),
     )
     Proposal.objects.filter(pk=final.pk).update(
         opens_at=timezone.now() - timedelta(days=2), closes_at=timezone.now() - timedelta(seconds=1)
     )
-    services.close_proposal(final.pk)
+    close_proposal(final.pk)
     meeting = Meeting.objects.create(title="Spring meeting", starts_at=timezone.now())
     w.args["proposal"] = ({"pk": open_.pk},) * 2
     w.args["final"] = ({"pk": final.pk},) * 2

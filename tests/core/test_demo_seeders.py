@@ -10,8 +10,8 @@ from django.test import TestCase, override_settings
 from django.utils import timezone
 from wagtail.models import Page, Site
 
-from governance import services as governance
 from governance.models import Ballot, Committee, Meeting, Proposal, SecretChoice
+from governance.services.closing import count
 from knowledge_base.policies.models import (
     Acknowledgement,
     AcknowledgementCampaign,
@@ -76,7 +76,7 @@ def test_governance_votes_are_cast_by_the_directors():
     for proposal in decided:
         assert proposal.result and proposal.closes_at < now and proposal.announced_at
         # The published result is the count of the stored ballots.
-        assert governance.count(proposal).as_dict() == proposal.result
+        assert count(proposal).as_dict() == proposal.result
         assert all(b.cast_at <= proposal.closes_at for b in proposal.ballots.all())
     secret = decided.get(secret=True)
     assert secret.ballots.exists()

@@ -8,8 +8,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from governance import services
 from governance.models import Ballot, Proposal
+from governance.services.ballots import cast_ballot
+from governance.services.closing import close_proposal
+from governance.services.proposals import do_open_proposal
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR
 from tests import factories
 from tests.factories import with_mfa
@@ -32,13 +34,13 @@ def test_director_votes_changes_the_vote_and_reads_the_results(page):
     )
     secret = factories.totp(director)
     other_director = with_mfa(factories.member(other, DIRECTOR))
-    proposal = services.do_open_proposal(
+    proposal = do_open_proposal(
         admin,
         Proposal.objects.create(
             title="Adopt the shared loan rules", closes_at=timezone.now() + timedelta(days=2)
         ),
     )
-    services.cast_ballot(other_director, proposal.pk, other.pk, "yes")
+    cast_ballot(other_director, proposal.pk, other.pk, "yes")
 
     # Password, then the authenticator code: directors must use MFA.
     page.goto("/accounts/login/")
@@ -80,7 +82,7 @@ def test_director_votes_changes_the_vote_and_reads_the_results(page):
     Proposal.objects.filter(pk=proposal.pk).update(
         opens_at=timezone.now() - timedelta(days=1), closes_at=timezone.now()
     )
-    assert services.close_proposal(proposal.pk) is not None
+    assert close_proposal(proposal.pk) is not None
 
     page.goto(f"/governance/proposals/{proposal.pk}/")
     page.get_by_role("link", name="Results", exact=True).click()

@@ -5,8 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from governance import services
 from governance.models import Proposal, ProposalOption
+from governance.services.ballots import cast_ballot
+from governance.services.proposals import do_open_proposal
 from portal.members.models import MemberLibrary
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from tests import factories
@@ -38,11 +39,11 @@ class World:
                 proposal=proposal, key=key, label=key.title(), sort_order=n
             )
         if open_:
-            proposal = services.do_open_proposal(self.admin, proposal)
+            proposal = do_open_proposal(self.admin, proposal)
         return proposal
 
     def vote(self, n, proposal, choice, receipt=None, user=None):
-        return services.cast_ballot(
+        return cast_ballot(
             user or self.directors[n], proposal.pk, self.libraries[n].pk, choice, receipt
         )
 

@@ -10,8 +10,10 @@ from decimal import Decimal
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from governance import services
 from governance.models import Ballot, Eligibility, Proposal
+from governance.services.closing import close_proposal
+from governance.services.proposals import do_extend_window, do_withdraw_proposal
+from governance.services.receipts import fingerprint
 from portal.api import services as api_services
 from portal.members.models import LibraryPluginSwitch, MemberLibrary
 from tests.api_support import api_token, bearer_get, fresh_rate_limits  # noqa: F401 - fresh_rate_limits: autouse
@@ -45,7 +47,7 @@ def assert_no_library_named(world, response):
 
 def close(proposal):
     expire(proposal)
-    return services.close_proposal(proposal.pk)
+    return close_proposal(proposal.pk)
 
 
 def test_scope_and_token_are_required(client, world):
@@ -66,7 +68,7 @@ def test_a_library_sees_what_its_members_see_and_nothing_of_the_others(client, w
     draft = world.proposal(title="Still a draft", open_=False)
     open_ = world.proposal(title="Open vote")
     withdrawn = world.proposal(title="Withdrawn vote")
-    services.do_withdraw_proposal(world.admin, withdrawn, "Tabled")
+    do_withdraw_proposal(world.admin, withdrawn, "Tabled")
     world.vote(1, open_, "no")  # another library votes
     token = token_for(world, world.libraries[0])
 
@@ -111,9 +113,7 @@ def test_detail_gives_rules_window_and_electorate(client, world):
         quorum=Decimal("0.5"),
         options=("north", "south"),
     )
-    services.do_extend_window(
-        world.admin, proposal, proposal.closes_at + timedelta(days=1), "More time"
-    )
+    do_extend_window(world.admin, proposal, proposal.closes_at + timedelta(days=1), "More time")
     detail = ok(get(client, token_for(world, world.libraries[0]), f"{URL}{proposal.pk}"))
     assert detail["body"] == "<p>Two bids.</p>"
     assert detail["state"] == "open" and detail["kind"] == "choose_one"
@@ -155,7 +155,7 @@ def test_results_are_hidden_until_published(client, world):
     assert detail["outcome"] is None and "totals" not in detail
     withdrawn = world.proposal(title="Withdrawn")
     world.vote(0, withdrawn, "yes")
-    services.do_withdraw_proposal(world.admin, withdrawn, "Tabled")
+    do_withdraw_proposal(world.admin, withdrawn, "Tabled")
     assert get(client, token, f"{URL}{withdrawn.pk}/result").status_code == 404
 
     close(proposal)
@@ -219,7 +219,7 @@ def test_a_secret_ballot_never_puts_a_library_beside_a_choice(client, world):
         "totals",
         "rounds",
     }
-    fingerprints = [services.fingerprint(code) for code in receipts.values()]
+    fingerprints = [fingerprint(code) for code in receipts.values()]
     for response in responses:
         assert response.status_code == 200
         assert_no_library_named(world, response)

@@ -6,8 +6,10 @@ from django.contrib.messages import get_messages
 from django.db import OperationalError, connection
 from django.urls import reverse
 
-from governance import services
 from governance.models import Ballot
+from governance.services import ballots
+from governance.services.ballots import cast_ballot
+from governance.services.receipts import receipt_check
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,7 +27,7 @@ def postgres_only():
 def test_a_ballot_cut_off_by_the_database_is_refused_with_a_message(world, client, monkeypatch):
     proposal = world.proposal()
     client.force_login(world.directors[0])
-    real = services.do_cast_ballot
+    real = ballots.do_cast_ballot
 
     def cut_off(plan, code=None):
         cast = real(plan, code)  # written in the transaction, which the restart takes away
@@ -33,7 +35,7 @@ def test_a_ballot_cut_off_by_the_database_is_refused_with_a_message(world, clien
             cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         return cast
 
-    monkeypatch.setattr(services, "do_cast_ballot", cut_off)
+    monkeypatch.setattr(ballots, "do_cast_ballot", cut_off)
     response = client.post(
         url("vote", proposal.pk), {"library": world.libraries[0].pk, "choice": "yes"}
     )
@@ -43,7 +45,7 @@ def test_a_ballot_cut_off_by_the_database_is_refused_with_a_message(world, clien
     assert shown == ["Your ballot was not recorded: the database did not answer. Cast it again."]
     assert not Ballot.objects.exists()
 
-    monkeypatch.setattr(services, "do_cast_ballot", real)
+    monkeypatch.setattr(ballots, "do_cast_ballot", real)
     again = client.post(
         url("vote", proposal.pk), {"library": world.libraries[0].pk, "choice": "yes"}
     )
@@ -74,6 +76,6 @@ def test_a_ballot_committed_as_the_connection_broke_still_gets_its_receipt(
     assert lost and response.status_code == 200
     code = response.context["code"]
     ballot = Ballot.objects.get()
-    assert ballot.receipt_check == services.receipt_check(code)
+    assert ballot.receipt_check == receipt_check(code)
     # With that receipt, and only with it, the secret ballot can be changed.
-    services.cast_ballot(world.directors[0], proposal.pk, world.libraries[0].pk, "no", receipt=code)
+    cast_ballot(world.directors[0], proposal.pk, world.libraries[0].pk, "no", receipt=code)

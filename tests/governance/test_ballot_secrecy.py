@@ -27,7 +27,7 @@ from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from governance import sealing, services, tally
+from governance import sealing, tally
 from governance.models import (
     Ballot,
     BallotEvent,
@@ -35,6 +35,10 @@ from governance.models import (
     ProposalAdminForm,
     SecretChoice,
 )
+from governance.services.closing import close_due_proposals, close_proposal, count
+from governance.services.errors import GovernanceError, ReceiptRequired
+from governance.services.proposals import do_open_proposal
+from governance.services.receipts import fingerprint
 from portal.audit.models import AuditEntry
 from tests.governance.conftest import World, expire
 
@@ -150,7 +154,7 @@ def test_swapped_choices_leave_the_same_database_but_for_ciphertexts():
         assert not set(_strings(entry.data)) & set(CHOICES)
     # Yet each vote is counted as cast.
     for proposal, choices in ((first, CHOICES), (second, SWAPPED)):
-        closed = services.close_proposal(expire(proposal).pk)
+        closed = close_proposal(expire(proposal).pk)
         assert closed.result["counts"] == {
             "yes": 1,
             "no": 1,
@@ -255,7 +259,7 @@ def test_sealed_counts_equal_the_plain_count(world):
         weights = dict(proposal.eligibilities.values_list("library_id", "weight"))
         for n, choice in enumerate(choices):
             world.vote(n, proposal, choice)
-        closed = services.close_proposal(expire(proposal).pk)
+        closed = close_proposal(expire(proposal).pk)
         plain = tally.tally(
             closed.rule(),
             [
@@ -275,7 +279,7 @@ def test_a_member_recounts_from_the_published_record_alone(world, client):
     published randomness (Paillier with g = n + 1)."""
     proposal = world.proposal(secret=True)
     receipts = [world.vote(n, proposal, c)[1] for n, c in enumerate(("yes", "yes", "no"))]
-    services.close_proposal(expire(proposal).pk)
+    close_proposal(expire(proposal).pk)
     client.force_login(world.directors[0])
     response = client.get(reverse("governance:ballot_record", args=[proposal.pk]))
     assert response.status_code == 200
@@ -294,7 +298,7 @@ def test_a_member_recounts_from_the_published_record_alone(world, client):
     assert record["result"]["totals"]["yes"] == "2"
     # Each receipt finds its ballot in the record and on the page.
     prints = {b["fingerprint"] for b in record["ballots"]}
-    assert {services.fingerprint(code) for code in receipts} == prints
+    assert {fingerprint(code) for code in receipts} == prints
     page = client.post(reverse("governance:ballots", args=[proposal.pk]), {"receipt": receipts[0]})
     assert "counted, sealed, in the totals" in page.content.decode()
 
@@ -306,16 +310,16 @@ def test_receipt_shows_the_tracker_and_changes_the_ballot(world, client):
     page = client.post(url, {"library": world.libraries[0].pk, "choice": "yes"}).content.decode()
     code = re.search(r'id="receipt-code">([^<]+)<', page).group(1)
     tracker = re.search(r'id="receipt-tracker">([^<]+)<', page).group(1)
-    assert SecretChoice.objects.get().fingerprint == services.fingerprint(code)
+    assert SecretChoice.objects.get().fingerprint == fingerprint(code)
     assert sealing.tracker(SecretChoice.objects.get().sealed) == tracker
-    with pytest.raises(services.ReceiptRequired):
+    with pytest.raises(ReceiptRequired):
         world.vote(0, proposal, "no")
     _ballot, code2 = world.vote(0, proposal, "no", receipt=code)
     assert SecretChoice.objects.count() == 1 and Ballot.objects.get().changes == 1
-    closed = services.close_proposal(expire(proposal).pk)
+    closed = close_proposal(expire(proposal).pk)
     assert closed.result["counts"]["no"] == 1 and closed.result["counts"]["yes"] == 0
     rows = {r["fingerprint"]: r for r in services_public_ballots(closed)}
-    assert list(rows) == [services.fingerprint(code2)]
+    assert list(rows) == [fingerprint(code2)]
 
 
 def services_public_ballots(proposal):
@@ -330,7 +334,7 @@ def test_tampering_with_a_sealed_ballot_fails_verification(world):
     proposal = world.proposal(secret=True)
     for n, choice in enumerate(CHOICES):
         world.vote(n, proposal, choice)
-    services.close_proposal(expire(proposal).pk)
+    close_proposal(expire(proposal).pk)
     call_command("verify_proposal", str(proposal.pk))
     row = SecretChoice.objects.filter(proposal=proposal).first()
     other = world.proposal(secret=True)
@@ -353,7 +357,7 @@ def test_a_ballot_replaced_in_the_database_before_the_close_is_caught(world):
     row = SecretChoice.objects.filter(proposal=proposal).first()
     row.sealed = sealing.seal(proposal.ballot_key, proposal.rule(), 1, "yes")
     row.save()
-    services.close_proposal(expire(proposal).pk)
+    close_proposal(expire(proposal).pk)
     with pytest.raises(CommandError, match="differs from the one recorded"):
         call_command("verify_proposal", str(proposal.pk))
     # A swapped ballot key is named too.
@@ -369,12 +373,12 @@ def test_the_key_is_needed_to_count_and_erased_after(world):
     other = world.proposal(title="Closes all the same")
     expire(other)
     wrong = override_settings(BALLOT_SEALING_KEY="not the key it was sealed with")
-    with wrong, pytest.raises(services.GovernanceError, match="BALLOT_SEALING_KEY"):
-        services.close_proposal(expire(proposal).pk)
+    with wrong, pytest.raises(GovernanceError, match="BALLOT_SEALING_KEY"):
+        close_proposal(expire(proposal).pk)
     with wrong:
-        assert services.close_due_proposals() == [other.pk]
+        assert close_due_proposals() == [other.pk]
     assert Proposal.objects.get(pk=proposal.pk).state == Proposal.State.OPEN
-    closed = services.close_proposal(proposal.pk)
+    closed = close_proposal(proposal.pk)
     assert closed.state == Proposal.State.DECIDED and closed.sealed_private_key == ""
 
 
@@ -396,8 +400,8 @@ def test_ranked_choice_cannot_be_secret(world):
     ranked = world.proposal(
         open_=False, kind="ranked", secret=True, options=("a", "b", "c"), title="Ranked"
     )
-    with pytest.raises(services.GovernanceError, match="ranked-choice ballot cannot be secret"):
-        services.do_open_proposal(world.admin, ranked)
+    with pytest.raises(GovernanceError, match="ranked-choice ballot cannot be secret"):
+        do_open_proposal(world.admin, ranked)
 
 
 # --- secret proposals from before sealing --------------------------------------------------
@@ -412,13 +416,13 @@ def test_the_migration_seals_stored_choices(world):
     receipts, legacy = [], {}
     for n, choice in enumerate(CHOICES):
         receipts.append(world.vote(n, open_, choice)[1])
-        legacy[services.fingerprint(receipts[-1])] = choice
-        legacy[services.fingerprint(world.vote(n, done, SWAPPED[n])[1])] = SWAPPED[n]
-    closed = services.close_proposal(expire(done).pk)
+        legacy[fingerprint(receipts[-1])] = choice
+        legacy[fingerprint(world.vote(n, done, SWAPPED[n])[1])] = SWAPPED[n]
+    closed = close_proposal(expire(done).pk)
     published = closed.result
     # As the tables were before: choices in the clear, no key, no opening.
-    for fingerprint, choice in legacy.items():
-        SecretChoice.objects.filter(fingerprint=fingerprint).update(choice=choice, sealed=None)
+    for shown, choice in legacy.items():
+        SecretChoice.objects.filter(fingerprint=shown).update(choice=choice, sealed=None)
     for proposal in (open_, done):
         Proposal.objects.filter(pk=proposal.pk).update(
             ballot_key="", sealed_private_key="", tally_record=None
@@ -428,12 +432,12 @@ def test_the_migration_seals_stored_choices(world):
     assert not SecretChoice.objects.filter(sealed__isnull=True).exists()
     done.refresh_from_db()
     assert done.sealed and done.sealed_private_key == "" and done.result == published
-    assert services.count(done).as_dict() == published
+    assert count(done).as_dict() == published
     open_.refresh_from_db()
     assert open_.sealed and open_.sealed_private_key
     # Its ballots still change with their receipts, and count.
     world.vote(2, open_, "yes", receipt=receipts[2])
-    closed = services.close_proposal(expire(open_).pk)
+    closed = close_proposal(expire(open_).pk)
     assert closed.result["counts"] == {"yes": 2, "no": 1, "abstain": 0, "recuse": 0}
     assert BallotEvent.objects.filter(proposal=open_).count() == 4
 
@@ -505,7 +509,7 @@ def test_migrating_plain_secret_choices_forward():
     assert not SecretChoice.objects.filter(choice__isnull=False).exists()
     decided = Proposal.objects.get(title="Secret, decided")
     assert decided.sealed and decided.sealed_private_key == ""
-    assert services.count(decided).as_dict() == plain
+    assert count(decided).as_dict() == plain
     open_ = Proposal.objects.get(title="Secret, open")
     assert open_.sealed and open_.sealed_private_key and open_.tally_record is None
     draft = Proposal.objects.get(title="Secret, draft")
@@ -531,7 +535,7 @@ def test_a_ranked_secret_vote_from_before_sealing_still_counts(world):
     for n, ranking in enumerate(rankings):
         world.vote(n, ranked, ranking)
     assert Ballot.objects.filter(proposal=ranked, choice__isnull=False).count() == 0
-    closed = services.close_proposal(expire(ranked).pk)
+    closed = close_proposal(expire(ranked).pk)
     plain = tally.tally(
         closed.rule(), [tally.Ballot(Fraction(1), r) for r in rankings], eligible=3, membership=3
     )

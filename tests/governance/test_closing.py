@@ -4,8 +4,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from governance import services, tasks
+from governance import tasks
 from governance.models import Ballot, Proposal
+from governance.services.closing import close_proposal
+from governance.services.notifications import remind_due_proposals
 from portal.audit.models import AuditEntry
 from portal.signals import periodic, proposal_decided
 
@@ -57,7 +59,7 @@ def test_verify_proposal_command(world, capsys):
     world.vote(1, proposal, "no")
     world.vote(1, proposal, "yes")
     expire(proposal)
-    services.close_proposal(proposal.pk)
+    close_proposal(proposal.pk)
     call_command("verify_proposal", str(proposal.pk))
     assert "verified" in capsys.readouterr().out
     Ballot.objects.filter(library=world.libraries[1]).update(choice="no")
@@ -70,7 +72,7 @@ def test_verify_secret_proposal_and_missing_choice(world):
     world.vote(0, proposal, "yes")
     world.vote(1, proposal, "no")
     expire(proposal)
-    services.close_proposal(proposal.pk)
+    close_proposal(proposal.pk)
     call_command("verify_proposal", str(proposal.pk))
     from governance.models import SecretChoice
 
@@ -90,6 +92,6 @@ def test_reminder_sent_once_to_libraries_that_have_not_voted(world, mailoutbox):
     proposal = world.proposal(closes_at=timezone.now() + timedelta(hours=30))
     world.vote(0, proposal, "yes")
     mailoutbox.clear()
-    assert services.remind_due_proposals() == 2
-    assert services.remind_due_proposals() == 0
+    assert remind_due_proposals() == 2
+    assert remind_due_proposals() == 0
     assert world.libraries[0].contact_email not in {m.to[0] for m in mailoutbox}

@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from governance import services
 from governance.models import AgendaItem, Meeting
+from governance.services.closing import close_proposal
 from tests.pdf_ua import assert_accessible_pdf
 
 from .conftest import expire
@@ -27,7 +27,7 @@ def test_minutes_pdf(world, client, tmp_path):
     ):
         if proposal:
             expire(proposal)
-            services.close_proposal(proposal.pk)
+            close_proposal(proposal.pk)
         AgendaItem.objects.create(meeting=meeting, title=title, proposal=proposal, sort_order=order)
     client.force_login(world.directors[0])
     pdf = client.get(reverse("governance:minutes", args=[meeting.pk])).content
@@ -49,7 +49,7 @@ def test_resolution_register_pdf(world, client, tmp_path):
         proposal = world.proposal(title=title)
         world.vote(0, proposal, "yes" if n else "no")
         expire(proposal)
-        services.close_proposal(proposal.pk)
+        close_proposal(proposal.pk)
     client.force_login(world.directors[0])
     page = client.get(reverse("governance:register"), {"year": timezone.now().year})
     assert f"year={timezone.now().year}&amp;format=pdf" in page.content.decode()

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from governance import views
 from governance.models import Committee, Delegation, Proposal
-from governance.services import close_proposal
+from governance.services.closing import close_proposal
 from tests.queries import get_counting_queries
 
 from .conftest import expire

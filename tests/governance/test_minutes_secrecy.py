@@ -11,8 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from governance import selectors, services
+from governance import selectors
 from governance.models import AgendaItem, Meeting, Proposal
+from governance.services.closing import close_proposal
+from governance.services.delegations import do_name_delegate
 from tests import factories
 
 from .conftest import expire
@@ -37,7 +39,7 @@ def test_minutes_pdf_never_prints_a_library_beside_a_secret_choice(world, client
     zeta, _director = world.add_library(name="Zeta Library")
     today = timezone.localdate()
     proxy = factories.person()
-    services.do_name_delegate(
+    do_name_delegate(
         world.directors[2], world.libraries[2], proxy, "proxy", today, today + timedelta(days=1)
     )
     secret = world.proposal(title="Secret item", secret=True)
@@ -60,7 +62,7 @@ def test_minutes_pdf_never_prints_a_library_beside_a_secret_choice(world, client
     world.vote(3, open_, "yes")  # Zeta votes only on the open item
     for proposal in (secret, secret_approval, open_):
         expire(proposal)
-        services.close_proposal(proposal.pk)
+        close_proposal(proposal.pk)
     meeting = Meeting.objects.create(title="Board", starts_at=timezone.now())
     for n, proposal in enumerate((secret, secret_approval, open_)):
         AgendaItem.objects.create(
@@ -94,7 +96,7 @@ def test_minutes_pdf_never_prints_a_library_beside_a_secret_choice(world, client
 def test_minutes_proxy_chain_is_one_line_per_library_and_authority(world):
     today = timezone.localdate()
     proxy = factories.person()
-    services.do_name_delegate(
+    do_name_delegate(
         world.directors[1], world.libraries[1], proxy, "proxy", today, today + timedelta(days=2)
     )
     proposals = [world.proposal(title=f"Item {n}", secret=n == 1) for n in range(4)]
@@ -103,7 +105,7 @@ def test_minutes_proxy_chain_is_one_line_per_library_and_authority(world):
         # The proxy votes on items 1, 2 and 4; the director on item 3.
         world.vote(1, proposal, "no", user=None if n == 2 else proxy)
         expire(proposal)
-        services.close_proposal(proposal.pk)
+        close_proposal(proposal.pk)
     meeting = Meeting.objects.create(title="Board", starts_at=timezone.now())
     AgendaItem.objects.create(meeting=meeting, title="Welcome", sort_order=0)
     for n, proposal in enumerate(proposals, start=1):

@@ -5,8 +5,11 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from governance import services, tasks
+from governance import tasks
 from governance.models import Committee, CommitteeMembership, Proposal
+from governance.services.closing import close_proposal
+from governance.services.delegations import do_name_delegate, do_revoke_delegate
+from governance.services.proposals import do_withdraw_proposal
 from portal.members.models import Membership
 from portal.members.roles import DIRECTOR
 from portal.signals import periodic
@@ -35,11 +38,11 @@ def test_decision_mailed_once_to_each_person_after_commit(
     Membership.objects.create(user=world.directors[0], library=world.libraries[1], role=DIRECTOR)
     today = timezone.localdate()
     proxy, alternate, old_proxy, revoked = (factories.person() for _ in range(4))
-    services.do_name_delegate(
+    do_name_delegate(
         world.directors[1], world.libraries[1], proxy, "proxy", today, today + timedelta(days=1)
     )
-    services.do_name_delegate(world.directors[2], world.libraries[2], alternate, "alternate", today)
-    services.do_name_delegate(
+    do_name_delegate(world.directors[2], world.libraries[2], alternate, "alternate", today)
+    do_name_delegate(
         world.directors[2],
         world.libraries[2],
         old_proxy,
@@ -47,10 +50,8 @@ def test_decision_mailed_once_to_each_person_after_commit(
         today - timedelta(days=30),
         today - timedelta(days=20),
     )
-    gone = services.do_name_delegate(
-        world.directors[1], world.libraries[1], revoked, "alternate", today
-    )
-    services.do_revoke_delegate(world.directors[1], gone)
+    gone = do_name_delegate(world.directors[1], world.libraries[1], revoked, "alternate", today)
+    do_revoke_delegate(world.directors[1], gone)
     inactive = factories.member(world.libraries[2], DIRECTOR)
     inactive.is_active = False
     inactive.save()
@@ -61,7 +62,7 @@ def test_decision_mailed_once_to_each_person_after_commit(
     expire(proposal)
     mailoutbox.clear()
     with django_capture_on_commit_callbacks() as callbacks:
-        services.close_proposal(proposal.pk)
+        close_proposal(proposal.pk)
     assert mailoutbox == []  # nothing leaves before the decision is committed
     for callback in callbacks:
         callback()
@@ -90,7 +91,7 @@ def test_decision_mailed_once_to_each_person_after_commit(
     Proposal.objects.filter(pk=proposal.pk).update(closed_at=timezone.now() - timedelta(hours=1))
     with django_capture_on_commit_callbacks(execute=True):
         periodic.send(sender=None, now=timezone.now())
-        assert services.close_proposal(proposal.pk, force=True) is None
+        assert close_proposal(proposal.pk, force=True) is None
     assert len(mailoutbox) == sent
     assert outsider_library.pk not in set(
         proposal.eligibilities.values_list("library_id", flat=True)
@@ -103,7 +104,7 @@ def test_a_lost_decision_task_is_sent_by_the_periodic_sweep_once(
     proposal = world.proposal()
     world.vote(0, proposal, "no")
     expire(proposal)
-    services.close_proposal(proposal.pk)  # its on-commit task never runs in this test
+    close_proposal(proposal.pk)  # its on-commit task never runs in this test
     mailoutbox.clear()
     periodic.send(sender=None, now=timezone.now())
     assert mailoutbox == []  # just closed: the task may still be on its way
@@ -119,7 +120,7 @@ def test_a_lost_decision_task_is_sent_by_the_periodic_sweep_once(
 def test_nothing_mailed_for_an_undecided_proposal(world, mailoutbox):
     proposal = world.proposal()
     assert tasks.notify_decided(proposal.pk) == 0
-    services.do_withdraw_proposal(world.admin, proposal)
+    do_withdraw_proposal(world.admin, proposal)
     assert tasks.notify_decided(proposal.pk) == 0
     assert tasks.notify_decided(0) == 0
     assert not [m for m in mailoutbox if "Decided" in m.subject]
@@ -137,7 +138,7 @@ def test_dashboard_shows_decisions_of_the_last_two_weeks_with_outcome(world, cli
     world.vote(0, old, "yes")
     for proposal in (carried, lost, old):
         expire(proposal)
-        services.close_proposal(proposal.pk)
+        close_proposal(proposal.pk)
     now = timezone.now()
     for proposal, days in ((carried, 2), (lost, 1), (old, 15)):
         Proposal.objects.filter(pk=proposal.pk).update(closed_at=now - timedelta(days=days))

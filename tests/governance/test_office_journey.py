@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from governance import services
 from governance.models import AgendaItem, Meeting, Proposal
+from governance.services.closing import close_proposal
 from portal.members.office import OFFICE_GROUP
 
 from .conftest import expire
@@ -94,7 +94,7 @@ def test_results_say_when_the_quorum_was_not_reached_and_link_the_minutes(world,
     meeting = Meeting.objects.create(title="Winter meeting", starts_at=timezone.now())
     AgendaItem.objects.create(meeting=meeting, title="E-books", proposal=proposal)
     expire(proposal)
-    services.close_proposal(proposal.pk)
+    close_proposal(proposal.pk)
     client.force_login(world.directors[1])
     page = client.get(reverse("governance:results", args=[proposal.pk])).content.decode()
     assert "the quorum was not reached" in page and "Quorum not reached." in page

@@ -12,8 +12,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from governance import selectors, services
+from governance import selectors
 from governance.models import VOTING_KINDS, AgendaItem, Ballot, Delegation, Meeting
+from governance.services.closing import close_proposal
+from governance.services.delegations import do_name_delegate
+from governance.services.electorate import voting_authority
+from governance.services.receipts import fingerprint
 from portal.members.grants import sync_grants
 from portal.members.models import MemberLibrary, Membership
 from portal.members.roles import DIRECTOR
@@ -84,7 +88,7 @@ def test_results_hidden_until_close_then_chart(world, client):
     assert client.get(url("results", proposal.pk)).status_code == 404
     assert client.get(url("ballots", proposal.pk)).status_code == 404
     expire(proposal)
-    services.close_proposal(proposal.pk)
+    close_proposal(proposal.pk)
     page = client.get(url("results", proposal.pk))
     assert page.status_code == 200 and b"<svg" in page.content and b'class="bar"' in page.content
     svg = client.get(url("chart", proposal.pk))
@@ -97,11 +101,11 @@ def test_public_ballot_list_checks_a_receipt(world, client):
     proposal = world.proposal()
     _ballot, code = world.vote(0, proposal, "yes")
     expire(proposal)
-    services.close_proposal(proposal.pk)
+    close_proposal(proposal.pk)
     client.force_login(world.directors[1])
     page = client.post(url("ballots", proposal.pk), {"receipt": code})
     assert b'class="found"' in page.content
-    assert services.fingerprint(code).encode() in page.content
+    assert fingerprint(code).encode() in page.content
     assert world.libraries[0].name.encode() in page.content  # open ballot: library shown
 
 
@@ -127,7 +131,7 @@ def test_no_view_shows_a_library_beside_a_secret_choice(world, client):
     for page in open_pages:
         assert_unlinked(client.get(page).content.decode())
     expire(proposal)
-    services.close_proposal(proposal.pk)
+    close_proposal(proposal.pk)
     for viewer in (world.admin, world.directors[0]):
         client.force_login(viewer)
         for page in [
@@ -172,7 +176,7 @@ def test_director_names_a_proxy_on_the_page(world, client):
     )
     assert response.status_code == 302
     proposal = world.proposal()
-    assert services.voting_authority(world.staff, world.libraries[0]).kind == "proxy"
+    assert voting_authority(world.staff, world.libraries[0]).kind == "proxy"
     client.force_login(world.staff)
     page = client.get(url("proposal", proposal.pk))
     assert b'name="choice"' in page.content
@@ -205,7 +209,7 @@ def test_minutes_pdf_of_thirty_items(world, client):
         if proposal:
             world.vote(0, proposal, "yes")
             expire(proposal)
-            services.close_proposal(proposal.pk)
+            close_proposal(proposal.pk)
         AgendaItem.objects.create(
             meeting=meeting, title=f"Item {n}", proposal=proposal, sort_order=n
         )
@@ -308,7 +312,7 @@ def test_proposal_and_dashboard_queries_do_not_grow(world, client):
         Membership.objects.create(user=world.directors[0], library=lib, role=DIRECTOR)
     grow(world, 10)
     today = timezone.localdate()
-    services.do_name_delegate(
+    do_name_delegate(
         world.directors[3], world.libraries[3], world.directors[0], "proxy", today, today
     )
     small = _measure(world, client)

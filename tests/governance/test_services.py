@@ -7,7 +7,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from governance import services, tally
+from governance import tally
 from governance.models import (
     Ballot,
     BallotEvent,
@@ -18,6 +18,17 @@ from governance.models import (
     Proposal,
     SecretChoice,
 )
+from governance.services.closing import close_proposal
+from governance.services.delegations import do_name_delegate, do_revoke_delegate
+from governance.services.errors import (
+    GovernanceError,
+    InvalidChoice,
+    NotAllowed,
+    ReceiptRequired,
+    VotingClosed,
+)
+from governance.services.proposals import do_extend_window, do_open_proposal, do_withdraw_proposal
+from governance.services.receipts import fingerprint
 from portal.audit.models import AuditEntry
 from portal.members.models import MemberLibrary
 
@@ -26,7 +37,7 @@ from .conftest import expire
 
 def close(proposal):
     expire(proposal)
-    return services.close_proposal(proposal.pk)
+    return close_proposal(proposal.pk)
 
 
 # --- 3. the library is the voter --------------------------------------------------------
@@ -63,16 +74,16 @@ def test_database_refuses_a_second_ballot(world):
 
 def test_director_of_a_cannot_vote_for_b(world):
     proposal = world.proposal()
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         world.vote(1, proposal, "yes", user=world.directors[0])
     assert not Ballot.objects.exists()
 
 
 def test_staff_and_office_cannot_vote(world):
     proposal = world.proposal()
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         world.vote(0, proposal, "yes", user=world.staff)
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         world.vote(0, proposal, "yes", user=world.admin)
 
 
@@ -80,7 +91,7 @@ def test_proxy_votes_within_its_dates_only(world):
     proposal = world.proposal()
     proxy = world.directors[1]
     today = timezone.localdate()
-    delegation = services.do_name_delegate(
+    delegation = do_name_delegate(
         world.directors[0],
         world.libraries[0],
         proxy,
@@ -88,7 +99,7 @@ def test_proxy_votes_within_its_dates_only(world):
         today - timedelta(days=5),
         today - timedelta(days=1),
     )
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         world.vote(0, proposal, "yes", user=proxy)
     Delegation.objects.filter(pk=delegation.pk).update(ends_on=today + timedelta(days=1))
     ballot, _code = world.vote(0, proposal, "yes", user=proxy)
@@ -99,19 +110,19 @@ def test_proxy_votes_within_its_dates_only(world):
 def test_revoked_proxy_and_alternate(world):
     proposal = world.proposal()
     alternate = world.staff
-    delegation = services.do_name_delegate(
+    delegation = do_name_delegate(
         world.directors[0], world.libraries[0], alternate, "alternate", timezone.localdate()
     )
     ballot, _ = world.vote(0, proposal, "no", user=alternate)
     assert ballot.authority == "alternate"
-    services.do_revoke_delegate(world.directors[0], delegation)
-    with pytest.raises(services.NotAllowed):
+    do_revoke_delegate(world.directors[0], delegation)
+    with pytest.raises(NotAllowed):
         world.vote(0, proposal, "yes", user=alternate)
 
 
 def test_only_the_director_names_proxies(world):
-    with pytest.raises(services.NotAllowed):
-        services.do_name_delegate(
+    with pytest.raises(NotAllowed):
+        do_name_delegate(
             world.directors[1],
             world.libraries[0],
             world.staff,
@@ -119,8 +130,8 @@ def test_only_the_director_names_proxies(world):
             timezone.localdate(),
             timezone.localdate(),
         )
-    with pytest.raises(services.GovernanceError):  # a proxy needs an end date
-        services.do_name_delegate(
+    with pytest.raises(GovernanceError):  # a proxy needs an end date
+        do_name_delegate(
             world.directors[0], world.libraries[0], world.staff, "proxy", timezone.localdate()
         )
 
@@ -135,16 +146,16 @@ def test_branches_and_the_root_do_not_vote(world):
 def test_no_ballot_after_close_or_before_open(world):
     proposal = world.proposal()
     expire(proposal)
-    with pytest.raises(services.VotingClosed):
+    with pytest.raises(VotingClosed):
         world.vote(0, proposal, "yes")
     draft = world.proposal(open_=False)
-    with pytest.raises(services.VotingClosed):
+    with pytest.raises(VotingClosed):
         world.vote(0, draft, "yes")
 
 
 def test_invalid_choice_leaves_nothing_behind(world):
     proposal = world.proposal()
-    with pytest.raises(services.InvalidChoice):
+    with pytest.raises(InvalidChoice):
         world.vote(0, proposal, "maybe")
     assert not Ballot.objects.exists() and not BallotEvent.objects.exists()
     assert not AuditEntry.objects.filter(action__startswith="governance.ballot").exists()
@@ -166,7 +177,7 @@ def test_electorate_committee_type_and_flag(world):
     assert electorate(electorate="library_type", electorate_type="academic") == {academic.pk}
     assert electorate(electorate="flag", electorate_flag="shares_catalogue") == {academic.pk}
     proposal = world.proposal(electorate="committee", committee=committee)
-    with pytest.raises(services.NotAllowed):
+    with pytest.raises(NotAllowed):
         world.vote(0, proposal, "yes")
 
 
@@ -241,7 +252,7 @@ def test_choose_one_approval_and_ranked(world):
     approval = world.proposal(
         kind="approval", max_choices=2, majority="plurality", options=("a", "b", "c")
     )
-    with pytest.raises(services.InvalidChoice):
+    with pytest.raises(InvalidChoice):
         world.vote(0, approval, ["a", "b", "c"])
     world.vote(0, approval, ["a", "c"])
     world.vote(1, approval, ["c"])
@@ -265,9 +276,7 @@ def test_secret_ballot_stores_no_link(world):
     assert ballot.choice is None and ballot.fingerprint == ""
     secret = SecretChoice.objects.get()
     # Sealed: the choice only as ciphertexts of the proposal's key.
-    assert (
-        secret.choice is None and secret.sealed and secret.fingerprint == services.fingerprint(code)
-    )
+    assert secret.choice is None and secret.sealed and secret.fingerprint == fingerprint(code)
     assert {f.name for f in SecretChoice._meta.get_fields()} == {
         "id",
         "proposal",
@@ -286,12 +295,12 @@ def test_secret_ballot_stores_no_link(world):
 def test_secret_ballot_changes_only_with_receipt(world):
     proposal = world.proposal(secret=True)
     _ballot, code = world.vote(0, proposal, "yes")
-    with pytest.raises(services.ReceiptRequired):
+    with pytest.raises(ReceiptRequired):
         world.vote(0, proposal, "no")
-    with pytest.raises(services.ReceiptRequired):
+    with pytest.raises(ReceiptRequired):
         world.vote(0, proposal, "no", receipt="AAAA-BBBB")
     _ballot, code2 = world.vote(0, proposal, "no", receipt=code.lower())
-    assert SecretChoice.objects.get().fingerprint == services.fingerprint(code2)
+    assert SecretChoice.objects.get().fingerprint == fingerprint(code2)
     world.vote(1, proposal, "yes")
     closed = close(proposal)
     assert closed.result["totals"]["yes"] == "1" and closed.result["totals"]["no"] == "1"
@@ -303,11 +312,11 @@ def test_secret_ballot_changes_only_with_receipt(world):
 def test_extension_needs_reason_and_is_audited(world):
     proposal = world.proposal()
     later = proposal.closes_at + timedelta(days=1)
-    with pytest.raises(services.GovernanceError):
-        services.do_extend_window(world.admin, proposal, later, "  ")
-    with pytest.raises(services.NotAllowed):
-        services.do_extend_window(world.directors[0], proposal, later, "snow day")
-    services.do_extend_window(world.admin, proposal, later, "snow day")
+    with pytest.raises(GovernanceError):
+        do_extend_window(world.admin, proposal, later, "  ")
+    with pytest.raises(NotAllowed):
+        do_extend_window(world.directors[0], proposal, later, "snow day")
+    do_extend_window(world.admin, proposal, later, "snow day")
     proposal.refresh_from_db()
     assert proposal.closes_at == later and proposal.extensions.get().reason == "snow day"
     assert AuditEntry.objects.filter(action="governance.proposal.extended").exists()
@@ -315,13 +324,13 @@ def test_extension_needs_reason_and_is_audited(world):
 
 def test_withdraw_and_open_rules(world):
     proposal = world.proposal(open_=False)
-    with pytest.raises(services.NotAllowed):
-        services.do_open_proposal(world.directors[0], proposal)
-    services.do_withdraw_proposal(world.admin, proposal, "moved to next year")
+    with pytest.raises(NotAllowed):
+        do_open_proposal(world.directors[0], proposal)
+    do_withdraw_proposal(world.admin, proposal, "moved to next year")
     proposal.refresh_from_db()
     assert proposal.state == Proposal.State.WITHDRAWN
-    with pytest.raises(services.GovernanceError):
-        services.do_open_proposal(world.admin, proposal)
+    with pytest.raises(GovernanceError):
+        do_open_proposal(world.admin, proposal)
     bad = world.proposal(open_=False, kind="choose_one")
-    with pytest.raises(services.GovernanceError):  # no options
-        services.do_open_proposal(world.admin, bad)
+    with pytest.raises(GovernanceError):  # no options
+        do_open_proposal(world.admin, bad)
