@@ -100,5 +100,11 @@ class PatronNoticesConfig(PortalPluginConfig):
 
     def ready(self):
         # signals connects the receivers; directory.admin registers the imports' admin viewset.
+        from portal.celery import app as celery_app
+
         from . import signals  # noqa: F401
         from .directory import admin  # noqa: F401
+        from .notices.queue import declare_routes
+
+        # The engine's queue (PATRON_NOTICES_QUEUE) is a route of Celery's task_routes.
+        declare_routes(celery_app)

@@ -26,8 +26,8 @@ from portal.members.models import MemberLibrary
 
 from . import rules
 from .blocks import language_choices
-from .models import Notice
 from .notices import admin_views, selectors
+from .notices.models import Notice
 from .rules import COUNTS, IMPORT, VIEW
 
 

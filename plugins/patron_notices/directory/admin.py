@@ -20,8 +20,8 @@ from wagtail.admin.viewsets.base import ViewSet
 from portal import access
 from portal.admin_door import AdminDoor
 
-from ..models import ImportJob
 from . import selectors
+from .models import ImportJob
 from .selectors import COUNTS, IMPORT, VIEW
 
 ADMIN_GROUP = "Patron directory keepers"

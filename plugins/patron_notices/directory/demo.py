@@ -20,7 +20,7 @@ from portal.db import refresh_statistics
 from portal.demo import FIRST_NAMES, LAST_NAMES
 from portal.members.models import MemberLibrary
 
-from ..models import Patron
+from .models import Patron
 from .orm_writer import link_contacts
 
 CHUNK = 50_000

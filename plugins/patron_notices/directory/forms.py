@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from ..models import NOTICE_KINDS, ImportJob
+from .models import NOTICE_KINDS, ImportJob
 from .presets import FIELDS, FLAG_FIELDS, PRESET_CHOICES
 
 FIELD_LABELS = {

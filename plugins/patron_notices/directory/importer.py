@@ -20,7 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from ..models import ImportJob, ImportProblem
+from .models import ImportJob, ImportProblem
 from .orm_writer import OrmUpsert
 from .postgres_writer import PostgresUpsert
 from .presets import mapping_for

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..models import Contact, ImportJob, Patron, PostalAddress
 from .locks import hold_references, lock_library_patrons
+from .models import Contact, ImportJob, Patron, PostalAddress
 from .presets import default_kinds_json
 from .uploads import rows_at
 

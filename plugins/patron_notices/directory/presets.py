@@ -8,7 +8,7 @@ import re
 
 from django.utils.translation import gettext as _
 
-from ..models import notice_kinds_default
+from .models import notice_kinds_default
 
 # The postal address, for printed letters. Optional: a file without these columns leaves
 # the addresses on record as they are.

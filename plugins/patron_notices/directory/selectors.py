@@ -7,8 +7,8 @@ from django.db.models import Count, Q, QuerySet
 from portal import access
 from portal.members.models import MemberLibrary
 
-from ..models import ImportJob, Patron
 from ..rules import COUNTS, IMPORT, RECORDS, VIEW
+from .models import ImportJob, Patron
 
 
 def may_see_records(user, library: MemberLibrary) -> tuple[bool, bool]:

@@ -15,8 +15,8 @@ from portal.audit.services import record, record_on_commit
 from portal.background import enqueue
 
 from ..conf import conf
-from ..models import NOTICE_KINDS, Contact, ImportJob, Patron, PreferenceChange
 from . import locks, orm_writer, presets, staging, uploads
+from .models import NOTICE_KINDS, Contact, ImportJob, Patron, PreferenceChange
 from .rows import Problem, storable
 from .selectors import IMPORT, may_see_records
 

@@ -7,9 +7,9 @@ from celery import shared_task
 from django.db.models import Q
 from django.utils.translation import gettext
 
-from ..models import ImportJob
 from ..outages import TRANSIENT, patiently
 from .importer import Importer
+from .models import ImportJob
 from .services import do_purge_expired
 
 logger = logging.getLogger(__name__)

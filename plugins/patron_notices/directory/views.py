@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from portal import access, exports
 from portal.members.models import MemberLibrary
 
-from ..models import ImportJob
 from . import selectors, services, uploads
 from .forms import MappingForm, PreferencesForm, UploadForm
+from .models import ImportJob
 
 
 @login_required

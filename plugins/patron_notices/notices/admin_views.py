@@ -17,8 +17,8 @@ from django.views.decorators.http import require_POST
 
 from portal.members.models import MemberLibrary
 
-from ..models import Notice
 from . import letters, planning, rendering, selectors, services
+from .models import Notice
 
 
 def _notice_for(request, pk) -> tuple[Notice, set[int] | None]:

@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from portal.audit.services import record_on_commit
 
-from ..models import Contact, Delivery, Patron
+from ..directory.models import Contact, Patron
+from .models import Delivery
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import re
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import sanitize_address
 
-from ..models import Notice, message_id_for
 from .leases import Row
 from .links import message_id_domain, unsubscribe_prefix, unsubscribe_token
+from .models import Notice, message_id_for
 from .rendering import FIRST_NAME, UNSUBSCRIBE, Branding, Prepared, first_name_of
 
 logger = logging.getLogger(__name__)

@@ -15,8 +15,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..conf import conf
-from ..models import Contact, Delivery, Notice, Patron
+from ..directory.models import Contact, Patron
 from ..outages import patiently
+from .models import Delivery, Notice
 
 logger = logging.getLogger(__name__)
 

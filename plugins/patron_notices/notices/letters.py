@@ -21,8 +21,9 @@ from django.utils import timezone, translation
 from portal.members.models import MemberLibrary
 from portal.pdf import render_pdf
 
-from ..models import Notice, Patron, PrintRun
+from ..directory.models import Patron
 from . import planning, rendering
+from .models import Notice, PrintRun
 
 logger = logging.getLogger(__name__)
 

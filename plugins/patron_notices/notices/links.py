@@ -8,7 +8,7 @@ from django.core import signing
 from django.urls import reverse
 
 from ..conf import conf
-from ..models import Delivery
+from .models import Delivery
 
 logger = logging.getLogger(__name__)
 

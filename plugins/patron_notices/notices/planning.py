@@ -16,7 +16,8 @@ from portal.db import refresh_statistics
 from portal.members.models import MemberLibrary
 from portal.members.switches import enabled_plugins_by_library
 
-from ..models import Delivery, LibraryParticipation, Notice, Patron
+from ..directory.models import Patron
+from .models import Delivery, LibraryParticipation, Notice
 
 PLUGIN = "patron_notices"
 # Planned rows from which the delivery table's statistics are refreshed at once.

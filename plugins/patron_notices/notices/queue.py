@@ -1,7 +1,13 @@
 """Setting the engine's tasks going. The services call these, on commit; the tasks call the
 services. A task is named as Celery registered it (``patron_notices.*``, the names queued
 messages and the beat schedule use), so neither the services nor this module imports
-``tasks.py``: no cycle. Every notice task goes to ``PATRON_NOTICES_QUEUE`` when it is set.
+``tasks.py``: no cycle.
+
+Which queue a task goes to is Celery's ``task_routes``: :func:`route` sends every task of
+the engine to ``PATRON_NOTICES_QUEUE`` when it is set, whoever queues it (a service, a
+task, Celery's own retries, beat); the app adds it to the routes when it is ready
+(:func:`declare_routes`). The directory's tasks (imports, the purge) stay on Celery's
+default queue.
 """
 
 from __future__ import annotations
@@ -23,14 +29,36 @@ RENDER_PRINT_RUN = "patron_notices.render_print_run"
 PUBLISH_RETRY = {"max_retries": 40, "interval_start": 0.2, "interval_step": 0.5, "interval_max": 2}
 
 
-def routing() -> dict:
+# Every task of the engine: what PATRON_NOTICES_QUEUE moves.
+ENGINE_TASKS = frozenset(
+    {START, BATCH, REAP, RESUME, TEST_COPIES, PLAN_PRINT_RUNS, RENDER_PRINT_RUN}
+)
+
+
+def route(name, args=None, kwargs=None, options=None, task=None, **rest) -> dict | None:
+    """A Celery router (an entry of ``task_routes``): the engine's tasks to
+    ``PATRON_NOTICES_QUEUE`` when it is set; None leaves a task to the next route, or to
+    Celery's default queue. Read at each send, so a changed setting takes effect."""
     queue = conf().queue
-    return {"queue": queue} if queue else {}
+    if queue and name in ENGINE_TASKS:
+        return {"queue": queue}
+    return None
+
+
+def declare_routes(app) -> None:
+    """Add :func:`route` after the routes the deployment set (``CELERY_TASK_ROUTES``),
+    which therefore win. Once, however often the app is made ready."""
+    routes = app.conf.task_routes or ()
+    if not isinstance(routes, (list, tuple)):
+        routes = (routes,)
+    if route not in routes:
+        # update(), not assignment: it makes Celery build its router again.
+        app.conf.update(task_routes=(*routes, route))
 
 
 def enqueue(task: str, *args, **options) -> None:
     """Queue ``task`` now: by its registered name (run at once where Celery is eager)."""
-    enqueue_named(task, *args, **{**routing(), **options})
+    enqueue_named(task, *args, **options)
 
 
 def batches(notice_id: int, count: int | None = None, countdown: float | None = None) -> None:

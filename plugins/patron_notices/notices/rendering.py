@@ -16,9 +16,9 @@ from django.utils import translation
 
 from portal.members.models import MemberLibrary
 
-from ..models import LibraryParticipation, LibrarySender, Notice
 from .leases import Row
 from .links import base_url
+from .models import LibraryParticipation, LibrarySender, Notice
 
 logger = logging.getLogger(__name__)
 

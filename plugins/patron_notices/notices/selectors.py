@@ -8,8 +8,8 @@ from django.utils import timezone
 from portal import access
 from portal.members.models import MemberLibrary, Membership
 
-from ..models import Delivery, LibraryParticipation, Notice
 from ..rules import DRAFT, SEND, TAKE_PART
+from .models import Delivery, LibraryParticipation, Notice
 
 
 def notice_libraries(user) -> set[int] | None:

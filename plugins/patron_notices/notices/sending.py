@@ -29,12 +29,12 @@ from django.utils import translation
 from portal.members.models import MemberLibrary
 
 from ..conf import conf
-from ..models import Notice, message_id_for
 from ..outages import REDIS_TRANSIENT, TRANSIENT, patiently
 from . import leases, ratelimit
 from .emails import Serialised, build_message
 from .leases import Outcome, Row, backoff, lease_margin, worker_name
 from .links import unsubscribe_prefix
+from .models import Notice, message_id_for
 from .rendering import branding_for, local_paragraphs, prepare
 from .smtp import Connections, PermanentFailure, classify
 

@@ -17,15 +17,7 @@ from portal.admin_door import AdminDoor
 from portal.audit.services import record_on_commit
 from portal.members.models import MemberLibrary
 
-from ..models import (
-    Contact,
-    Delivery,
-    LibraryParticipation,
-    Notice,
-    NoticeApprovalTask,
-    Patron,
-    PreferenceChange,
-)
+from ..directory.models import Contact, Patron, PreferenceChange
 from ..rules import (  # noqa: F401 - the notice's rules, asked of the services too
     DRAFT,
     SEND,
@@ -39,6 +31,7 @@ from ..rules import (  # noqa: F401 - the notice's rules, asked of the services 
     may_view,
 )
 from . import leases, planning, queue, selectors
+from .models import Delivery, LibraryParticipation, Notice, NoticeApprovalTask
 
 State = Notice.State
 

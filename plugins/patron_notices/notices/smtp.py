@@ -13,7 +13,7 @@ from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
 from ..conf import conf
-from ..models import LibrarySender
+from .models import LibrarySender
 
 logger = logging.getLogger(__name__)
 

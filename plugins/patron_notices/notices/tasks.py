@@ -10,11 +10,12 @@ from portal.background import shows_failures_on
 from portal.members.models import MemberLibrary
 
 from ..conf import conf
+from ..directory.models import ImportJob
 from ..directory.tasks import run_import
-from ..models import Delivery, ImportJob, Notice
 from ..outages import TRANSIENT, patiently
 from . import leases, letters, queue, sending, services
-from .queue import PUBLISH_RETRY, routing
+from .models import Delivery, Notice
+from .queue import PUBLISH_RETRY
 
 logger = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ def plan_print_runs(notice_id: int) -> int:
         return 0
     run_ids = letters.do_plan_print_runs(notice)
     for run_id in run_ids:
-        render_print_run.apply_async((run_id,), **routing())
+        render_print_run.delay(run_id)
     return len(run_ids)
 
 
@@ -145,7 +146,7 @@ class ResumeOnReconnect(bootsteps.StartStopStep):
         if c.restart_count <= 0:  # 0 is the worker's first connection
             return
         try:
-            resume_after_reconnect.apply_async(retry=True, retry_policy=PUBLISH_RETRY, **routing())
+            resume_after_reconnect.apply_async(retry=True, retry_policy=PUBLISH_RETRY)
         except Exception:  # the periodic repair will do it; the worker must keep running
             logger.exception("Could not queue the resumption after a broker restart")
 

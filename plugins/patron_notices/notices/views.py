@@ -22,8 +22,8 @@ from portal.members.models import MemberLibrary
 from portal.members.switches import plugin_enabled
 from portal.pdf import render_pdf
 
-from ..models import LibraryParticipation, Notice, PrintRun
 from . import letters, links, rendering, selectors, services
+from .models import LibraryParticipation, Notice, PrintRun
 
 # What member libraries decide on: approved by the office, not yet being sent.
 OPEN = (Notice.State.APPROVED, Notice.State.SCHEDULED)
