@@ -171,7 +171,7 @@ def main():
         from pypdf import PdfReader
 
         from governance.models import Meeting
-        from governance.selectors import minutes_context
+        from governance.selectors.minutes import minutes_context
         from portal.pdf import render_pdf
 
         started = time.perf_counter()

@@ -20,8 +20,9 @@ from wagtail.rich_text import expand_db_html
 from portal.api.api import require_scope
 from portal.api.pagination import BoundedPage
 
-from . import selectors
 from .models import Proposal
+from .selectors.proposals import proposals_for_library
+from .selectors.results import option_labels, weight_text
 
 SCOPE = "proposals:read"
 PLUGIN = "governance"
@@ -31,7 +32,7 @@ router = Router(tags=["governance"])
 
 def _weight(value) -> str | None:
     """An exact weight as the portal prints it: whole, or at most three decimals."""
-    return None if value is None else selectors.weight_text(value)
+    return None if value is None else weight_text(value)
 
 
 class OwnLibraryOut(Schema):
@@ -190,7 +191,7 @@ class ResultOut(Schema):
 
 def _visible(request, pk: int):
     token = require_scope(request, SCOPE, plugin=PLUGIN)
-    return get_object_or_404(selectors.proposals_for_library(token.library), pk=pk)
+    return get_object_or_404(proposals_for_library(token.library), pk=pk)
 
 
 @router.get(
@@ -201,7 +202,7 @@ def _visible(request, pk: int):
 @paginate(BoundedPage)
 def proposals(request, state: Proposal.State | None = None):
     token = require_scope(request, SCOPE, plugin=PLUGIN)
-    found = selectors.proposals_for_library(token.library).defer("body", "result")
+    found = proposals_for_library(token.library).defer("body", "result")
     if state is not None:
         found = found.filter(state=state)
     return found
@@ -235,7 +236,7 @@ def result(request, pk: int):
         # The count is published in one step at close; nothing of it leaks before.
         raise HttpError(404, "The results are published when the vote closes.")
     data = found.result
-    labels = selectors.option_labels(found)
+    labels = option_labels(found)
     counts = data.get("counts", {})
     return ResultOut(
         proposal=found.pk,

@@ -6,7 +6,7 @@ from portal.home.panels import DashboardPanel
 def dashboard_panel(request, libraries):
     """ "Your library has N open votes", deadlines first, then the recent decisions; a
     fixed number of queries."""
-    from .selectors import open_votes, recent_decisions
+    from .selectors.proposals import open_votes, recent_decisions
 
     votes = open_votes(request.user)
     by_library: dict = {}

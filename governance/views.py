@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from portal.members.models import MemberLibrary
 
-from . import selectors, tally
+from . import tally
 from .forms import (
     BallotForm,
     CommentForm,
@@ -30,6 +30,10 @@ from .forms import (
 )
 from .models import Delegation, Meeting, Proposal
 from .rules import can_manage
+from .selectors import proposals as proposal_reads
+from .selectors.minutes import meetings_of, minutes_context
+from .selectors.results import chart_bars, option_labels, public_ballots, sealed_record
+from .selectors.voters import delegations_page, may_view
 from .services.ballots import cast_ballot
 from .services.closing import close_proposal
 from .services.comments import do_comment
@@ -51,7 +55,7 @@ YES_NO_CHOICES = [
 
 
 def _viewer(request) -> None:
-    if not selectors.may_view(request.user):
+    if not may_view(request.user):
         raise PermissionDenied
 
 
@@ -66,19 +70,19 @@ def _proposal(request, pk: int) -> Proposal:
 @login_required
 def proposal_list(request):
     _viewer(request)
-    proposals = Paginator(selectors.proposal_list(request.user), PAGE_SIZE)
+    proposals = Paginator(proposal_reads.proposal_list(request.user), PAGE_SIZE)
     return render(
         request,
         "governance/proposal_list.html",
         {
             "proposals": proposals.get_page(request.GET.get("page")),
-            "open_votes": selectors.open_votes(request.user),
+            "open_votes": proposal_reads.open_votes(request.user),
         },
     )
 
 
 def _detail(request, proposal: Proposal, *, manage_form=None, comment_form=None, status=200):
-    page = selectors.proposal_page(request.user, proposal)
+    page = proposal_reads.proposal_page(request.user, proposal)
     return render(
         request,
         "governance/proposal_detail.html",
@@ -86,9 +90,9 @@ def _detail(request, proposal: Proposal, *, manage_form=None, comment_form=None,
             "page": page,
             "proposal": proposal,
             "accepting": proposal.accepting_ballots(),
-            "meetings": selectors.meetings_of(proposal),
+            "meetings": meetings_of(proposal),
             "window_ended": bool(proposal.closes_at and proposal.closes_at <= timezone.now()),
-            "labels": selectors.option_labels(proposal, page.options),
+            "labels": option_labels(proposal, page.options),
             "yes_no": YES_NO_CHOICES,
             "extend_form": manage_form or ManageForm(initial={"action": "extend"}),
             "comment_form": comment_form or CommentForm(),
@@ -182,16 +186,16 @@ def _final(request, pk) -> Proposal:
 @login_required
 def results(request, pk):
     proposal = _final(request, pk)
-    labels = selectors.option_labels(proposal)  # read once for the chart and the table
+    labels = option_labels(proposal)  # read once for the chart and the table
     return render(
         request,
         "governance/results.html",
         {
             "proposal": proposal,
             "result": proposal.result,
-            "bars": selectors.chart_bars(proposal, labels=labels),
+            "bars": chart_bars(proposal, labels=labels),
             "labels": labels,
-            "meetings": selectors.meetings_of(proposal),
+            "meetings": meetings_of(proposal),
         },
     )
 
@@ -202,7 +206,7 @@ def chart(request, pk):
     return render(
         request,
         "governance/chart.svg",
-        {"proposal": proposal, "bars": selectors.chart_bars(proposal)},
+        {"proposal": proposal, "bars": chart_bars(proposal)},
         content_type="image/svg+xml",
     )
 
@@ -219,8 +223,8 @@ def ballot_list(request, pk):
         "governance/ballot_list.html",
         {
             "proposal": proposal,
-            "rows": selectors.public_ballots(proposal),
-            "labels": selectors.option_labels(proposal),
+            "rows": public_ballots(proposal),
+            "labels": option_labels(proposal),
             "looked_up": looked_up,
             "form": form,
         },
@@ -233,7 +237,7 @@ def ballot_record(request, pk):
     proposal = _final(request, pk)
     if not proposal.sealed:
         raise Http404(_("Only a secret ballot has a sealed record."))
-    response = JsonResponse(selectors.sealed_record(proposal), json_dumps_params={"indent": 1})
+    response = JsonResponse(sealed_record(proposal), json_dumps_params={"indent": 1})
     response["Content-Disposition"] = f'attachment; filename="proposal-{pk}-ballots.json"'
     return response
 
@@ -251,7 +255,7 @@ def register(request):
     if request.GET.get("format") == "pdf":
         from portal.pdf import render_pdf
 
-        proposals = list(selectors.register(**filters)[: REGISTER_PDF_ROWS + 1])
+        proposals = list(proposal_reads.register(**filters)[: REGISTER_PDF_ROWS + 1])
         context = {
             "proposals": proposals[:REGISTER_PDF_ROWS],
             "truncated": len(proposals) > REGISTER_PDF_ROWS,
@@ -271,7 +275,7 @@ def register(request):
         request,
         "governance/register.html",
         {
-            "proposals": Paginator(selectors.register(**filters), PAGE_SIZE).get_page(
+            "proposals": Paginator(proposal_reads.register(**filters), PAGE_SIZE).get_page(
                 request.GET.get("page")
             ),
             "form": form,
@@ -282,7 +286,7 @@ def register(request):
 
 @login_required
 def proxies(request):
-    libraries, delegations, mine = selectors.delegations_page(request.user)
+    libraries, delegations, mine = delegations_page(request.user)
     if not libraries and not mine:
         raise PermissionDenied
     allowed = MemberLibrary.objects.filter(pk__in=[library.pk for library in libraries])
@@ -404,7 +408,7 @@ def minutes_pdf(request, pk):
     from portal.pdf import render_pdf
 
     started = time.perf_counter()
-    pdf = render_pdf("governance/minutes.html", selectors.minutes_context(meeting))
+    pdf = render_pdf("governance/minutes.html", minutes_context(meeting))
     response = HttpResponse(pdf, content_type="application/pdf")
     response["Content-Disposition"] = (
         f'inline; filename="minutes-{meeting.pk}-{datetime.now():%Y%m%d}.pdf"'

@@ -323,7 +323,7 @@ def test_receipt_shows_the_tracker_and_changes_the_ballot(world, client):
 
 
 def services_public_ballots(proposal):
-    from governance.selectors import public_ballots
+    from governance.selectors.results import public_ballots
 
     return public_ballots(proposal)
 

@@ -11,8 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
-from governance import selectors
 from governance.models import AgendaItem, Meeting, Proposal
+from governance.selectors.minutes import minutes_context, number_ranges
+from governance.selectors.results import chart_bars
 from governance.services.closing import close_proposal
 from governance.services.delegations import do_name_delegate
 from tests import factories
@@ -113,7 +114,7 @@ def test_minutes_proxy_chain_is_one_line_per_library_and_authority(world):
             meeting=meeting, title=proposal.title, proposal=proposal, sort_order=n
         )
 
-    context = selectors.minutes_context(meeting)
+    context = minutes_context(meeting)
     assert context["proxy_chain"] == [
         {
             "library": world.libraries[1].name,
@@ -134,12 +135,12 @@ def test_minutes_proxy_chain_is_one_line_per_library_and_authority(world):
     assert len(charts) == 4
     first = Proposal.objects.get(pk=proposals[0].pk)
     assert base64.b64decode(charts[0]).decode() == render_to_string(
-        "governance/chart.svg", {"proposal": first, "bars": selectors.chart_bars(first)}
+        "governance/chart.svg", {"proposal": first, "bars": chart_bars(first)}
     )
     assert 'class="bar"' in base64.b64decode(charts[0]).decode()
     assert "1 ballot was cast by an alternate or a proxy" in html
 
 
 def test_number_ranges():
-    assert selectors.number_ranges([]) == ""
-    assert selectors.number_ranges([5, 1, 2, 3, 8, 7, 2]) == "1–3, 5, 7–8"
+    assert number_ranges([]) == ""
+    assert number_ranges([5, 1, 2, 3, 8, 7, 2]) == "1–3, 5, 7–8"

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from governance import selectors
 from governance.models import VOTING_KINDS, AgendaItem, Ballot, Delegation, Meeting
+from governance.selectors.minutes import minutes_context
 from governance.services.closing import close_proposal
 from governance.services.delegations import do_name_delegate
 from governance.services.electorate import voting_authority
@@ -147,7 +147,7 @@ def test_no_view_shows_a_library_beside_a_secret_choice(world, client):
         assert not any(name in ballots for name in names)
     # The turnout stays visible.
     assert names[0] in client.get(url("proposal", proposal.pk)).content.decode()
-    minutes = render_to_string("governance/minutes.html", selectors.minutes_context(meeting))
+    minutes = render_to_string("governance/minutes.html", minutes_context(meeting))
     assert_unlinked(minutes)
     assert names[0] in minutes  # roll-call of who voted
     client.force_login(factories.person(is_superuser=True, is_staff=True))
