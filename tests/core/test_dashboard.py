@@ -29,6 +29,7 @@ def dashboard_queries(client, user):
     return len(ctx), response.content.decode()
 
 
+@pytest.mark.slow
 def test_dashboard_queries_do_not_grow_with_libraries_and_people(client):
     # One world for the three roles: growing it is what costs (each person's grants).
     root = factories.consortium()

@@ -141,6 +141,7 @@ def run_manage(database_url, site_dir, *args, **env):
     )
 
 
+@pytest.mark.slow
 def test_a_third_party_plugin_installed_by_entry_point_appears(installed_plugin_package, manage):
     result = manage(installed_plugin_package, "plugins")
     assert result.returncode == 0, result.stderr
@@ -151,6 +152,7 @@ def test_a_third_party_plugin_installed_by_entry_point_appears(installed_plugin_
     assert "governance 1.0.0" in result.stdout
 
 
+@pytest.mark.slow
 def test_an_incompatible_plugin_is_reported_by_check_but_the_site_still_runs(
     installed_plugin_package, manage
 ):
@@ -160,6 +162,7 @@ def test_an_incompatible_plugin_is_reported_by_check_but_the_site_still_runs(
     assert "requires concord>=9 but this is concord 1.0.0" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_deployment_can_exclude_a_plugin(installed_plugin_package, manage):
     result = manage(
         installed_plugin_package, "plugins", CONCORD_EXCLUDED_PLUGINS="concord_outdated,governance"
@@ -170,6 +173,7 @@ def test_a_deployment_can_exclude_a_plugin(installed_plugin_package, manage):
     assert "hello 0.1.0" in result.stdout
 
 
+@pytest.mark.slow
 def test_a_missing_plugin_module_is_reported_not_fatal(installed_plugin_package, manage, tmp_path):
     # An entry point whose module is gone: discovery leaves it out and check names it.
     dist = next(installed_plugin_package.glob("concord_hello-*.dist-info"))

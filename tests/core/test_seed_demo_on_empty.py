@@ -27,6 +27,7 @@ def test_refused_without_debug(settings):
     assert not MemberLibrary.objects.exists()
 
 
+@pytest.mark.slow
 def test_a_few_hundred_libraries_seed():
     # Its speed is measured by bench/seed.py, not here.
     seed(libraries=200, staff_per_library=1, patrons=2000)

@@ -472,6 +472,7 @@ def test_the_admin_form_does_not_offer_secret_for_ranked_choice(world, client):
     assert not Proposal.objects.filter(title="Rank the candidates").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_migrating_plain_secret_choices_forward():
     """The real migration, from the tables as they were: choices in the clear."""

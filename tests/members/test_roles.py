@@ -365,6 +365,7 @@ def test_the_office_shapes_a_role_in_the_admin_permissions_grouped_by_module(
         assert response.status_code in (302, 403), url
 
 
+@pytest.mark.slow
 def test_the_demo_shows_a_role_of_the_consortiums_own_making(settings):
     from django.core.management import call_command
 

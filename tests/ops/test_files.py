@@ -83,6 +83,7 @@ def test_the_key_comes_from_a_mounted_secret_or_an_escaped_variable(tmp_path):
     assert json.loads(result.stdout)["key"] == pem
 
 
+@pytest.mark.slow
 def test_object_storage_keeps_personal_data_apart_behind_five_minute_urls():
     result = production(
         CONCORD_STORAGE="s3",

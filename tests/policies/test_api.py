@@ -287,6 +287,7 @@ def test_body_is_numbered_html_with_links_expanded(client, world):
     assert "<th>Item</th>" in html and "<td>&lt;1</td>" in html
 
 
+@pytest.mark.slow
 def test_queries_do_not_grow_with_the_policies(client, world):
     home = factories.ensure_site().root_page
     category = PolicyCategory.objects.create(name="Circulation", slug="circulation")

@@ -177,6 +177,7 @@ def count_queries(client, user, url):
     return len(ctx)
 
 
+@pytest.mark.slow
 def test_report_pages_keep_constant_queries_from_10_to_500_libraries(client, world, assigned):
     director, office = world["director_a"], world["office"]
     system = world["system_a"]
