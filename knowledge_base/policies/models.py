@@ -27,7 +27,7 @@ from wagtail.search import index
 
 from portal.members.models import MemberLibrary
 
-from .blocks import PolicyBodyBlock, body_lines
+from .blocks import PolicyBodyBlock, body_lines, numbered
 from .forms import PolicyPageForm
 
 policy_code = RegexValidator(
@@ -209,6 +209,7 @@ class PolicyPage(Page):
     parent_page_types = ["policies.PolicyLibraryPage"]
     subpage_types: list = []
     base_form_class = PolicyPageForm
+    template = "policies/policy_detail.html"
 
     class Meta:
         verbose_name = _("policy")
@@ -224,11 +225,13 @@ class PolicyPage(Page):
     def body_text(self) -> str:
         return "\n".join(body_lines(self.body))
 
-    def serve(self, request, *args, **kwargs):
-        from .views import render_policy
-
-        # Serving through the page tree (and Wagtail's preview) shows this object's text.
-        return render_policy(request, self, preview=getattr(request, "is_preview", False))
+    def get_context(self, request, *args, **kwargs):
+        """The text as the editor's preview shows it: numbered, not yet a version. The
+        portal serves the page through ``views`` (``wagtail_hooks``), which adds the
+        current version, the person's acknowledgement and the local procedures."""
+        context = super().get_context(request, *args, **kwargs)
+        context.update(blocks=numbered(self.body), preview=getattr(request, "is_preview", False))
+        return context
 
 
 class AuthorityMixin(models.Model):

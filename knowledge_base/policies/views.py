@@ -49,14 +49,18 @@ def _procedure_libraries(user) -> list[MemberLibrary]:
     return [lib for pk, lib in own.items() if pk in allowed and not lib.is_consortium]
 
 
-def render_policy(request, page: PolicyPage, preview: bool = False):
-    """The policy with its current version, local procedures and acknowledgement state."""
+def render_policy(request, page: PolicyPage):
+    """The policy with its current version, local procedures and acknowledgement state.
+
+    Reached by the portal's address and through Wagtail's page tree (``wagtail_hooks``);
+    the editor's preview renders the page's own context (``PolicyPage.get_context``).
+    """
     if not request.user.is_authenticated:
         return redirect(f"{settings_login_url()}?next={request.path}")
     _reader(request)
     user = request.user
-    version = None if preview else selectors.current_version(page)
-    outstanding = [] if preview else selectors.outstanding_for(user, [page.pk])
+    version = selectors.current_version(page)
+    outstanding = selectors.outstanding_for(user, [page.pk])
     item = outstanding[0] if outstanding else None
     quiz = None
     if item and item.campaign.quiz_key:
@@ -71,22 +75,17 @@ def render_policy(request, page: PolicyPage, preview: bool = False):
         # A material change since they last acknowledged: show them exactly what changed.
         old = PolicyVersion.objects.filter(policy=page, number=item.acknowledged_number).first()
         diff = selectors.diff_versions(old, version) if old else None
-    return render(
-        request,
-        "policies/policy_detail.html",
-        {
-            "page": page,
-            "blocks": numbered(page.body),
-            "version": version,
-            "preview": preview,
-            "outstanding": item,
-            "quiz": quiz,
-            "diff": diff,
-            "procedures": [] if preview else selectors.local_procedures(user, page),
-            "procedure_libraries": [] if preview else _procedure_libraries(user),
-            "may_manage": selectors.may_manage(user),
-        },
+    context = page.get_context(request)
+    context.update(
+        version=version,
+        outstanding=item,
+        quiz=quiz,
+        diff=diff,
+        procedures=selectors.local_procedures(user, page),
+        procedure_libraries=_procedure_libraries(user),
+        may_manage=selectors.may_manage(user),
     )
+    return render(request, page.get_template(request), context)
 
 
 def settings_login_url():

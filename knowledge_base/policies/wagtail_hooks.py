@@ -1,7 +1,8 @@
 """The office's policy admin: categories, proposed changes and acknowledgement campaigns.
 
 Policies themselves are Wagtail pages under the policy library (revisions, comparison,
-workflow, locking and comments come with the page editor).
+workflow, locking and comments come with the page editor); a policy reached through the
+page tree is served by the portal's view.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from portal import access
 from portal.admin_actions import publish_first
 from portal.admin_policies import RolePermissionPolicy
 
-from . import selectors, services
+from . import selectors, services, views
 from .forms import acknowledging_role_choices, quiz_choices
-from .models import AcknowledgementCampaign, PolicyCategory, PolicyChange
+from .models import AcknowledgementCampaign, PolicyCategory, PolicyChange, PolicyPage
 
 
 def _office(user) -> bool:
@@ -207,3 +208,18 @@ def publish_policies_first(menu_items, request, context):
 
     if isinstance(context.get("page"), PolicyPage):
         publish_first(menu_items)
+
+
+# After Wagtail's own view restrictions (order 0), which stay outside this wrapper.
+@hooks.register("on_serve_page", order=10)
+def serve_policies(serve_page):
+    """A policy reached through the page tree reads as at its portal address: the current
+    version, the person's acknowledgement, the local procedures. The editor's preview
+    renders the page's own context (``PolicyPage.get_context``) and does not come here."""
+
+    def serve(page, request, args, kwargs):
+        if isinstance(page, PolicyPage):
+            return views.render_policy(request, page)
+        return serve_page(page, request, args, kwargs)
+
+    return serve

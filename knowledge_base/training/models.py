@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalKey, ParentalManyToManyField
 from modelcluster.models import ClusterableModel
@@ -96,10 +97,21 @@ class CoursePage(Page):
     def lessons(self):
         return LessonPage.objects.child_of(self).live().order_by("path")
 
-    def serve(self, request, *args, **kwargs):
-        from .views import serve_course
+    def quiz_or_none(self) -> Quiz | None:
+        return Quiz.objects.filter(course=self).first() if self.pk else None
 
-        return serve_course(request, self)
+    def get_context(self, request, *args, **kwargs):
+        """The course as anyone reads it, and as the editor's preview shows it. The portal
+        serves the page through ``views`` (``wagtail_hooks``), which adds the
+        person's enrolment and progress."""
+        context = super().get_context(request, *args, **kwargs)
+        context.update(
+            course=self,
+            lessons=[(lesson, False) for lesson in self.lessons()],
+            quiz=self.quiz_or_none(),
+            preview=getattr(request, "is_preview", False),
+        )
+        return context
 
 
 class LessonPage(Page):
@@ -113,10 +125,28 @@ class LessonPage(Page):
     class Meta:
         verbose_name = _("lesson")
 
-    def serve(self, request, *args, **kwargs):
-        from .views import serve_lesson
+    @cached_property
+    def course(self) -> CoursePage:
+        return self.get_parent().specific
 
-        return serve_lesson(request, self)
+    def get_context(self, request, *args, **kwargs):
+        """The lesson in its course (position, neighbours, the quiz at the end), as anyone
+        reads it and as the editor's preview shows it; the portal's view adds the
+        person's enrolment (``views``)."""
+        context = super().get_context(request, *args, **kwargs)
+        lessons = list(self.course.lessons())
+        index = next((i for i, item in enumerate(lessons) if item.pk == self.pk), 0)
+        context.update(
+            lesson=self,
+            course=self.course,
+            position=index + 1,
+            count=len(lessons),
+            previous=lessons[index - 1] if index > 0 else None,
+            next=lessons[index + 1] if index + 1 < len(lessons) else None,
+            quiz=self.course.quiz_or_none(),
+            preview=getattr(request, "is_preview", False),
+        )
+        return context
 
 
 class Quiz(ClusterableModel):

@@ -317,8 +317,7 @@ def do_follow_membership(membership: Membership) -> list[Enrolment]:
 
 
 def check_lesson(user, lesson: LessonPage) -> Enrolment:
-    course = lesson.get_parent().specific
-    enrolment = current_enrolment(user, course)
+    enrolment = current_enrolment(user, lesson.course)
     if enrolment is None:
         raise PermissionDenied
     if not access.can(user, TAKE, enrolment.library):

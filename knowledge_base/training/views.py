@@ -35,37 +35,36 @@ from .models import Certificate, CoursePage, Enrolment, LessonPage, QuizAttempt
 
 
 def serve_course(request, course: CoursePage):
+    """A course page, reached through Wagtail's page tree (``wagtail_hooks``)."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
     library = services.library_for_taking(request.user, course)
     manager = access.can_anywhere(request.user, services.MANAGE)
     if library is None and not manager:
         raise PermissionDenied
-    lessons = list(course.lessons())
+    context = course.get_context(request)
+    lessons = [lesson for lesson, _done in context["lessons"]]
     enrolment = services.current_enrolment(request.user, course)
     done = services.lessons_done(enrolment) if enrolment else set()
-    quiz = services.quiz_of(course)
-    context = {
-        "page": course,
-        "course": course,
-        "lessons": [(lesson, lesson.pk in done) for lesson in lessons],
-        "enrolment": enrolment,
-        "quiz": quiz,
-        "resume": services.resume_target(enrolment, lessons) if enrolment else None,
-        "attempts_left": services.attempts_left(enrolment, quiz) if enrolment and quiz else None,
-        "certificate": getattr(getattr(enrolment, "completion", None), "certificate", None)
+    quiz = context["quiz"]
+    context.update(
+        lessons=[(lesson, lesson.pk in done) for lesson in lessons],
+        enrolment=enrolment,
+        resume=services.resume_target(enrolment, lessons) if enrolment else None,
+        attempts_left=services.attempts_left(enrolment, quiz) if enrolment and quiz else None,
+        certificate=getattr(getattr(enrolment, "completion", None), "certificate", None)
         if enrolment and enrolment.state == Enrolment.State.COMPLETED
         else None,
-        "can_assign": access.can_anywhere(request.user, services.ASSIGN),
-        "can_manage": manager,
-    }
-    return render(request, "training/course_page.html", context)
+        can_assign=access.can_anywhere(request.user, services.ASSIGN),
+        can_manage=manager,
+    )
+    return render(request, course.get_template(request), context)
 
 
 def serve_lesson(request, lesson: LessonPage):
+    """A lesson page, reached through Wagtail's page tree (``wagtail_hooks``)."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    course = lesson.get_parent().specific
     try:
         enrolment = services.check_lesson(request.user, lesson)
     except PermissionDenied:
@@ -73,28 +72,13 @@ def serve_lesson(request, lesson: LessonPage):
             enrolment = None  # authors preview their lessons without enrolling
         else:
             messages.info(request, _("Enrol in the course to take its lessons."))
-            return redirect(course.url)
+            return redirect(lesson.course.url)
     if enrolment:
         services.do_view_lesson(enrolment, lesson)
-    lessons = list(course.lessons())
-    index = next((i for i, item in enumerate(lessons) if item.pk == lesson.pk), 0)
+    context = lesson.get_context(request)
     done = services.lessons_done(enrolment) if enrolment else set()
-    return render(
-        request,
-        "training/lesson_page.html",
-        {
-            "page": lesson,
-            "lesson": lesson,
-            "course": course,
-            "enrolment": enrolment,
-            "position": index + 1,
-            "count": len(lessons),
-            "previous": lessons[index - 1] if index > 0 else None,
-            "next": lessons[index + 1] if index + 1 < len(lessons) else None,
-            "done": lesson.pk in done,
-            "quiz": services.quiz_of(course),
-        },
-    )
+    context.update(enrolment=enrolment, done=lesson.pk in done)
+    return render(request, lesson.get_template(request), context)
 
 
 @login_required

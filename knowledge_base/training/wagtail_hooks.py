@@ -1,11 +1,31 @@
-"""Wagtail admin: quizzes, questions, assignments and certificates as snippets."""
+"""Wagtail: courses and lessons served by the portal's views; quizzes, questions,
+assignments and certificates as snippets in the admin."""
 
 from django.utils.translation import gettext_lazy as _
+from wagtail import hooks
 from wagtail.admin.panels import FieldPanel
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 
-from .models import Assignment, Certificate, Question, Quiz
+from . import views
+from .models import Assignment, Certificate, CoursePage, LessonPage, Question, Quiz
+
+
+# After Wagtail's own view restrictions (order 0), which stay outside this wrapper.
+@hooks.register("on_serve_page", order=10)
+def serve_courses_and_lessons(serve_page):
+    """A course or lesson reached through the page tree is the person's own: their
+    enrolment, progress and what they may do. The editor's preview renders the page's
+    own context (``get_context``) and does not come here."""
+
+    def serve(page, request, args, kwargs):
+        if isinstance(page, CoursePage):
+            return views.serve_course(request, page)
+        if isinstance(page, LessonPage):
+            return views.serve_lesson(request, page)
+        return serve_page(page, request, args, kwargs)
+
+    return serve
 
 
 class QuizViewSet(SnippetViewSet):

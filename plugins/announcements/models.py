@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from modelcluster.fields import ParentalManyToManyField
-from wagtail.admin.panels import FieldPanel, MultiFieldPanel
+from wagtail.admin.panels import FieldPanel, HelpPanel, MultiFieldPanel
 from wagtail.fields import RichTextField
 from wagtail.models import Page
 from wagtail.search import index
@@ -18,7 +18,7 @@ from wagtail.search import index
 from portal.library_picker import LibraryCheckboxes
 from portal.members.roles import role_choices
 
-from .admin_forms import AnnouncementPageForm, AudienceReachPanel
+from .admin_forms import AnnouncementPageForm
 
 
 class RolesField(models.CharField):
@@ -150,7 +150,8 @@ class AnnouncementPage(Page):
                 FieldPanel("audience"),
                 FieldPanel("audience_libraries", widget=LibraryCheckboxes),
                 FieldPanel("audience_roles"),
-                AudienceReachPanel(),
+                # "Reaches N people", as last saved (templatetags/announcements_admin.py).
+                HelpPanel(template="announcements/admin/audience_reach.html"),
             ],
             heading=_("Audience"),
         ),
@@ -181,26 +182,11 @@ class AnnouncementPage(Page):
         if self.event_start and self.event_end and self.event_end < self.event_start:
             raise ValidationError({"event_end": _("The event cannot end before it starts.")})
 
-    def serve(self, request, *args, **kwargs):
-        # Only its audience may read it, whatever URL they came by.
-        from django.contrib.auth.views import redirect_to_login
-        from django.http import Http404
-        from django.shortcuts import redirect
-
-        from .selectors import announcements_for
-
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not announcements_for(request.user).filter(pk=self.pk).exists():
-            raise Http404
-        # One address per announcement: the portal's, which mail and feeds link to.
-        return redirect("announcements:detail", self.pk)
-
     def get_context(self, request, *args, **kwargs):
-        from .selectors import is_read
-
+        """The announcement as the editor's preview shows it. Its readers are sent to the
+        portal's address for it (``views.serve_announcement``, through ``wagtail_hooks``)."""
         context = super().get_context(request, *args, **kwargs)
-        context["is_read"] = is_read(request.user, self)
+        context["preview"] = getattr(request, "is_preview", False)
         return context
 
 

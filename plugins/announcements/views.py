@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -47,6 +48,17 @@ def announcement_list(request, year: int | None = None, month: int | None = None
             "may_publish": selectors.publishable_libraries(request.user).exists(),
         },
     )
+
+
+def serve_announcement(request, page):
+    """An announcement reached through the page tree (``wagtail_hooks``): only its audience
+    may read it, whatever URL they came by, and at one address, the portal's, which mail
+    and feeds link to."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not selectors.announcements_for(request.user).filter(pk=page.pk).exists():
+        raise Http404
+    return redirect("announcements:detail", page.pk)
 
 
 @login_required

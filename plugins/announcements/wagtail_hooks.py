@@ -1,7 +1,8 @@
 """Wagtail admin: the office's way in, and access checks on every announcement edit.
 
 Wagtail's own page permissions let the office group into the index; who may address whom
-is decided by ``portal.access`` here, on the server, before create, edit and publish.
+is decided by ``portal.access`` here, on the server, before create, edit and publish. An
+announcement reached through the page tree is handed to the portal's view.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from wagtail.admin.menu import MenuItem
 from portal import access
 from portal.admin_actions import publish_first
 
-from . import selectors, services
+from . import selectors, services, views
 from .models import AnnouncementIndexPage, AnnouncementPage
 
 
@@ -104,3 +105,16 @@ def publish_announcements_first(menu_items, request, context):
     creating = parent is not None and isinstance(parent.specific, AnnouncementIndexPage)
     if creating or isinstance(context.get("page"), AnnouncementPage):
         publish_first(menu_items)
+
+
+# After Wagtail's own view restrictions (order 0), which stay outside this wrapper.
+@hooks.register("on_serve_page", order=10)
+def serve_announcements(serve_page):
+    """The editor's preview renders the page's own context and does not come here."""
+
+    def serve(page, request, args, kwargs):
+        if isinstance(page, AnnouncementPage):
+            return views.serve_announcement(request, page)
+        return serve_page(page, request, args, kwargs)
+
+    return serve

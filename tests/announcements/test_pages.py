@@ -4,6 +4,7 @@ a badge, libraries picked grouped by system, a calendar that holds every coming 
 from datetime import date, timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import formats, timezone
 from icalendar import Calendar
 
@@ -74,3 +75,25 @@ def test_one_date_format_short_and_long():
     day = date(2026, 12, 17)
     assert formats.date_format(day, "SHORT_DATE_FORMAT") == "Dec. 17, 2026"
     assert formats.date_format(day, "DATE_FORMAT") == "Dec. 17, 2026"
+
+
+def test_the_editor_shows_whom_a_saved_announcement_reaches(client, world):
+    page = publish(world["office"], title="Courier news", everyone=True)
+    client.force_login(world["office"])
+    html = client.get(reverse("wagtailadmin_pages:edit", args=[page.pk])).content.decode()
+    count = selectors.recipients(page).count()
+    assert count > 0
+    assert f'data-audience-reach="{count}"' in html
+    add = client.get(f"/admin/pages/add/announcements/announcementpage/{page.get_parent().pk}/")
+    assert "Save a draft to see how many people this announcement reaches." in add.content.decode()
+
+
+def test_the_editor_previews_an_announcement_without_a_read_control(client, world):
+    page = publish(world["office"], title="Courier news", everyone=True)
+    revision = page.save_revision()
+    client.force_login(world["office"])
+    preview = client.get(reverse("wagtailadmin_pages:revisions_view", args=[page.pk, revision.pk]))
+    html = preview.content.decode()
+    assert preview.status_code == 200
+    assert "<h1>Courier news</h1>" in html
+    assert "Mark as read" not in html

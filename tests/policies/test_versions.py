@@ -1,11 +1,16 @@
 """Versions: every publication is kept and citable, minor/material, and any two can be diffed."""
 
 import pytest
+from django.urls import reverse
+from wagtail.models import Site
 
-from knowledge_base.policies import selectors
+from knowledge_base.policies import selectors, services
 from knowledge_base.policies.models import AcknowledgementCampaign, PolicyVersion
 from portal.audit.models import AuditEntry
+from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR
 from portal.signals import policy_published
+from tests import factories
+from tests.factories import with_mfa
 
 from .conftest import new_policy, revise
 
@@ -97,3 +102,31 @@ def test_policy_published_is_sent_after_commit(
     finally:
         policy_published.disconnect(receiver)
     assert received == [("CIRC-004", 1, True), ("CIRC-004", 2, False)]
+
+
+def test_the_page_tree_serves_a_policy_as_its_portal_address_does(client, consortium):
+    # Under the site's home page, as the demo has it, so the page has an address of its own.
+    home = Site.objects.get(is_default_site=True).root_page
+    page = new_policy(services.setup_policy_library(home))
+    assert page.url == "/policy-library/circ-004/"
+    reader = factories.member(consortium["root"], DIRECTOR)
+    client.force_login(with_mfa(reader))
+    through_tree = client.get(page.url)
+    assert through_tree.status_code == 200
+    html = through_tree.content.decode()
+    assert "Version 1, in effect since" in html and "Loans last three weeks." in html
+    assert "Preview of a draft" not in html
+    client.logout()
+    assert client.get(page.url)["Location"].endswith(f"?next={page.url}")
+
+
+def test_the_editor_previews_a_draft_of_a_policy(client, consortium, library_page):
+    page = new_policy(library_page)
+    revision = revise(page, ["Loans last four weeks."], publish=False)
+    office = with_mfa(factories.member(consortium["root"], CONSORTIUM_ADMIN))
+    client.force_login(office)
+    response = client.get(reverse("wagtailadmin_pages:revisions_view", args=[page.pk, revision.pk]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Preview of a draft: not yet in force." in html
+    assert "Loans last four weeks." in html and "Loans last three weeks." not in html
