@@ -38,6 +38,8 @@ from weasyprint.pdf.metadata import NS as XMP_NAMESPACES
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
+from portal.context_processors import consortium_name
+
 # Relative URLs in a template (``{% static %}`` gives ``/static/...``) resolve against
 # this origin; the reserved ``.invalid`` name can never reach a real host.
 BASE_URL = "https://pdf.concord.invalid/"
@@ -299,8 +301,6 @@ def render_pdf(
     Raises :class:`PDFResourceRefused` when the template refers to anything other than the
     project's static or media files, and :class:`PDFError` when a listed file is missing.
     """
-    from portal.context_processors import consortium_name
-
     # The consortium's own name, as on its pages and mail (a template may still override).
     context = {"consortium_name": consortium_name(), **(context or {})}
     html = render_to_string(template_name, context, request=request)

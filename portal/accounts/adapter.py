@@ -7,6 +7,8 @@ from allauth.account.internal.flows.login import get_authentication_records
 from allauth.core import context
 from allauth.mfa.models import Authenticator
 
+from portal.context_processors import consortium_name
+
 
 class InvitationOnlyAdapter(DefaultAccountAdapter):
     """People join by invitation from the office or their director, never by signing up."""
@@ -16,8 +18,6 @@ class InvitationOnlyAdapter(DefaultAccountAdapter):
 
     def format_email_subject(self, subject: str) -> str:
         # The consortium's own name on its mail, not the software's.
-        from portal.context_processors import consortium_name
-
         return f"[{consortium_name()}] {subject}"
 
     def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:

@@ -5,6 +5,8 @@ from allauth.mfa.webauthn.forms import AddWebAuthnForm
 from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 
+from portal.sso.services import provider_for_email, sign_in_url
+
 
 class AddPasskeyForm(AddWebAuthnForm):
     """A passkey or security key; by default one that signs the person in on its own."""
@@ -37,8 +39,6 @@ class SignInForm(LoginForm):
         self.fields["password"].required = False
 
     def clean(self):
-        from portal.sso.services import provider_for_email
-
         login = (self.data.get("login") or "").strip()
         self.provider = provider_for_email(login) if "@" in login else None
         if self.provider is not None:
@@ -50,7 +50,5 @@ class SignInForm(LoginForm):
 
     def login(self, request, redirect_url=None):
         if self.provider is not None:
-            from portal.sso.services import sign_in_url
-
             return redirect(sign_in_url(self.provider, next_url=redirect_url))
         return super().login(request, redirect_url=redirect_url)

@@ -12,6 +12,7 @@ from allauth.mfa import signals as mfa_signals
 from allauth.socialaccount import signals as social_signals
 
 from portal.audit.services import record_on_commit
+from portal.sso.models import provider_of
 
 
 def _authenticator_data(authenticator) -> dict:
@@ -30,8 +31,6 @@ def _on_authenticator(action: str):
 
 def _on_social_account(action: str):
     def receiver(sender, request, **kwargs):
-        from portal.sso.models import provider_of
-
         # allauth sends the new link as a sign-in, the removed one as the account itself.
         socialaccount = kwargs.get("socialaccount") or kwargs["sociallogin"].account
         provider = provider_of(socialaccount)

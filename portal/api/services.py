@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from portal import access
 from portal.audit.services import record_on_commit
+from portal.plugins import available_plugins
 
 from .models import ApiToken
 
@@ -98,8 +99,6 @@ def authenticate(presented: str) -> ApiToken | None:
 
 def known_scopes() -> dict[str, str]:
     """Every scope a token may carry: the core's and those the available plugins declare."""
-    from portal.plugins import available_plugins
-
     scopes = dict(ApiToken.Scope.choices)
     for plugin in available_plugins():
         scopes.update(plugin.meta.api_scopes)

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from . import chain
+from .models import AuditEntry
 
 logger = logging.getLogger(__name__)
 
@@ -92,8 +93,6 @@ def parse_head(text: str) -> Checkpoint:
 
 
 def head() -> Checkpoint | None:
-    from .models import AuditEntry
-
     last = AuditEntry.objects.order_by("-pk").values_list("pk", "hash").first()
     if last is None:
         return None

@@ -144,8 +144,6 @@ def verify_chain(
 
 
 def _compare_with_checkpoints(report, points, hashes, last_id) -> None:
-    from .models import AuditEntry
-
     report.checkpoints = len(points)
     for point in points:
         if point.source != "given" and not point.genuine:

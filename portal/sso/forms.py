@@ -1,6 +1,7 @@
 from django.core.exceptions import PermissionDenied, ValidationError
 from wagtail.admin.forms import WagtailAdminModelForm
 
+from portal import access
 from portal.members.models import MemberLibrary
 
 from .models import IdentityProvider
@@ -28,8 +29,6 @@ class IdentityProviderForm(WagtailAdminModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        from portal import access
-
         user = self.for_user
         if user is not None and not access.is_consortium_admin(user):
             self.fields["library"].queryset = access.libraries_for(user, MANAGE)

@@ -1,5 +1,7 @@
 from django import template
 
+from portal.sso.models import IdentityProvider
+
 register = template.Library()
 
 
@@ -7,8 +9,6 @@ register = template.Library()
 def library_sign_in_domains() -> dict[str, str]:
     """Each email domain a library's identity provider vouches for, with the provider's name:
     the sign-in page hides the password for these as the address is typed."""
-    from portal.sso.models import IdentityProvider
-
     return {
         domain: provider.name
         for provider in IdentityProvider.objects.only("name", "email_domains")
