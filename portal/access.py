@@ -1,152 +1,33 @@
-"""The one answer to "may this user do P for member library L?".
+"""The one answer to "may this user do P for member library L?": what every app imports.
 
-Views, the API, templates and Celery tasks ask here; nothing else reads memberships to
-make a decision. Which permissions a role carries is the office's to shape
-(``portal.members.roles``); the decision here reads the grants that follow from it.
-Permissions are named ``"<plugin>.<codename>"`` (``"portal.*"`` for the
-core's own). A grant reaches a library from a role held on it or on any ancestor
-(resolved into guardian rows by ``portal.members.grants``); consortium administrators are
-checked at the root; and a plugin switched off for a library grants nothing there.
+Decided in ``portal.members.access`` (see there), beside the memberships, roles, grants
+and switches it reads; the member libraries' own services and pages import it from there.
 """
 
-from __future__ import annotations
+from portal.members.access import (
+    can,
+    can_anywhere,
+    forget,
+    is_consortium_admin,
+    libraries_for,
+    memberships_of,
+    people_with,
+    people_with_any,
+    permissions_anywhere,
+    requires_mfa,
+    roles_of,
+)
 
-from django.db.models import Q, QuerySet
-
-from portal.members.models import MemberLibrary, MemberLibraryUserObjectPermission, Membership
-from portal.members.roles import CONSORTIUM_ADMIN, definitions, permissions_of_role, plugin_of
-from portal.members.switches import enabled_filter, enabled_plugins_by_library, plugin_enabled
-
-
-def memberships_of(user) -> list[Membership]:
-    """The user's memberships with their libraries; one query, cached on the user."""
-    if not getattr(user, "is_authenticated", False):
-        return []
-    cached = user.__dict__.get("_concord_memberships")
-    if cached is None:
-        cached = list(Membership.objects.filter(user=user).select_related("library"))
-        user.__dict__["_concord_memberships"] = cached
-    return cached
-
-
-def forget(user) -> None:
-    """Drop the per-request cache after the user's memberships changed."""
-    user.__dict__.pop("_concord_memberships", None)
-    user.__dict__.pop("_concord_permissions_anywhere", None)
-
-
-def is_consortium_admin(user) -> bool:
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    return user.is_superuser or any(m.role == CONSORTIUM_ADMIN for m in memberships_of(user))
-
-
-def roles_of(user) -> set[str]:
-    return {m.role for m in memberships_of(user)}
-
-
-def requires_mfa(user) -> bool:
-    """True when one of the user's roles, as the office defined it, needs a second factor."""
-    roles = definitions()
-    return any(roles[code].requires_mfa for code in roles_of(user) if code in roles)
-
-
-def _admin_has(user, perm: str) -> bool:
-    return is_consortium_admin(user) and perm in permissions_of_role(CONSORTIUM_ADMIN)
-
-
-def can(user, perm: str, library: MemberLibrary | None) -> bool:
-    """True when ``user`` may do ``perm`` for ``library``."""
-    if library is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    if not plugin_enabled(plugin_of(perm), library):
-        return False
-    if _admin_has(user, perm):
-        return True
-    return MemberLibraryUserObjectPermission.objects.filter(
-        user=user, permission__codename=perm, content_object=library
-    ).exists()
-
-
-def permissions_anywhere(user) -> frozenset[str]:
-    """Every permission ``user`` holds for at least one library, in one query (cached on
-    the user for the request): what menus and navigation need, not a decision."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return frozenset()
-    cached = user.__dict__.get("_concord_permissions_anywhere")
-    if cached is None:
-        held = set(
-            MemberLibraryUserObjectPermission.objects.filter(user=user)
-            .values_list("permission__codename", flat=True)
-            .distinct()
-        )
-        if is_consortium_admin(user):
-            held |= permissions_of_role(CONSORTIUM_ADMIN)
-        cached = user.__dict__["_concord_permissions_anywhere"] = frozenset(held)
-    return cached
-
-
-def can_anywhere(user, perm: str) -> bool:
-    """True when ``user`` may do ``perm`` for at least one library (menus, links)."""
-    return libraries_for(user, perm).exists()
-
-
-def libraries_for(user, perm: str) -> QuerySet[MemberLibrary]:
-    """Every member library for which ``user`` may do ``perm``."""
-    libraries = MemberLibrary.objects.all()
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return libraries.none()
-    enabled = enabled_filter(plugin_of(perm))
-    if enabled is None:
-        return libraries.none()
-    libraries = libraries.filter(enabled)
-    if _admin_has(user, perm):
-        return libraries
-    return libraries.filter(
-        memberlibraryuserobjectpermission__user=user,
-        memberlibraryuserobjectpermission__permission__codename=perm,
-    ).distinct()
-
-
-def people_with(perm: str, library: MemberLibrary):
-    """Everyone who may do ``perm`` for ``library`` (to notify them, say); one query."""
-    from django.contrib.auth import get_user_model
-
-    users = get_user_model().objects.filter(is_active=True)
-    if not plugin_enabled(plugin_of(perm), library):
-        return users.none()
-    held = Q(
-        memberlibraryuserobjectpermission__permission__codename=perm,
-        memberlibraryuserobjectpermission__content_object=library,
-    )
-    if perm in permissions_of_role(CONSORTIUM_ADMIN):
-        held |= Q(memberships__role=CONSORTIUM_ADMIN)
-    return users.filter(held).distinct()
-
-
-def people_with_any(perm: str, libraries):
-    """Everyone who may do ``perm`` for at least one of ``libraries``, each once.
-
-    For notices to many libraries at once: the people are one query whatever the number
-    of libraries (after the two reads of plugin switches that ``people_with`` also makes).
-    """
-    from django.contrib.auth import get_user_model
-
-    users = get_user_model().objects.filter(is_active=True)
-    libraries = list(libraries)
-    label = plugin_of(perm)
-    if label != "portal":
-        enabled = enabled_plugins_by_library(libraries)
-        libraries = [lib for lib in libraries if label in enabled[lib.pk]]
-    if not libraries:
-        return users.none()
-    # One subquery rather than joins: no duplicate rows to remove, whatever the overlap. A
-    # UNION, not ``IN a OR IN b``: PostgreSQL cannot make a semi-join of an OR, and on
-    # statistics older than the rows it ran the subqueries once per user (80 s a query
-    # at 200 libraries in a test run).
-    held = MemberLibraryUserObjectPermission.objects.filter(
-        permission__codename=perm, content_object__in=[lib.pk for lib in libraries]
-    ).values("user_id")
-    if perm in permissions_of_role(CONSORTIUM_ADMIN):
-        held = held.union(Membership.objects.filter(role=CONSORTIUM_ADMIN).values("user_id"))
-    return users.filter(pk__in=held)
+__all__ = [
+    "can",
+    "can_anywhere",
+    "forget",
+    "is_consortium_admin",
+    "libraries_for",
+    "memberships_of",
+    "people_with",
+    "people_with_any",
+    "permissions_anywhere",
+    "requires_mfa",
+    "roles_of",
+]

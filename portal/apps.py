@@ -10,10 +10,16 @@ class PortalConfig(AppConfig):
 
     def ready(self):
         checks.register(check_plugins, "concord")
-        # The task_failure receivers: failures counted for the office's page, and shown on
-        # the page of the thing each task was for.
+        # Imported once the models are ready. background and metrics hold the task_failure
+        # receivers: failures counted for the office's page, and shown on the page of the
+        # thing each task was for. Beat's periodic fan-out (portal.tasks) writes an audit
+        # checkpoint whenever the log's head moved.
         from portal import background  # noqa: F401
+        from portal.audit import anchor
         from portal.observability import metrics  # noqa: F401
+        from portal.signals import periodic
+
+        periodic.connect(anchor.on_periodic, dispatch_uid="audit.checkpoint")
 
 
 def check_plugins(app_configs=None, **kwargs):

@@ -51,6 +51,16 @@ def _core_version() -> str:
 
 CORE_VERSION = _core_version()
 
+# The built-in roles' codes: every site starts with these roles (``portal.members.roles``
+# gives their names and defaults), so they are the roles a plugin's permissions may name
+# as default roles.
+CONSORTIUM_ADMIN = "consortium_admin"
+DIRECTOR = "director"
+STAFF = "staff"
+COMMUNICATIONS = "communications"
+TRAINER = "trainer"
+BUILTIN_ROLES = (CONSORTIUM_ADMIN, DIRECTOR, STAFF, COMMUNICATIONS, TRAINER)
+
 # Apps that discovery found but could not load; the system check reports them.
 discovery_errors: dict[str, str] = {}
 
@@ -182,13 +192,11 @@ class PortalPluginConfig(AppConfig):
                     f"{self.name}: requires {meta.compatibility} but this is concord "
                     f"{CORE_VERSION}."
                 )
-        from portal.members.roles import ROLES
-
         for perm in meta.permissions:
             if not perm.codename.isidentifier():
                 found.append(f"{self.name}: permission {perm.codename!r} is not an identifier.")
             for role in perm.default_roles:
-                if role not in ROLES:
+                if role not in BUILTIN_ROLES:
                     found.append(
                         f"{self.name}: permission {perm.codename!r} names unknown role {role!r}."
                     )

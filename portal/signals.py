@@ -9,7 +9,24 @@ always. Removing a plugin therefore never breaks another. Every signal is listed
 arguments, in docs/plugins.md.
 """
 
+from django.apps import apps
 from django.dispatch import Signal
+
+from portal.members.models import MemberLibrary
+from portal.members.signals import memberships_rebuilt
+from portal.members.switches import plugin_enabled
+from portal.plugins import plugin_for_module
+
+__all__ = [
+    "PluginSignal",
+    "course_completed",
+    "memberships_rebuilt",
+    "periodic",
+    "policy_published",
+    "proposal_decided",
+    "reading_quiz",
+    "reading_quizzes",
+]
 
 
 class PluginSignal(Signal):
@@ -18,8 +35,6 @@ class PluginSignal(Signal):
         super().connect(receiver, sender=sender, weak=weak, dispatch_uid=dispatch_uid)
 
     def _check_sender(self, sender) -> None:
-        from portal.members.models import MemberLibrary
-
         # None: no library exists yet (an empty database), and every plugin hears it.
         if sender is not None and not isinstance(sender, MemberLibrary):
             raise TypeError(
@@ -28,9 +43,6 @@ class PluginSignal(Signal):
             )
 
     def _live_receivers_for(self, library):
-        from portal.members.switches import plugin_enabled
-        from portal.plugins import plugin_for_module
-
         for receiver in self._live_receivers(library)[0]:
             plugin = plugin_for_module(receiver.__module__)
             if plugin is None or library is None or plugin_enabled(plugin.label, library):
@@ -54,10 +66,6 @@ class PluginSignal(Signal):
 
 
 def _refuse_outside_plugins(receiver) -> None:
-    from django.apps import apps
-
-    from portal.plugins import plugin_for_module
-
     module = getattr(receiver, "__module__", "") or ""
     if not apps.apps_ready or not module:
         return
@@ -86,7 +94,7 @@ reading_quizzes = PluginSignal()
 reading_quiz = PluginSignal()
 # Fanned out by one beat job so plugins never edit the beat schedule: kwargs now.
 periodic = Signal()
-# Memberships were written in bulk without their per-row signals (the demo seeder) and
-# grants re-synced: whatever a plugin keeps in step with memberships (admin groups, say)
-# should be rebuilt. kwargs user_ids.
-memberships_rebuilt = Signal()
+# ``memberships_rebuilt`` (kwargs user_ids) is the member libraries' own, declared in
+# portal/members/signals.py where they send it: memberships written in bulk without their
+# per-row signals, or a role's permissions changed, and the grants re-synced; rebuild
+# whatever is kept in step with what people may do (admin groups, say).

@@ -9,9 +9,7 @@ class AuditConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from portal.signals import periodic
-
-        from . import anchor, checks  # noqa: F401  (registers the deployment check)
-
-        # Beat's periodic fan-out writes a checkpoint of the head whenever it moved.
-        periodic.connect(anchor.on_periodic, dispatch_uid="audit.checkpoint")
+        # Registers the deployment check. The checkpoints that beat's periodic fan-out
+        # writes are wired by the core app (portal/apps.py): the log sits below the
+        # member libraries, which portal.signals reads.
+        from . import checks  # noqa: F401

@@ -20,13 +20,14 @@ from wagtail.admin.ui.tables import Column, DateColumn, TitleColumn
 from wagtail.admin.views.generic import CreateView, DeleteView, EditView, IndexView
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
-from portal import access
 from portal.plugins import available_plugins
 
+from . import access
 from .exceptions import ActionRefused
 from .forms import PeopleImportForm
 from .imports import import_people
-from .models import MemberLibrary, Membership
+from .invitations import do_invite
+from .models import MemberLibrary, Membership, PluginState
 from .role_services import do_create_role, do_edit_role
 from .services import do_create_library, do_remove_membership, do_switch_plugin, do_update_library
 from .switches import enabled_plugins_by_library
@@ -146,8 +147,6 @@ class LibraryModulesView(WagtailAdminTemplateMixin, TemplateView):
         return redirect(request.path)
 
     def get_context_data(self, **kwargs):
-        from .models import PluginState
-
         context = super().get_context_data(**kwargs)
         on = enabled_plugins_by_library([self.library])[self.library.pk]
         states = {s.plugin: s for s in PluginState.objects.all()}
@@ -195,8 +194,6 @@ class MembershipCreateView(RefusalShownOnForm, CreateView):
     """Appoint a person at a library: invites them if they are new (``do_invite``)."""
 
     def save_instance(self):
-        from portal.accounts.invitations import do_invite
-
         data = self.form.cleaned_data
         invitation = do_invite(
             self.request.user, data["email"], data["full_name"], data["library"], data["role"]

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from portal.audit.services import record_on_commit
 
 from .exceptions import ActionRefused
+from .invitations import do_invite
 from .models import MemberLibrary
 from .roles import role_choices
 from .services import check_add_membership, normalise_email
@@ -98,8 +99,6 @@ def open_text(binary_file) -> io.TextIOWrapper:
 
 def import_people(actor, binary_file) -> ImportReport:
     """Check every row of the CSV and, only if all are good, appoint and invite."""
-    from portal.accounts.invitations import do_invite  # accounts builds on members
-
     report = ImportReport()
     text = open_text(binary_file)
     reader = csv.reader(text)

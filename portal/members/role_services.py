@@ -14,13 +14,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from portal import access
 from portal.audit.services import record_on_commit
+from portal.background import enqueue
 
+from . import access
 from .exceptions import ActionRefused
 from .grants import ensure_permissions, rebuild_role_grants
 from .models import Appointment, MemberLibrary, Membership, Role
 from .roles import CONSORTIUM_ADMIN, all_permissions, forget_definitions
+from .signals import memberships_rebuilt
 
 # Up to this many holders the grants are rebuilt inside the edit's own transaction, so
 # the change is in force when the page comes back; above it a worker does it.
@@ -210,17 +212,13 @@ def schedule_rebuild(role_code: str, permission_ids: set[int]) -> None:
     if Membership.objects.filter(role=role_code).count() <= limit:
         rebuild_and_announce(role_code, permission_ids)
         return
-    from .tasks import rebuild_role_grants_task
-
     ids = sorted(permission_ids)
-    transaction.on_commit(lambda: rebuild_role_grants_task.delay(role_code, ids))
+    transaction.on_commit(lambda: enqueue("members.rebuild_role_grants", role_code, ids))
 
 
 def rebuild_and_announce(role_code: str, permission_ids) -> int:
     """Rebuild the grants, then let plugins rebuild what they keep in step with what people
     may do (the admin's doors): the same signal as after memberships written in bulk."""
-    from portal.signals import memberships_rebuilt
-
     touched = rebuild_role_grants(role_code, permission_ids)
     holders = Membership.objects.filter(role=role_code).values_list("user_id", flat=True)
     memberships_rebuilt.send(sender=Role, user_ids=list(holders))

@@ -18,11 +18,14 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-CONSORTIUM_ADMIN = "consortium_admin"
-DIRECTOR = "director"
-STAFF = "staff"
-COMMUNICATIONS = "communications"
-TRAINER = "trainer"
+from portal.plugins import (
+    COMMUNICATIONS,
+    CONSORTIUM_ADMIN,
+    DIRECTOR,
+    STAFF,
+    TRAINER,
+    available_plugins,
+)
 
 # The built-in roles and their labels as first created; the office's names are on the rows.
 ROLES = {
@@ -66,8 +69,6 @@ CORE_LABEL = "portal"
 
 def all_permissions() -> dict[str, tuple]:
     """Every per-library permission: ``{"plugin.codename": (label, default_roles)}``."""
-    from portal.plugins import available_plugins
-
     perms = {f"{CORE_LABEL}.{code}": (label, roles) for code, label, roles in CORE_PERMISSIONS}
     for plugin in available_plugins():
         for perm in plugin.meta.permissions:
@@ -78,8 +79,6 @@ def all_permissions() -> dict[str, tuple]:
 def permission_groups() -> list[tuple[str, str, list[tuple[str, str]]]]:
     """Permissions grouped as the office sees them: ``[(label, name, [(perm, label)])]``,
     the core first, then each plugin under its own name."""
-    from portal.plugins import available_plugins
-
     groups = [
         (
             CORE_LABEL,

@@ -15,10 +15,10 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from portal import access
 from portal.audit.services import record_on_commit
 from portal.plugins import PortalPluginConfig, get_plugin
 
+from . import access
 from .exceptions import ActionRefused
 from .models import Appointment, LibraryPluginSwitch, MemberLibrary, Membership, PluginState
 from .roles import CONSORTIUM_ADMIN, definitions, role_name
@@ -146,7 +146,7 @@ def check_add_membership(actor, user_or_email, library: MemberLibrary, role: str
 
 def do_add_membership(actor, user, library: MemberLibrary, role: str) -> Membership:
     """Give ``user`` ``role`` at ``library``; audited. The building block under the
-    appointment flows: a new person's invitation (``accounts.invitations.do_invite``) and
+    appointment flows: a new person's invitation (``invitations.do_invite``) and
     an accepted offer (``do_accept_appointment``). Anyone who already has an account is
     asked first (``do_offer_membership``), never appointed by this directly from a page."""
     with transaction.atomic():

@@ -2,9 +2,9 @@
 
 from celery import shared_task
 
+from .role_services import rebuild_and_announce
+
 
 @shared_task(name="members.rebuild_role_grants")
 def rebuild_role_grants_task(role_code: str, permission_ids: list[int]) -> int:
-    from .role_services import rebuild_and_announce
-
     return rebuild_and_announce(role_code, permission_ids)

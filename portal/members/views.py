@@ -6,11 +6,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from portal import access
-from portal.accounts.invitations import do_invite
-
+from . import access
 from .exceptions import ActionRefused
 from .forms import AppointForm
+from .invitations import do_invite
 from .models import Appointment, MemberLibrary, Membership
 from .selectors import people_of
 from .services import (

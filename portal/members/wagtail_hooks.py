@@ -14,10 +14,9 @@ from wagtail.admin.viewsets.base import ViewSet, ViewSetGroup
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permissions import register_permission_policy
 
-from portal import access
 from portal.admin_policies import RolePermissionPolicy
 
-from . import admin_views
+from . import access, admin_views
 from .forms import MemberLibraryCreateForm, MemberLibraryForm, MembershipAddForm, RoleForm
 from .models import MemberLibrary, Membership, Role
 

@@ -7,10 +7,10 @@ from django.test import Client
 from django.urls import reverse
 
 from portal import access
-from portal.accounts.invitations import do_invite
 from portal.audit.models import AuditEntry
 from portal.members import services
 from portal.members.exceptions import ActionRefused
+from portal.members.invitations import do_invite
 from portal.members.models import Appointment, Membership
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF, TRAINER
 

@@ -6,9 +6,9 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.urls import reverse
 
-from portal.accounts.invitations import do_invite
 from portal.audit.models import AuditEntry
 from portal.members.exceptions import ActionRefused
+from portal.members.invitations import do_invite
 from portal.members.models import Membership
 from portal.members.roles import STAFF
 

@@ -22,9 +22,10 @@ from django.urls import reverse
 
 from portal import mail
 from portal.audit.services import record_on_commit
-from portal.members.models import Appointment, MemberLibrary, Membership
-from portal.members.roles import role_name
-from portal.members.services import (
+
+from .models import Appointment, MemberLibrary, Membership
+from .roles import role_name
+from .services import (
     check_add_membership,
     do_add_membership,
     do_offer_membership,
