@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group, Permission
+from django.contrib.auth.models import Group
 
 from portal import access
 from portal.members.models import MemberLibrary
+from portal.members.office import admin_access
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,7 @@ class AdminDoor:
     def group(self) -> Group:
         group, created = Group.objects.get_or_create(name=self.group_name)
         if created or not group.permissions.exists():
-            # Missing only while a fresh database is being migrated (no people yet then).
-            door = Permission.objects.filter(
-                content_type__app_label="wagtailadmin", codename="access_admin"
-            ).first()
-            if door is not None:
-                group.permissions.add(door)
+            group.permissions.add(admin_access())
         return group
 
     def sync(self, user_id: int | None) -> None:

@@ -26,8 +26,10 @@ def office_group() -> Group:
 
 
 def admin_access() -> Permission:
-    """``wagtailadmin.access_admin``. Wagtail's migration creates it, not post_migrate, so a
-    flushed database (the tests' transactional cases) comes back without it."""
+    """``wagtailadmin.access_admin``, the permission that opens the Wagtail admin: for the
+    office's group here and every plugin's door (``portal.admin_door``). Wagtail's migration
+    creates it, not post_migrate, so a flushed database (the tests' transactional cases)
+    comes back without it; found, or made again as the migration makes it."""
     admin, _ = ContentType.objects.get_or_create(app_label="wagtailadmin", model="admin")
     permission, _ = Permission.objects.get_or_create(
         content_type=admin,
