@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from portal import access
-from portal.members.models import MemberLibrary
+from portal.members.selectors import consortium_root
 
 from .models import Delegation, Proposal
 
@@ -19,10 +19,6 @@ VIEW = "governance.view_proposals"
 FINAL_STATES = (Proposal.State.DECIDED, Proposal.State.FAILED)
 # How long a decision stays "recent": on the dashboard, and for a late decision email.
 RECENT_DAYS = 14
-
-
-def consortium_root() -> MemberLibrary | None:
-    return MemberLibrary.get_first_root_node()
 
 
 def can_manage(user) -> bool:

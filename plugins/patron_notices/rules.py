@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from portal import access
 from portal.members.models import MemberLibrary, Membership
+from portal.members.selectors import consortium_root as consortium
 
 # The patron directory.
 VIEW = "patron_notices.view_patrons"
@@ -16,10 +17,6 @@ RECORDS = "patron_notices.view_patron_records"
 DRAFT = "patron_notices.draft_notices"
 TAKE_PART = "patron_notices.approve_notices"
 SEND = "patron_notices.send_notices"
-
-
-def consortium() -> MemberLibrary:
-    return MemberLibrary.get_first_root_node()
 
 
 def may_send(user) -> bool:
