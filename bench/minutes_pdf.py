@@ -15,18 +15,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
-import subprocess
-import sys
 import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from vote_burst import drop_database, scratch_database  # noqa: E402
+from _support import scratch_django
 
 
 def seed(items: int, libraries: int):
@@ -151,22 +144,7 @@ def main():
         "--profile", help="profile the last run's render with cProfile into this file"
     )
     args = parser.parse_args()
-    base_url = os.environ.get("DATABASE_URL", "")
-    if "postgres" not in base_url:
-        sys.exit("Set DATABASE_URL to a PostgreSQL database (the bench makes a scratch one).")
-    url, name = scratch_database(base_url)
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "portal.settings.test"}
-    os.environ.update(env)
-    try:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
-        )
-        import logging
-
-        import django
-
-        django.setup()
-        logging.disable(logging.INFO)
+    with scratch_django():
         from django.template.loader import render_to_string
         from pypdf import PdfReader
 
@@ -213,11 +191,6 @@ def main():
             Path(args.html).write_text(render_to_string("governance/minutes.html", context))
         if args.save:
             Path(args.save).write_bytes(pdf)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        drop_database(base_url, name)
 
 
 if __name__ == "__main__":

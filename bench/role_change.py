@@ -23,14 +23,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from vote_burst import drop_database, scratch_database  # noqa: E402 - a sibling script
+from _support import scratch_django
 
 ADDED = "patron_notices.view_patrons"  # staff do not have it by default
 REMOVED = "policies.view_policies"  # staff have it, and so do directors
@@ -146,22 +141,7 @@ def main():
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
 
-    base_url = os.environ.get("DATABASE_URL", "")
-    if "postgres" not in base_url:
-        sys.exit("Set DATABASE_URL to a PostgreSQL database (the bench makes a scratch one).")
-    url, name = scratch_database(base_url)
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "portal.settings.test"}
-    os.environ.update(env)
-    try:
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
-        )
-        import logging
-
-        import django
-
-        django.setup()
-        logging.disable(logging.INFO)
+    with scratch_django(keep=args.keep):
         from django.conf import settings
         from django.db import connection, transaction
 
@@ -217,12 +197,6 @@ def main():
         timed(f"{ADDED} added", edit(lambda p: p.add(ADDED)), check(ADDED))
         timed(f"{REMOVED} taken away", edit(lambda p: p.discard(REMOVED)), check(REMOVED))
         print(f"  grants now: {MemberLibraryUserObjectPermission.objects.count()}")
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if not args.keep:
-            drop_database(base_url, name)
 
 
 if __name__ == "__main__":
