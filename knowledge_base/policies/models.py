@@ -61,15 +61,11 @@ class PolicyLibraryPage(Page):
     content_panels = [*Page.content_panels, FieldPanel("intro")]
     subpage_types = ["policies.PolicyPage"]
     max_count = 1
+    # Readers are sent to the portal's index (``wagtail_hooks``): nothing here to preview.
+    preview_modes: list = []
 
     class Meta:
         verbose_name = _("policy library")
-
-    def serve(self, request, *args, **kwargs):
-        from django.shortcuts import redirect
-
-        # The portal's policy index checks permissions per library; the page tree does not.
-        return redirect("policies:index")
 
 
 class PolicyPageTag(TaggedItemBase):

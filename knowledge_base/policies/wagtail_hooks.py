@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -26,7 +27,13 @@ from portal.admin_policies import RolePermissionPolicy
 
 from . import selectors, services, views
 from .forms import acknowledging_role_choices, quiz_choices
-from .models import AcknowledgementCampaign, PolicyCategory, PolicyChange, PolicyPage
+from .models import (
+    AcknowledgementCampaign,
+    PolicyCategory,
+    PolicyChange,
+    PolicyLibraryPage,
+    PolicyPage,
+)
 
 
 def _office(user) -> bool:
@@ -220,6 +227,9 @@ def serve_policies(serve_page):
     def serve(page, request, args, kwargs):
         if isinstance(page, PolicyPage):
             return views.render_policy(request, page)
+        if isinstance(page, PolicyLibraryPage):
+            # The portal's index checks permissions per library; the page tree does not.
+            return redirect("policies:index")
         return serve_page(page, request, args, kwargs)
 
     return serve

@@ -86,15 +86,11 @@ class AnnouncementIndexPage(Page):
     content_panels = [*Page.content_panels, FieldPanel("intro")]
     subpage_types = ["announcements.AnnouncementPage"]
     max_count = 1
+    # Readers are sent to the portal's list (``wagtail_hooks``): nothing here to preview.
+    preview_modes: list = []
 
     class Meta:
         verbose_name = _("announcement index")
-
-    def serve(self, request, *args, **kwargs):
-        # The list a person sees depends on who they are: the portal view decides.
-        from django.shortcuts import redirect
-
-        return redirect("announcements:list")
 
 
 class AnnouncementPage(Page):

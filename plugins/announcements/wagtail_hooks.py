@@ -115,6 +115,9 @@ def serve_announcements(serve_page):
     def serve(page, request, args, kwargs):
         if isinstance(page, AnnouncementPage):
             return views.serve_announcement(request, page)
+        if isinstance(page, AnnouncementIndexPage):
+            # The list a person sees depends on who they are: the portal view decides.
+            return redirect("announcements:list")
         return serve_page(page, request, args, kwargs)
 
     return serve

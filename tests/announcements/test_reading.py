@@ -2,7 +2,7 @@
 
 import pytest
 
-from plugins.announcements import selectors
+from plugins.announcements import selectors, services
 from plugins.announcements.models import AnnouncementRead
 
 from .conftest import publish
@@ -58,6 +58,14 @@ def test_detail_and_page_url_only_for_the_audience(client, world):
     assert client.get(page.url).status_code == 404
     client.logout()
     assert client.get(page.url).status_code == 302
+
+
+def test_the_index_page_leads_to_the_portal_list_and_offers_no_preview(client, world):
+    index = services.announcement_index()
+    client.force_login(world["north_staff"])
+    response = client.get(index.url)
+    assert response.status_code == 302 and response["Location"] == "/announcements/"
+    assert not index.is_previewable()
 
 
 def test_search_category_and_month_archive(client, world):

@@ -116,6 +116,10 @@ def test_the_page_tree_serves_a_policy_as_its_portal_address_does(client, consor
     html = through_tree.content.decode()
     assert "Version 1, in effect since" in html and "Loans last three weeks." in html
     assert "Preview of a draft" not in html
+    # The library page itself leads to the portal's index, which checks every policy.
+    library = page.get_parent().specific
+    assert client.get(library.url)["Location"] == reverse("policies:index")
+    assert not library.is_previewable()
     client.logout()
     assert client.get(page.url)["Location"].endswith(f"?next={page.url}")
 
