@@ -2,12 +2,12 @@
 
 from django.core.checks import Tags, Warning, register
 
-from .sealing import configured_key
+from .conf import conf
 
 
 @register(Tags.security, deploy=True)
 def ballot_sealing_key_check(app_configs, **kwargs):
-    if configured_key():
+    if conf().sealing_key:
         return []
     return [
         Warning(

@@ -23,7 +23,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -33,8 +32,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from . import tally
+from .conf import conf
 
-KEY_BITS = 2048
 SLOT_BITS = 64
 # Weights have three decimals (Eligibility.weight); counters are whole thousandths.
 WEIGHT_SCALE = 1000
@@ -49,17 +48,8 @@ class SealingError(Exception):
 # --- the key outside the database -------------------------------------------------------
 
 
-def configured_key() -> str:
-    from django.conf import settings
-
-    return getattr(settings, "BALLOT_SEALING_KEY", "") or os.environ.get("BALLOT_SEALING_KEY", "")
-
-
 def _fernet() -> Fernet:
-    from django.conf import settings
-
-    configured = configured_key()
-    material = configured.encode() if configured else settings.SECRET_KEY.encode()
+    material = conf().sealing_material.encode()
     derived = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"concord.ballot-sealing"
     ).derive(material)
@@ -74,9 +64,7 @@ class KeyPair:
 
 def new_key(bits: int | None = None) -> KeyPair:
     """A fresh Paillier key for one proposal, its private part sealed outside-key."""
-    from django.conf import settings
-
-    bits = bits or getattr(settings, "BALLOT_KEY_BITS", KEY_BITS)
+    bits = bits or conf().key_bits
     public, private = phe.generate_paillier_keypair(n_length=bits)
     primes = json.dumps({"p": format(private.p, "x"), "q": format(private.q, "x")})
     return KeyPair(format(public.n, "x"), _fernet().encrypt(primes.encode()).decode())
