@@ -20,7 +20,7 @@ from ..models import Ballot, Proposal, SecretChoice
 from ..rules import FINAL_STATES, RECENT_DAYS, consortium_root
 from .errors import GovernanceError
 from .proposals import digest
-from .queue import enqueue
+from .queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def close_proposal(proposal_id: int, now=None, force: bool = False) -> Proposal 
             },
         )
         transaction.on_commit(lambda: announce_decision(proposal_id))
-        transaction.on_commit(lambda: enqueue("notify_decided", proposal_id))
+        enqueue_on_commit("notify_decided", proposal_id)
     return proposal
 
 
@@ -181,5 +181,5 @@ def close_due_proposals(now=None) -> list[int]:
         closed_at__lte=now - timedelta(minutes=10),
         closed_at__gte=now - timedelta(days=RECENT_DAYS),
     ).values_list("pk", flat=True):
-        enqueue("notify_decided", pk)
+        enqueue_on_commit("notify_decided", pk)
     return closed

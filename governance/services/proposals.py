@@ -18,7 +18,7 @@ from ..models import Eligibility, Proposal, WindowExtension, voting_members
 from ..rules import can_manage
 from .electorate import electorate
 from .errors import GovernanceError, NotAllowed
-from .queue import enqueue
+from .queue import enqueue_on_commit
 
 
 def _weight(proposal: Proposal, vote_weight) -> Decimal:
@@ -100,7 +100,7 @@ def do_open_proposal(user, proposal: Proposal) -> Proposal:
                 "ballot_key": digest(proposal.ballot_key) if proposal.ballot_key else None,
             },
         )
-        transaction.on_commit(lambda: enqueue("notify_opened", proposal.pk))
+        enqueue_on_commit("notify_opened", proposal.pk)
     return proposal
 
 
