@@ -1,8 +1,10 @@
-"""Shared pieces of the demo data: the known logins and believable names.
-
-``manage.py seed_demo`` and the plugins' demo seeders use these; nothing here touches the
-database. Names are made up in the style of Ohio libraries.
+"""The demo consortium that ``manage.py seed_demo`` builds: the known logins and believable
+names (here, which the plugins' demo seeders use too), its member libraries
+(``libraries``) and its people (``people``). Names are made up in the style of Ohio
+libraries.
 """
+
+from portal.members.models import MemberLibrary, Membership
 
 DEMO_PASSWORD = "concord-demo"  # noqa: S105 - the documented demo login
 # One TOTP secret (base32) for every demo account that must use MFA; `demo_totp` prints
@@ -144,8 +146,6 @@ BRANCHES_OF_ACADEMIC = [
 def example_logins() -> list[tuple[str, str]]:
     """The demo logins to show a newcomer, as (email, who): one list for the seeder's
     summary and for ``bin/demo``'s banner, read from the database so both always agree."""
-    from portal.members.models import MemberLibrary, Membership
-
     library = (
         MemberLibrary.objects.filter(kind=MemberLibrary.Kind.SYSTEM).order_by("path").first()
         or MemberLibrary.objects.filter(depth__gt=1).order_by("path").first()
@@ -160,7 +160,7 @@ def example_logins() -> list[tuple[str, str]]:
             (f"director.{library.code}@{DEMO_DOMAIN}", f"director of {library.name} (MFA)"),
             (f"staff1.{library.code}@{DEMO_DOMAIN}", f"staff at {library.name}"),
         ]
-    # The demo's role of the consortium's own making (seed_demo.create_roles).
+    # The demo's role of the consortium's own making (people.create_roles).
     coordinator = (
         Membership.objects.filter(role="ils_coordinator")
         .select_related("user", "library")
