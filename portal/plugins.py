@@ -117,7 +117,8 @@ class PluginMeta:
     compatibility: str
     description: Any = ""
     permissions: tuple[PluginPermission, ...] = ()
-    # Dotted path to a callable(request, context) -> DashboardPanel | None.
+    # Dotted path to a callable(request, libraries) -> DashboardPanel | None: called with
+    # the person's libraries where the plugin is on.
     dashboard_panel: str | None = None
     periodic_jobs: tuple[PeriodicJob, ...] = ()
     # Dotted path to a callable(libraries, options) that adds the plugin's demo data for

@@ -1,5 +1,6 @@
 """The plugin contract: registry, entry-point discovery, checks, per-library switches, signals."""
 
+import json
 import os
 import subprocess
 import sys
@@ -150,6 +151,60 @@ def test_a_third_party_plugin_installed_by_entry_point_appears(installed_plugin_
     # The incompatible one is listed as refused, and the built-ins are still there.
     assert "refused: concord_outdated: requires concord>=9" in result.stdout
     assert "governance 1.0.0" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+@pytest.mark.skipif("not os.environ.get('DATABASE_URL', '').startswith('postgres')")
+def test_a_third_party_plugin_gets_everything_the_contract_promises(installed_plugin_package):
+    """concord_hello uses every field of PluginMeta, as docs/plugins.md describes them; the
+    core serves, shows, schedules, reports, switches and seeds it without naming it. (The
+    script runs on this test's migrated database in its own transaction, rolled back.)"""
+    from django.db import connection
+
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    script = ROOT / "tests" / "plugin_pkg" / "exercise_hello.py"
+    # The built-ins left out, as a deployment may: the demo is then the plugin's alone.
+    builtins = "governance,knowledge_base.policies,knowledge_base.training"
+    result = run_manage(
+        url,
+        installed_plugin_package,
+        "shell",
+        "-c",
+        script.read_text(),
+        CONCORD_EXCLUDED_PLUGINS=f"{builtins},plugins.announcements,plugins.patron_notices",
+    )
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if x.startswith("HELLO-CONTRACT "))
+    seen = json.loads(line.removeprefix("HELLO-CONTRACT "))
+    # permissions, and urls.py mounted at /<label>/
+    assert seen["can"] is True
+    assert seen["url"] == "/hello/"
+    assert seen["page"] == [200, "Hello from the plugin."]
+    assert seen["page_refused"] == 403
+    # navigation and dashboard_panel, to someone holding the permission
+    assert "Greetings" in seen["navigation"]
+    assert seen["panels"] == [["Greetings", "<p>Hello to 1 libraries.</p>"]]
+    # periodic_jobs in beat's schedule as <label>.<name>
+    assert seen["beat"] == {"task": "concord_hello.tasks.tidy", "schedule": 3600.0}
+    # report_columns beside the people
+    assert ["hello", "greeted", "Greeted"] in seen["report"]
+    # api_scopes offered for tokens, api_router served under /api/v1/<label>/
+    assert seen["scopes"] == "Read greetings"
+    assert seen["api"][0] == 200
+    assert seen["api"][1]["greeting"].startswith("Hello, ")
+    # periodic and a PluginSignal reach it while it is on; installed()/uninstalled()
+    assert seen["calls"] == [
+        ["periodic", ""],
+        ["course_completed", "hello-lib"],
+        ["uninstalled", "hello-lib"],
+        ["installed", "hello-lib"],
+    ]
+    # demo_options, demo_reset and demo_seeder, by seed_demo
+    assert seen["demo_option_default"] == 3
+    assert seen["demo_calls"] == [["reset", ""], ["seeded", "2"]]
+    assert "greetings: 2" in seen["demo_summary"]
 
 
 @pytest.mark.slow
