@@ -17,6 +17,8 @@ from django.db import DatabaseError, OperationalError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.models import TaskProblem
+
 logger = logging.getLogger(__name__)
 
 # (task, subject label, name of the argument that holds the id). Task names are read only
@@ -78,8 +80,6 @@ def _subject(sender, args, kwargs) -> str | None:
 
 
 def record_failure(task_name: str, subject: str, exc: BaseException) -> None:
-    from portal.models import TaskProblem
-
     now = timezone.now()
     with transaction.atomic():
         problem = (
@@ -114,8 +114,6 @@ def on_task_success(sender=None, **extra):
     subject = _subject(sender, getattr(request, "args", None), getattr(request, "kwargs", None))
     if subject is None:
         return
-    from portal.models import TaskProblem
-
     try:
         TaskProblem.objects.filter(
             subject=subject, task_name=sender.name, resolved_at__isnull=True
@@ -126,8 +124,6 @@ def on_task_success(sender=None, **extra):
 
 def problems_for(label: str, object_id) -> list:
     """Unresolved problems of the thing, newest first (one query)."""
-    from portal.models import TaskProblem
-
     return list(
         TaskProblem.objects.filter(
             subject=subject_of(label, object_id), resolved_at__isnull=True

@@ -17,6 +17,8 @@ from django.urls import path
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from portal.celery import app
+
 # Short, so a readiness probe never hangs longer than the orchestrator waits for it.
 WORKER_PING_TIMEOUT = float(getattr(settings, "CONCORD_READY_WORKER_TIMEOUT", 1.0))
 REDIS_TIMEOUT = 1.0
@@ -41,8 +43,6 @@ def check_redis() -> str:
 
 
 def check_workers() -> str:
-    from portal.celery import app
-
     replies = app.control.ping(timeout=WORKER_PING_TIMEOUT)
     if not replies:
         raise RuntimeError("no Celery worker answered a ping")

@@ -12,6 +12,8 @@ from celery.signals import task_failure
 from django.conf import settings
 from django.utils import timezone
 
+from portal.celery import app
+
 FAILURES_KEY = "concord:metrics:task-failures"
 LAST_FAILURE_KEY = "concord:metrics:task-last-failure"
 INSPECT_TIMEOUT = 1.0
@@ -22,8 +24,6 @@ def _redis() -> redis.Redis:
 
 
 def queue_names() -> list[str]:
-    from portal.celery import app
-
     names = set(getattr(settings, "CONCORD_METRICS_QUEUES", ()))
     names.add(app.conf.task_default_queue or "celery")
     for queue in app.conf.task_queues or ():
@@ -62,8 +62,6 @@ class TaskMetrics:
 
 
 def collect(timeout: float = INSPECT_TIMEOUT) -> TaskMetrics:
-    from portal.celery import app
-
     metrics = TaskMetrics()
     try:
         client = _redis()
