@@ -1,5 +1,6 @@
 """Directors and consortium administrators must set up MFA before using the portal."""
 
+from allauth.account.authentication import get_authentication_records
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
 from django.shortcuts import redirect
@@ -47,7 +48,7 @@ class RequireMFAMiddleware:
             and user.is_authenticated
             and not request.path.startswith(ALLOWED_PREFIXES)
             and mfa_required(user)
-            and not is_mfa_enabled(user)
+            and not has_second_factor(request, user)
             and not second_factor_by_provider(request, user)
         ):
             # Only a page the person navigated to; not the favicon or a script's fetch.
@@ -63,6 +64,22 @@ class RequireMFAMiddleware:
                 )
             return redirect("mfa_activate_totp")
         return self.get_response(request)
+
+
+# Set when the person removes a factor during the session: from then on the database is
+# asked, not the record of how they signed in (portal/accounts/sign_in_methods.py).
+FACTOR_REMOVED_SESSION_KEY = "concord_second_factor_removed"
+
+
+def has_second_factor(request, user) -> bool:
+    """A person who signed in with a second factor has one: allauth recorded it in the
+    session, so their pages skip the query. Otherwise (or after they removed a factor),
+    the database answers."""
+    if not request.session.get(FACTOR_REMOVED_SESSION_KEY) and any(
+        record.get("method") == "mfa" for record in get_authentication_records(request, user)
+    ):
+        return True
+    return is_mfa_enabled(user)
 
 
 def mfa_required(user) -> bool:

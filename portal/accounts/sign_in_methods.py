@@ -14,6 +14,8 @@ from allauth.socialaccount import signals as social_signals
 from portal.audit.services import record_on_commit
 from portal.sso.models import provider_of
 
+from .middleware import FACTOR_REMOVED_SESSION_KEY
+
 
 def _authenticator_data(authenticator) -> dict:
     data = {"method": authenticator.type}
@@ -49,7 +51,16 @@ def _on_social_account(action: str):
     return receiver
 
 
+def _forget_second_factor(sender, request, **kwargs):
+    """The person removed a factor: the MFA check asks the database again."""
+    if request is not None and hasattr(request, "session"):
+        request.session[FACTOR_REMOVED_SESSION_KEY] = True
+
+
 def connect() -> None:
+    mfa_signals.authenticator_removed.connect(
+        _forget_second_factor, dispatch_uid="forget_second_factor", weak=False
+    )
     for signal, action in (
         (mfa_signals.authenticator_added, "account.sign_in_method.added"),
         (mfa_signals.authenticator_removed, "account.sign_in_method.removed"),

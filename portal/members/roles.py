@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
+from portal import per_request
 from portal.plugins import (
     COMMUNICATIONS,
     CONSORTIUM_ADMIN,
@@ -125,16 +126,22 @@ _loaded: dict[str, object] = {"stamp": None, "definitions": None}
 
 def definitions() -> dict[str, RoleDefinition]:
     """Every role, retired ones too, by code. No query while no role has changed."""
+    stamp = per_request.remember(_STAMP_KEY, _current_stamp)
+    if _loaded["stamp"] != stamp or _loaded["definitions"] is None:
+        _loaded["definitions"] = _load()
+        _loaded["stamp"] = stamp
+    return _loaded["definitions"]  # type: ignore[return-value]
+
+
+def _current_stamp() -> str:
+    """The roles' stamp in the shared cache: one round trip, once per request."""
     from django.core.cache import cache
 
     stamp = cache.get(_STAMP_KEY)
     if stamp is None:
         cache.add(_STAMP_KEY, uuid.uuid4().hex, None)
         stamp = cache.get(_STAMP_KEY)
-    if _loaded["stamp"] != stamp or _loaded["definitions"] is None:
-        _loaded["definitions"] = _load()
-        _loaded["stamp"] = stamp
-    return _loaded["definitions"]  # type: ignore[return-value]
+    return stamp
 
 
 def forget_definitions() -> None:
@@ -142,6 +149,7 @@ def forget_definitions() -> None:
     from django.core.cache import cache
 
     _loaded["definitions"] = None
+    per_request.forget(_STAMP_KEY)
     cache.set(_STAMP_KEY, uuid.uuid4().hex, None)
 
 

@@ -3,6 +3,9 @@
 A plugin is on for a library when the consortium has it enabled and the nearest switch on
 the library's path to the root (its own, its system's, ...) does not turn it off. A
 mandatory plugin ignores the switches.
+
+Within a request the consortium's plugin states and each plugin's switches are read once
+(``portal.per_request``); saving or deleting either forgets them.
 """
 
 from __future__ import annotations
@@ -10,14 +13,57 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db.models import Q
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
+from portal import per_request
 from portal.plugins import available_plugins
 
 from .models import LibraryPluginSwitch, MemberLibrary, PluginState
 
+_STATES = "plugin-states"
+_SWITCHES = "plugin-switches"
+
 
 def _states() -> dict[str, PluginState]:
-    return {s.plugin: s for s in PluginState.objects.all()}
+    return per_request.remember(_STATES, lambda: {s.plugin: s for s in PluginState.objects.all()})
+
+
+def _all_switches() -> list[dict]:
+    """Every switch, read once per request: a page asks for several plugins and libraries,
+    and switches are few (only where a library differs from its parent)."""
+    return per_request.remember(
+        _SWITCHES,
+        lambda: list(LibraryPluginSwitch.objects.values("plugin", "library__path", "enabled")),
+    )
+
+
+def _switches_of(label: str) -> list[dict]:
+    """One plugin's switches: from the request's reading, or just this plugin's."""
+    if per_request.active():
+        return [row for row in _all_switches() if row["plugin"] == label]
+    return list(LibraryPluginSwitch.objects.filter(plugin=label).values("library__path", "enabled"))
+
+
+def _switches_at(paths: set[str]) -> list[dict]:
+    """The switches on these libraries: from the request's reading, or just theirs."""
+    if per_request.active():
+        return [row for row in _all_switches() if row["library__path"] in paths]
+    return list(
+        LibraryPluginSwitch.objects.filter(library__path__in=paths).values(
+            "plugin", "enabled", "library__path"
+        )
+    )
+
+
+@receiver([post_save, post_delete], sender=PluginState)
+def _state_changed(sender, instance, **kwargs):
+    per_request.forget(_STATES)
+
+
+@receiver([post_save, post_delete], sender=LibraryPluginSwitch)
+def _switch_changed(sender, instance, **kwargs):
+    per_request.forget(_SWITCHES)
 
 
 def enabled_plugins_by_library(libraries: Iterable[MemberLibrary]) -> dict[int, set[str]]:
@@ -30,9 +76,7 @@ def enabled_plugins_by_library(libraries: Iterable[MemberLibrary]) -> dict[int, 
     paths = {p for lib in libraries for p in lib.ancestor_paths()}
     switches: dict[str, dict[str, bool]] = {}
     if paths:
-        for row in LibraryPluginSwitch.objects.filter(library__path__in=paths).values(
-            "plugin", "enabled", "library__path"
-        ):
+        for row in _switches_at(paths):
             switches.setdefault(row["library__path"], {})[row["plugin"]] = row["enabled"]
     result = {}
     for lib in libraries:
@@ -65,12 +109,12 @@ def enabled_filter(label: str) -> Q | None:
         return Q()
     if label not in {p.label for p in available_plugins()}:
         return None
-    state = PluginState.objects.filter(plugin=label).first()
+    state = _states().get(label)
     if state and not state.enabled:
         return None
     if state and state.mandatory:
         return Q()
-    rows = list(LibraryPluginSwitch.objects.filter(plugin=label).values("library__path", "enabled"))
+    rows = _switches_of(label)
     offs = [r["library__path"] for r in rows if not r["enabled"]]
     ons = [r["library__path"] for r in rows if r["enabled"]]
     query = Q()

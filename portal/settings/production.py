@@ -117,6 +117,10 @@ CACHES = {
     }
 }
 
+# Sessions read from that cache, written through to the database: a signed-in page skips
+# the session query, and a cleared cache signs nobody out.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
 # Checkpoints of the audit chain's head, outside the database (see docs/security.md).
 AUDIT_CHECKPOINT_FILE = os.environ.get(
     "AUDIT_CHECKPOINT_FILE",
