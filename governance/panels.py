@@ -2,12 +2,12 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.home.panels import DashboardPanel
 
+from .selectors.proposals import open_votes, recent_decisions
+
 
 def dashboard_panel(request, libraries):
     """ "Your library has N open votes", deadlines first, then the recent decisions; a
     fixed number of queries."""
-    from .selectors.proposals import open_votes, recent_decisions
-
     votes = open_votes(request.user)
     by_library: dict = {}
     for vote in votes:

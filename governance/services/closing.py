@@ -13,11 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.audit.services import record
+from portal.members.selectors import consortium_root
 from portal.signals import proposal_decided
 
 from .. import sealing, tally
 from ..models import Ballot, Proposal, SecretChoice
-from ..rules import FINAL_STATES, RECENT_DAYS, consortium_root
+from ..rules import FINAL_STATES, RECENT_DAYS
 from .errors import GovernanceError
 from .proposals import digest
 from .queue import enqueue_on_commit
