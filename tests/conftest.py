@@ -78,6 +78,26 @@ def pytest_xdist_make_scheduler(config, log):
     return BrowserTestsTogether(config, log)
 
 
+_busy: dict[str, list[float]] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Time spent in tests, per process (set-up and teardown included): is one process the
+    long pole? Printed at the end of a parallel run."""
+    node = getattr(report, "node", None)
+    if node is not None:
+        busy = _busy.setdefault(node.gateway.id, [0, 0.0])
+        busy[0] += report.when == "call"
+        busy[1] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _busy:
+        terminalreporter.section("time in tests, per process")
+        for worker, (tests, seconds) in sorted(_busy.items()):
+            terminalreporter.write_line(f"{worker}: {tests} tests, {seconds:.0f} s")
+
+
 # One browser for every test that drives one (tests/e2e against the live server,
 # tests/journeys against bin/demo): Playwright's sync API runs once per process.
 CHROMIUM = os.environ.get("CONCORD_E2E_CHROMIUM", "/usr/bin/chromium")
