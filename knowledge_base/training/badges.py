@@ -19,10 +19,10 @@ verification page checks both kinds.
 
 The signing key, in order of preference:
 
-1. ``settings.TRAINING_BADGE_SIGNING_KEY``: a PEM-encoded PKCS#8 Ed25519 private key
+1. ``TRAINING_BADGE_SIGNING_KEY`` (``conf.py``): a PEM-encoded PKCS#8 Ed25519 private key
    (set it from the environment in production so every web and worker process signs
    with the same key);
-2. the file ``settings.TRAINING_BADGE_KEY_FILE`` (default ``var/keys/training-badges-
+2. the file ``TRAINING_BADGE_KEY_FILE`` (default ``var/keys/training-badges-
    ed25519.pem``), generated with mode 0600 on first use when it does not exist.
 
 Rotating the key invalidates the proofs of credentials already handed out (their
@@ -48,6 +48,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from django.conf import settings
 from django.urls import reverse
 from pyld import jsonld
+
+from .conf import conf
 
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 OB_CONTEXT = "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"
@@ -90,8 +92,7 @@ def canonical(document) -> bytes:
 
 
 def key_file() -> Path:
-    default = Path(settings.VAR_DIR) / "keys" / "training-badges-ed25519.pem"
-    return Path(getattr(settings, "TRAINING_BADGE_KEY_FILE", default))
+    return conf().badge_key_file
 
 
 @lru_cache(maxsize=4)
@@ -122,7 +123,7 @@ def _load_key(pem: str | None, path: str) -> Ed25519PrivateKey:
 
 
 def signing_key() -> Ed25519PrivateKey:
-    return _load_key(getattr(settings, "TRAINING_BADGE_SIGNING_KEY", None), str(key_file()))
+    return _load_key(conf().badge_signing_key or None, str(key_file()))
 
 
 def did_key(public: Ed25519PublicKey) -> str:
