@@ -5,7 +5,7 @@ process, i.e. on one core, and print the time per certificate.
 
 It needs no database: each certificate is an unsaved model filled as the portal fills
 one at issue time, rendered by the same code the download view uses
-(``knowledge_base.training.views.render_certificate`` -> ``portal.pdf.render_pdf``).
+(``knowledge_base.training.views.certificates.render_certificate`` -> ``portal.pdf.render_pdf``).
 Target (docs/design.md): under 0.5 s per certificate.
 """
 
@@ -40,7 +40,7 @@ def main() -> None:
     from django.utils import timezone
 
     from knowledge_base.training.models import Certificate, new_verification_code
-    from knowledge_base.training.views import render_certificate
+    from knowledge_base.training.views.certificates import render_certificate
 
     issued = timezone.now()
     names = ["Ada Lovelace", "José Núñez-García", "Nguyễn Thị Minh Khai", "Zoë O'Brien"]

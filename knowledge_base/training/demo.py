@@ -20,8 +20,10 @@ from portal.demo import DEMO_DOMAIN, OFFICE_EMAIL
 from portal.members.models import MemberLibrary
 from portal.members.roles import STAFF
 
-from . import services
 from .models import CoursePage, Enrolment, LessonPage, Option, Question, Quiz
+from .services.assignment import AssignmentRequest, check_assign, do_assign
+from .services.progress import do_mark_lesson_done, do_view_lesson
+from .services.quizzes import do_start_attempt, do_submit_attempt
 
 # Enough finished and started to fill the reports, few enough to seed quickly at any size.
 MAX_FINISHED = 40
@@ -191,20 +193,20 @@ def seed(libraries: list[MemberLibrary], options: dict) -> dict[str, int]:
     today = timezone.localdate()
 
     root = libraries[0]
-    request = services.AssignmentRequest(
+    request = AssignmentRequest(
         course=privacy, library=root, roles=[STAFF], due_on=today + timedelta(days=21)
     )
-    services.do_assign(office, services.check_assign(office, request))
+    do_assign(office, check_assign(office, request))
 
     # A system's director has their own staff take the circulation course.
     system = next((lib for lib in libraries if lib.kind == lib.Kind.SYSTEM), None)
     if system is not None:
         director = User.objects.filter(email=f"director.{system.code}@{DEMO_DOMAIN}").first()
         if director is not None:
-            request = services.AssignmentRequest(
+            request = AssignmentRequest(
                 course=circulation, library=system, roles=[STAFF], due_on=today + timedelta(days=10)
             )
-            services.do_assign(director, services.check_assign(director, request))
+            do_assign(director, check_assign(director, request))
 
     finished = started = 0
     enrolments = list(
@@ -221,15 +223,15 @@ def seed(libraries: list[MemberLibrary], options: dict) -> dict[str, int]:
         course_lessons = lessons[enrolment.course_id]
         if roll < 0.3 and finished < MAX_FINISHED:
             for lesson in course_lessons:
-                services.do_mark_lesson_done(enrolment, lesson)
-            attempt = services.do_start_attempt(enrolment, quizzes[enrolment.course_id], rng)
-            services.do_submit_attempt(attempt, answers[enrolment.course_id])
+                do_mark_lesson_done(enrolment, lesson)
+            attempt = do_start_attempt(enrolment, quizzes[enrolment.course_id], rng)
+            do_submit_attempt(attempt, answers[enrolment.course_id])
             finished += 1
         elif roll < 0.55 and started < MAX_STARTED:
             done = course_lessons[: rng.randint(1, len(course_lessons) - 1)]
             for lesson in done:
-                services.do_mark_lesson_done(enrolment, lesson)
-            services.do_view_lesson(enrolment, course_lessons[len(done)])
+                do_mark_lesson_done(enrolment, lesson)
+            do_view_lesson(enrolment, course_lessons[len(done)])
             started += 1
     return {
         "courses": len(courses),

@@ -102,7 +102,7 @@ class CoursePage(Page):
 
     def get_context(self, request, *args, **kwargs):
         """The course as anyone reads it, and as the editor's preview shows it. The portal
-        serves the page through ``views`` (``wagtail_hooks``), which adds the
+        serves the page through ``views.courses`` (``wagtail_hooks``), which adds the
         person's enrolment and progress."""
         context = super().get_context(request, *args, **kwargs)
         context.update(
@@ -132,7 +132,7 @@ class LessonPage(Page):
     def get_context(self, request, *args, **kwargs):
         """The lesson in its course (position, neighbours, the quiz at the end), as anyone
         reads it and as the editor's preview shows it; the portal's view adds the
-        person's enrolment (``views``)."""
+        person's enrolment (``views.courses``)."""
         context = super().get_context(request, *args, **kwargs)
         lessons = list(self.course.lessons())
         index = next((i for i, item in enumerate(lessons) if item.pk == self.pk), 0)

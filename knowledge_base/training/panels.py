@@ -4,13 +4,14 @@ from portal import access
 from portal.home.panels import DashboardPanel
 
 from . import selectors
+from .rules import REPORT
 
 
 def dashboard_panel(request, libraries):
     """My assigned courses with their due dates (one query), and for those who follow a
     library's training, the reports of the libraries they answer for (one more)."""
     reports = []
-    if selectors.REPORT in access.permissions_anywhere(request.user):
+    if REPORT in access.permissions_anywhere(request.user):
         found = list(selectors.report_libraries(request.user)[:50])
         # A system's director answers for its branches: its own report covers them.
         reports = [

@@ -11,9 +11,9 @@ from portal import access
 from portal.members.models import MemberLibrary, Membership
 from portal.reports import ReportPerson, report_people
 
-from .models import Certificate, CoursePage, Enrolment
+from .models import Certificate, CoursePage, Enrolment, LessonPage, Quiz, QuizAttempt
+from .rules import REPORT, TAKE
 
-REPORT = "training.view_training_report"
 COMPLETED = Enrolment.State.COMPLETED
 
 
@@ -39,6 +39,54 @@ def transcript(user) -> dict:
             Certificate.objects.filter(user=user).order_by("-issued_at").select_related("course")
         ),
     }
+
+
+# --- taking a course -------------------------------------------------------------------
+
+
+def library_for_taking(user, course: CoursePage | None = None) -> MemberLibrary | None:
+    """The library a person takes a course for: their first membership that allows it."""
+    for membership in access.memberships_of(user):
+        if access.can(user, TAKE, membership.library):
+            return membership.library
+    return None
+
+
+def current_enrolment(user, course: CoursePage) -> Enrolment | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return Enrolment.objects.filter(user=user, course=course, current=True).first()
+
+
+def lessons_done(enrolment: Enrolment) -> set[int]:
+    return set(
+        enrolment.progress.filter(completed_at__isnull=False).values_list("lesson_id", flat=True)
+    )
+
+
+def resume_target(enrolment: Enrolment, lessons: list[LessonPage]):
+    """The first lesson not yet done, or None when only the quiz (or nothing) is left."""
+    done = lessons_done(enrolment)
+    for lesson in lessons:
+        if lesson.pk not in done:
+            return lesson
+    return None
+
+
+def quiz_of(course: CoursePage) -> Quiz | None:
+    return Quiz.objects.filter(course=course).first()
+
+
+def attempts_left(enrolment: Enrolment, quiz: Quiz) -> int | None:
+    if quiz.max_attempts is None:
+        return None
+    used = QuizAttempt.objects.filter(
+        enrolment=enrolment, quiz=quiz, submitted_at__isnull=False
+    ).count()
+    return max(quiz.max_attempts - used, 0)
+
+
+# --- reports -------------------------------------------------------------------------
 
 
 def report_libraries(user):

@@ -7,7 +7,9 @@ from django.dispatch import receiver
 from portal.members.models import Membership
 from portal.signals import periodic
 
-from . import services
+from .services.enrolment import do_follow_membership
+from .services.recertification import do_recertify
+from .services.reminders import do_plan_reminders
 
 
 @receiver(post_save, sender=Membership, dispatch_uid="training.follow_membership")
@@ -15,10 +17,10 @@ def membership_saved(sender, instance, created, raw=False, **kwargs):
     if raw:
         return
     # In the same transaction as the membership: no window in which a newcomer is missed.
-    services.do_follow_membership(instance)
+    do_follow_membership(instance)
 
 
 @receiver(periodic, dispatch_uid="training.periodic")
 def on_periodic(sender, now=None, **kwargs):
-    services.do_recertify(now)
-    services.do_plan_reminders()
+    do_recertify(now)
+    do_plan_reminders()

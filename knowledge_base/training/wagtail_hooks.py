@@ -7,8 +7,8 @@ from wagtail.admin.panels import FieldPanel
 from wagtail.snippets.models import register_snippet
 from wagtail.snippets.views.snippets import SnippetViewSet, SnippetViewSetGroup
 
-from . import views
 from .models import Assignment, Certificate, CoursePage, LessonPage, Question, Quiz
+from .views import courses
 
 
 # After Wagtail's own view restrictions (order 0), which stay outside this wrapper.
@@ -20,9 +20,9 @@ def serve_courses_and_lessons(serve_page):
 
     def serve(page, request, args, kwargs):
         if isinstance(page, CoursePage):
-            return views.serve_course(request, page)
+            return courses.serve_course(request, page)
         if isinstance(page, LessonPage):
-            return views.serve_lesson(request, page)
+            return courses.serve_lesson(request, page)
         return serve_page(page, request, args, kwargs)
 
     return serve

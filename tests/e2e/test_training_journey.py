@@ -8,7 +8,8 @@ from django.conf import settings
 from django.test import Client
 from playwright.sync_api import expect
 
-from knowledge_base.training import services
+from knowledge_base.training.selectors import quiz_of
+from knowledge_base.training.services.assignment import AssignmentRequest, do_assign
 from portal.members.roles import DIRECTOR, STAFF
 from tests import factories
 from tests.factories import with_mfa
@@ -41,10 +42,8 @@ def test_staff_member_completes_a_course_and_the_director_sees_it(page, live_ser
     )
     director = with_mfa(factories.member(system, DIRECTOR, full_name="Dana Director"))
     course = make_course("Patron privacy", lessons=2, max_attempts=3)
-    services.do_assign(
-        director, services.AssignmentRequest(course, system, roles=[STAFF], libraries=[system])
-    )
-    quiz = services.quiz_of(course)
+    do_assign(director, AssignmentRequest(course, system, roles=[STAFF], libraries=[system]))
+    quiz = quiz_of(course)
 
     # Sign in as the staff member; the dashboard lists the assigned course.
     page.goto("/accounts/login/")

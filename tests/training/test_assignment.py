@@ -4,8 +4,8 @@ people who join or move later too."""
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from knowledge_base.training import services
 from knowledge_base.training.models import Enrolment
+from knowledge_base.training.services.assignment import AssignmentRequest, check_assign, do_assign
 from portal.members.models import LibraryPluginSwitch, Membership
 from portal.members.roles import DIRECTOR, STAFF, TRAINER
 from tests import factories
@@ -14,9 +14,9 @@ pytestmark = pytest.mark.django_db
 
 
 def assign(actor, course, library, **fields):
-    request = services.AssignmentRequest(course=course, library=library, **fields)
-    services.check_assign(actor, request)
-    return services.do_assign(actor, request)
+    request = AssignmentRequest(course=course, library=library, **fields)
+    check_assign(actor, request)
+    return do_assign(actor, request)
 
 
 def enrolled(course):
@@ -73,23 +73,19 @@ def test_people_assignment(world, course):
 def test_director_cannot_assign_outside_their_subtree(world, course):
     director = world["director_a"]
     with pytest.raises(PermissionDenied):
-        services.check_assign(
-            director, services.AssignmentRequest(course, world["system_b"], roles=[STAFF])
-        )
+        check_assign(director, AssignmentRequest(course, world["system_b"], roles=[STAFF]))
     with pytest.raises(PermissionDenied):
-        services.check_assign(
+        check_assign(
             director,
-            services.AssignmentRequest(course, world["system_a"], libraries=[world["system_b"]]),
+            AssignmentRequest(course, world["system_a"], libraries=[world["system_b"]]),
         )
     with pytest.raises(PermissionDenied):
-        services.check_assign(
+        check_assign(
             director,
-            services.AssignmentRequest(course, world["system_a"], people=[world["staff_b"]]),
+            AssignmentRequest(course, world["system_a"], people=[world["staff_b"]]),
         )
     with pytest.raises(PermissionDenied):
-        services.check_assign(
-            world["staff_a"], services.AssignmentRequest(course, world["branch_a1"], roles=[STAFF])
-        )
+        check_assign(world["staff_a"], AssignmentRequest(course, world["branch_a1"], roles=[STAFF]))
 
 
 def test_library_that_switched_training_off_is_not_enrolled(world, course):

@@ -13,8 +13,9 @@ from django.utils import timezone
 from PIL import Image
 from pypdf import PdfReader
 
-from knowledge_base.training import badges, services
+from knowledge_base.training import badges
 from knowledge_base.training.models import Certificate
+from knowledge_base.training.services.certificates import check_revoke, do_revoke
 
 from .test_completion import complete
 
@@ -61,9 +62,9 @@ def test_lowercase_and_form_lookup_redirect_to_the_canonical_url(client, certifi
 
 def test_revoked(client, world, certificate):
     with pytest.raises(PermissionDenied):
-        services.check_revoke(world["director_a"], certificate)
-    services.check_revoke(world["office"], certificate)
-    services.do_revoke(world["office"], certificate, "Quiz answers were shared")
+        check_revoke(world["director_a"], certificate)
+    check_revoke(world["office"], certificate)
+    do_revoke(world["office"], certificate, "Quiz answers were shared")
     assert 'data-status="revoked"' in verify_page(client, certificate.code).content.decode()
 
 

@@ -6,8 +6,18 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from knowledge_base.training import services
 from knowledge_base.training.models import Certificate, Completion, Enrolment, QuizAttempt
+from knowledge_base.training.rules import AttemptsExhausted, TrainingError
+from knowledge_base.training.selectors import current_enrolment, quiz_of, resume_target
+from knowledge_base.training.services.completion import maybe_complete
+from knowledge_base.training.services.enrolment import check_enrol, do_enrol
+from knowledge_base.training.services.progress import do_mark_lesson_done
+from knowledge_base.training.services.quizzes import (
+    check_submit_attempt,
+    do_start_attempt,
+    do_submit_attempt,
+)
+from knowledge_base.training.services.recertification import do_recertify
 from portal.audit.models import AuditEntry
 from portal.signals import course_completed
 
@@ -17,21 +27,21 @@ pytestmark = pytest.mark.django_db
 
 
 def enrol(user, course):
-    library = services.check_enrol(user, course)
-    return services.do_enrol(user, course, library)
+    library = check_enrol(user, course)
+    return do_enrol(user, course, library)
 
 
 def take_quiz(enrolment, answers_of):
-    quiz = services.quiz_of(enrolment.course)
-    attempt = services.do_start_attempt(enrolment, quiz)
+    quiz = quiz_of(enrolment.course)
+    attempt = do_start_attempt(enrolment, quiz)
     answers = answers_of(quiz)
-    services.check_submit_attempt(enrolment.user, attempt.pk, answers)
-    return services.do_submit_attempt(attempt, answers)
+    check_submit_attempt(enrolment.user, attempt.pk, answers)
+    return do_submit_attempt(attempt, answers)
 
 
 def finish_lessons(enrolment):
     for lesson in enrolment.course.lessons():
-        services.do_mark_lesson_done(enrolment, lesson)
+        do_mark_lesson_done(enrolment, lesson)
 
 
 @pytest.fixture
@@ -49,7 +59,7 @@ def received():
 def test_passing_the_quiz_alone_does_not_complete(world, course):
     enrolment = enrol(world["staff_a"], course)
     first = course.lessons().first()
-    services.do_mark_lesson_done(enrolment, first)
+    do_mark_lesson_done(enrolment, first)
     result = take_quiz(enrolment, right_answers)
     assert result.passed and result.completion is None
     enrolment.refresh_from_db()
@@ -79,8 +89,8 @@ def test_lessons_and_pass_mark_complete_once_with_signal_and_statement(
     assert enrolment.state == Enrolment.State.COMPLETED
     # Doing a lesson again afterwards completes nothing twice.
     with django_capture_on_commit_callbacks(execute=True):
-        services.do_mark_lesson_done(enrolment, course.lessons().first())
-        assert services.maybe_complete(enrolment) is None
+        do_mark_lesson_done(enrolment, course.lessons().first())
+        assert maybe_complete(enrolment) is None
     assert Completion.objects.count() == 1
     assert len(received) == 1
     sender, kwargs = received[0]
@@ -108,31 +118,31 @@ def test_attempts_limit(world):
     enrolment = enrol(world["staff_a"], course)
     take_quiz(enrolment, wrong_answers)
     take_quiz(enrolment, wrong_answers)
-    with pytest.raises(services.AttemptsExhausted):
-        services.do_start_attempt(enrolment, services.quiz_of(course))
+    with pytest.raises(AttemptsExhausted):
+        do_start_attempt(enrolment, quiz_of(course))
     assert QuizAttempt.objects.filter(enrolment=enrolment).count() == 2
 
 
 def test_submitted_attempt_cannot_be_resubmitted_and_answers_must_belong(world, course):
     enrolment = enrol(world["staff_a"], course)
-    quiz = services.quiz_of(course)
-    attempt = services.do_start_attempt(enrolment, quiz)
-    with pytest.raises(services.TrainingError):
-        services.check_submit_attempt(world["staff_a"], attempt.pk, {"1": [999999]})
+    quiz = quiz_of(course)
+    attempt = do_start_attempt(enrolment, quiz)
+    with pytest.raises(TrainingError):
+        check_submit_attempt(world["staff_a"], attempt.pk, {"1": [999999]})
     with pytest.raises(PermissionDenied):
-        services.check_submit_attempt(world["staff_b"], attempt.pk, {})
-    services.do_submit_attempt(attempt, right_answers(quiz))
-    with pytest.raises(services.TrainingError):
-        services.check_submit_attempt(world["staff_a"], attempt.pk, right_answers(quiz))
+        check_submit_attempt(world["staff_b"], attempt.pk, {})
+    do_submit_attempt(attempt, right_answers(quiz))
+    with pytest.raises(TrainingError):
+        check_submit_attempt(world["staff_a"], attempt.pk, right_answers(quiz))
 
 
 def test_shuffled_order_is_fixed_per_attempt(world, course):
     import random
 
     enrolment = enrol(world["staff_a"], course)
-    quiz = services.quiz_of(course)
-    attempt = services.do_start_attempt(enrolment, quiz, rng=random.Random(3))
-    again = services.do_start_attempt(enrolment, quiz, rng=random.Random(99))
+    quiz = quiz_of(course)
+    attempt = do_start_attempt(enrolment, quiz, rng=random.Random(3))
+    again = do_start_attempt(enrolment, quiz, rng=random.Random(99))
     assert again.pk == attempt.pk and again.option_order == attempt.option_order
     for question in quiz.questions.all():
         shown = attempt.option_order[str(question.pk)]
@@ -142,22 +152,22 @@ def test_shuffled_order_is_fixed_per_attempt(world, course):
 def test_resume_where_left_off(world, course):
     enrolment = enrol(world["staff_a"], course)
     lessons = list(course.lessons())
-    assert services.resume_target(enrolment, lessons) == lessons[0]
-    services.do_mark_lesson_done(enrolment, lessons[0])
-    assert services.resume_target(enrolment, lessons) == lessons[1]
+    assert resume_target(enrolment, lessons) == lessons[0]
+    do_mark_lesson_done(enrolment, lessons[0])
+    assert resume_target(enrolment, lessons) == lessons[1]
 
 
 def test_prerequisites_must_be_completed(world, course):
     advanced = make_course("Advanced privacy")
     advanced.prerequisites.set([course])
     advanced.save()
-    with pytest.raises(services.TrainingError):
-        services.check_enrol(world["staff_a"], advanced)
+    with pytest.raises(TrainingError):
+        check_enrol(world["staff_a"], advanced)
 
 
 def complete(user, course):
-    enrolment = enrol(user, course) if not services.current_enrolment(user, course) else None
-    enrolment = enrolment or services.current_enrolment(user, course)
+    enrolment = enrol(user, course) if not current_enrolment(user, course) else None
+    enrolment = enrolment or current_enrolment(user, course)
     finish_lessons(enrolment)
     take_quiz(enrolment, right_answers)
     enrolment.refresh_from_db()
@@ -170,14 +180,14 @@ def test_recertification_reassigns_and_expires_the_old_certificate(world):
     old = first.completion.certificate
     assert old.expires_at is not None
     # Nothing happens while the certificate has long to run.
-    assert services.do_recertify(timezone.now()) == []
+    assert do_recertify(timezone.now()) == []
     later = old.expires_at - timedelta(days=10)
-    opened = services.do_recertify(later)
+    opened = do_recertify(later)
     assert len(opened) == 1
-    assert services.do_recertify(later) == []  # idempotent
+    assert do_recertify(later) == []  # idempotent
     first.refresh_from_db()
     assert not first.current
-    new = services.current_enrolment(world["staff_a"], course)
+    new = current_enrolment(world["staff_a"], course)
     assert new.cycle == 2 and new.due == timezone.localdate(old.expires_at)
     assert new.state == Enrolment.State.ENROLLED
     # Passing again issues a new certificate and the old one expires at once.

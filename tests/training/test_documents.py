@@ -3,7 +3,7 @@ PDF/UA-1 and pass an independent PDF/UA checker (tests/pdf_ua.py)."""
 
 import pytest
 
-from knowledge_base.training import services
+from knowledge_base.training.services.assignment import AssignmentRequest, do_assign
 from portal.members.roles import STAFF
 from tests import factories
 from tests.pdf_ua import assert_accessible_pdf
@@ -17,9 +17,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def assigned(world, course):
-    services.do_assign(
-        world["office"], services.AssignmentRequest(course, world["root"], roles=[STAFF])
-    )
+    do_assign(world["office"], AssignmentRequest(course, world["root"], roles=[STAFF]))
     complete(world["staff_a"], course)
     return course
 
@@ -41,8 +39,8 @@ def test_training_report_pdfs(client, world, assigned, tmp_path):
         factories.member(world["branch_a1"], STAFF, full_name=f"Staff Member {n}")
     second = make_course("Cataloguing basics")
     for course in (assigned, second):
-        request = services.AssignmentRequest(course, world["root"], roles=[STAFF])
-        services.do_assign(world["office"], request)
+        request = AssignmentRequest(course, world["root"], roles=[STAFF])
+        do_assign(world["office"], request)
     library = world["system_a"]
     pdf = get(client, world["director_a"], f"/training/reports/{library.code}/?format=pdf").content
     assert_accessible_pdf(pdf, tmp_path, "library-report", title=f"Training at {library.name}")

@@ -3,8 +3,8 @@ server error; the reports' library list pages and filters instead of stopping at
 
 import pytest
 
-from knowledge_base.training import views
 from knowledge_base.training.models import Enrolment
+from knowledge_base.training.views import reports
 from portal.members.models import MemberLibrary, Membership
 from tests import factories
 from tests.queries import get_counting_queries
@@ -62,7 +62,7 @@ def test_a_quiz_post_without_its_attempt_is_not_found(client, world, course):
 
 
 def test_the_report_list_pages_and_filters_with_constant_queries(client, world, monkeypatch):
-    monkeypatch.setattr(views, "PAGE_SIZE", 4)
+    monkeypatch.setattr(reports, "PAGE_SIZE", 4)
     client.force_login(world["office"])
     client.get("/training/reports/")
     few, _ = get_counting_queries(client, "/training/reports/")
@@ -81,7 +81,7 @@ def test_the_report_list_pages_and_filters_with_constant_queries(client, world, 
 def test_the_office_report_pages_libraries_and_keeps_the_consortium_totals(
     client, world, monkeypatch
 ):
-    monkeypatch.setattr(views, "PAGE_SIZE", 3)
+    monkeypatch.setattr(reports, "PAGE_SIZE", 3)
     for n in range(5):
         factories.library(world["root"], kind=MemberLibrary.Kind.LIBRARY, name=f"Lakeside {n}")
     client.force_login(world["office"])

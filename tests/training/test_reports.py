@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from knowledge_base.training import services
 from knowledge_base.training.models import Enrolment
+from knowledge_base.training.services.assignment import AssignmentRequest, do_assign
 from portal.members.models import LibraryPluginSwitch, MemberLibrary, Membership
 from portal.members.roles import STAFF
 from portal.reports import people_report
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def assigned(world, course):
-    request = services.AssignmentRequest(course, world["root"], roles=[STAFF])
-    services.do_assign(world["office"], request)
+    request = AssignmentRequest(course, world["root"], roles=[STAFF])
+    do_assign(world["office"], request)
     complete(world["staff_a"], course)
     return course
 

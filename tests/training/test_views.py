@@ -9,8 +9,10 @@ from django.core import mail
 from django.utils import timezone
 from wagtail.models import Site
 
-from knowledge_base.training import exchange, services
+from knowledge_base.training import exchange
 from knowledge_base.training.models import CoursePage, Enrolment, ReminderSent
+from knowledge_base.training.selectors import quiz_of
+from knowledge_base.training.services.enrolment import check_enrol, do_enrol
 from portal.signals import periodic
 
 from .conftest import make_course
@@ -35,7 +37,7 @@ def test_course_lesson_quiz_flow_through_the_pages(client, world, course):
     assert response["Location"] == f"/training/courses/{course.pk}/quiz/"
     quiz_html = client.get(response["Location"]).content.decode()
     attempt = re.search(r'name="attempt" value="(\d+)"', quiz_html).group(1)
-    quiz = services.quiz_of(course)
+    quiz = quiz_of(course)
     data = {"attempt": attempt}
     for q in quiz.questions.prefetch_related("options"):
         data[f"q{q.pk}"] = [o.pk for o in q.options.all() if o.correct]
@@ -54,8 +56,8 @@ def test_lessons_need_an_enrolment_and_a_login(client, world, course):
 
 
 def test_dashboard_panel_lists_assigned_courses_with_due_dates(client, world, course):
-    library = services.check_enrol(world["staff_a"], course)
-    services.do_enrol(world["staff_a"], course, library, due=timezone.localdate())
+    library = check_enrol(world["staff_a"], course)
+    do_enrol(world["staff_a"], course, library, due=timezone.localdate())
     client.force_login(world["staff_a"])
     html = client.get("/dashboard/").content.decode()
     assert "Patron privacy" in html and "due" in html
@@ -68,10 +70,10 @@ def test_reminders_one_email_per_person_and_never_twice(
     far = make_course("Later")
     today = timezone.localdate()
     staff = world["staff_a"]
-    lib = services.check_enrol(staff, course)
-    services.do_enrol(staff, course, lib, due=today + timedelta(days=3))
-    services.do_enrol(staff, other, lib, due=today - timedelta(days=2))
-    services.do_enrol(staff, far, lib, due=today + timedelta(days=60))
+    lib = check_enrol(staff, course)
+    do_enrol(staff, course, lib, due=today + timedelta(days=3))
+    do_enrol(staff, other, lib, due=today - timedelta(days=2))
+    do_enrol(staff, far, lib, due=today + timedelta(days=60))
     # The beat's fan-out; the email task runs (eagerly) once the transaction commits.
     with django_capture_on_commit_callbacks(execute=True):
         periodic.send(sender=None, now=timezone.now())
@@ -94,7 +96,7 @@ def test_course_package_round_trip(world, course):
     assert copy.pk != course.pk and copy.slug == "patron-privacy-2"
     assert [lesson.title for lesson in copy.lessons()] == ["Lesson 1", "Lesson 2"]
     assert copy.lessons().first().body.raw_data[0]["value"] == "<p>Part 1 of the law.</p>"
-    quiz = services.quiz_of(copy)
+    quiz = quiz_of(copy)
     assert quiz.pass_mark == 100 and quiz.questions.count() == 2
     assert sum(o.correct for q in quiz.questions.all() for o in q.options.all()) == 3
     assert CoursePage.objects.count() == 2

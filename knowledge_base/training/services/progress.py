@@ -1,0 +1,52 @@
+"""Taking the lessons: where the person is, and what they have done."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from portal import access
+
+from ..models import Completion, Enrolment, LessonPage, LessonProgress
+from ..rules import TAKE
+from ..selectors import current_enrolment
+from .completion import maybe_complete
+from .enrolment import locked
+
+
+def check_lesson(user, lesson: LessonPage) -> Enrolment:
+    enrolment = current_enrolment(user, lesson.course)
+    if enrolment is None:
+        raise PermissionDenied
+    if not access.can(user, TAKE, enrolment.library):
+        raise PermissionDenied
+    return enrolment
+
+
+def do_view_lesson(enrolment: Enrolment, lesson: LessonPage) -> LessonProgress:
+    """Remember where the person is, so they resume here."""
+    with transaction.atomic():
+        progress, _created = LessonProgress.objects.get_or_create(
+            enrolment=enrolment, lesson=lesson
+        )
+        updates = {"last_lesson": lesson}
+        if enrolment.state == Enrolment.State.ENROLLED:
+            updates["state"] = Enrolment.State.IN_PROGRESS
+        Enrolment.objects.filter(pk=enrolment.pk).update(**updates)
+    return progress
+
+
+def do_mark_lesson_done(enrolment: Enrolment, lesson: LessonPage) -> Completion | None:
+    with transaction.atomic():
+        enrolment = locked(enrolment)
+        progress, _created = LessonProgress.objects.get_or_create(
+            enrolment=enrolment, lesson=lesson
+        )
+        if progress.completed_at is None:
+            progress.completed_at = timezone.now()
+            progress.save(update_fields=["completed_at"])
+        if enrolment.state == Enrolment.State.ENROLLED:
+            enrolment.state = Enrolment.State.IN_PROGRESS
+            enrolment.save(update_fields=["state"])
+        return maybe_complete(enrolment)

@@ -1,0 +1,184 @@
+"""Taking a course: its page and lessons (served through Wagtail's page tree), enrolling,
+marking lessons done, the quiz, the transcript, and a course's export."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from portal import access
+
+from .. import exchange, selectors
+from ..forms import QuizSubmitForm
+from ..models import CoursePage, Enrolment, LessonPage, QuizAttempt
+from ..rules import ASSIGN, MANAGE, AttemptsExhausted, TrainingError
+from ..services.enrolment import check_enrol, do_enrol
+from ..services.progress import check_lesson, do_mark_lesson_done, do_view_lesson
+from ..services.quizzes import (
+    check_start_attempt,
+    check_submit_attempt,
+    do_start_attempt,
+    do_submit_attempt,
+)
+
+
+def serve_course(request, course: CoursePage):
+    """A course page, reached through Wagtail's page tree (``wagtail_hooks``)."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    library = selectors.library_for_taking(request.user, course)
+    manager = access.can_anywhere(request.user, MANAGE)
+    if library is None and not manager:
+        raise PermissionDenied
+    context = course.get_context(request)
+    lessons = [lesson for lesson, _done in context["lessons"]]
+    enrolment = selectors.current_enrolment(request.user, course)
+    done = selectors.lessons_done(enrolment) if enrolment else set()
+    quiz = context["quiz"]
+    context.update(
+        lessons=[(lesson, lesson.pk in done) for lesson in lessons],
+        enrolment=enrolment,
+        resume=selectors.resume_target(enrolment, lessons) if enrolment else None,
+        attempts_left=selectors.attempts_left(enrolment, quiz) if enrolment and quiz else None,
+        certificate=getattr(getattr(enrolment, "completion", None), "certificate", None)
+        if enrolment and enrolment.state == Enrolment.State.COMPLETED
+        else None,
+        can_assign=access.can_anywhere(request.user, ASSIGN),
+        can_manage=manager,
+    )
+    return render(request, course.get_template(request), context)
+
+
+def serve_lesson(request, lesson: LessonPage):
+    """A lesson page, reached through Wagtail's page tree (``wagtail_hooks``)."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    try:
+        enrolment = check_lesson(request.user, lesson)
+    except PermissionDenied:
+        if access.can_anywhere(request.user, MANAGE):
+            enrolment = None  # authors preview their lessons without enrolling
+        else:
+            messages.info(request, _("Enrol in the course to take its lessons."))
+            return redirect(lesson.course.url)
+    if enrolment:
+        do_view_lesson(enrolment, lesson)
+    context = lesson.get_context(request)
+    done = selectors.lessons_done(enrolment) if enrolment else set()
+    context.update(enrolment=enrolment, done=lesson.pk in done)
+    return render(request, lesson.get_template(request), context)
+
+
+@login_required
+@require_POST
+def enrol(request, course_id: int):
+    course = get_object_or_404(CoursePage, pk=course_id)
+    try:
+        library = check_enrol(request.user, course)
+    except TrainingError as exc:
+        messages.error(request, str(exc))
+        return redirect(course.url)
+    enrolment = do_enrol(request.user, course, library)
+    lesson = selectors.resume_target(enrolment, list(course.lessons()))
+    return redirect(lesson.url if lesson else course.url)
+
+
+@login_required
+@require_POST
+def lesson_done(request, lesson_id: int):
+    lesson = get_object_or_404(LessonPage, pk=lesson_id)
+    enrolment = check_lesson(request.user, lesson)
+    completion = do_mark_lesson_done(enrolment, lesson)
+    course = enrolment.course
+    if completion:
+        messages.success(request, _("You have completed this course."))
+        return redirect(course.url)
+    lessons = list(course.lessons())
+    following = [item for item in lessons if item.path > lesson.path]
+    if following:
+        return redirect(following[0].url)
+    if selectors.quiz_of(course):
+        return redirect("training:quiz", course_id=course.pk)
+    return redirect(course.url)
+
+
+@login_required
+def quiz(request, course_id: int):
+    course = get_object_or_404(CoursePage, pk=course_id)
+    try:
+        enrolment, the_quiz = check_start_attempt(request.user, course)
+    except TrainingError as exc:
+        messages.info(request, str(exc))
+        return redirect(course.url)
+    if request.method == "POST":
+        form = QuizSubmitForm(request.POST)
+        if not form.is_valid():
+            raise Http404
+        attempt = get_object_or_404(
+            QuizAttempt, pk=form.cleaned_data["attempt"], enrolment=enrolment
+        )
+        answers = form.answers(attempt)
+        try:
+            check_submit_attempt(request.user, attempt.pk, answers)
+            result = do_submit_attempt(attempt, answers)
+        except TrainingError as exc:
+            messages.error(request, str(exc))
+            return redirect("training:quiz", course_id=course.pk)
+        enrolment.refresh_from_db()
+        return render(
+            request,
+            "training/quiz_result.html",
+            {
+                "course": course,
+                "quiz": the_quiz,
+                "result": result,
+                "enrolment": enrolment,
+                "attempts_left": selectors.attempts_left(enrolment, the_quiz),
+                "lessons_left": selectors.resume_target(enrolment, list(course.lessons())),
+            },
+        )
+    try:
+        attempt = do_start_attempt(enrolment, the_quiz)
+    except AttemptsExhausted as exc:
+        messages.error(request, str(exc))
+        return redirect(course.url)
+    questions = list(the_quiz.questions.prefetch_related("options"))
+    shown = []
+    for question in questions:
+        options = {o.pk: o for o in question.options.all()}
+        order = attempt.option_order.get(str(question.pk), list(options))
+        shown.append((question, [options[i] for i in order if i in options]))
+    return render(
+        request,
+        "training/quiz.html",
+        {
+            "course": course,
+            "quiz": the_quiz,
+            "attempt": attempt,
+            "questions": shown,
+            "attempts_left": selectors.attempts_left(enrolment, the_quiz),
+        },
+    )
+
+
+@login_required
+def transcript(request):
+    return render(request, "training/transcript.html", selectors.transcript(request.user))
+
+
+@login_required
+def export_course(request, course_id: int):
+    if not access.can_anywhere(request.user, MANAGE):
+        raise PermissionDenied
+    course = get_object_or_404(CoursePage, pk=course_id)
+    response = JsonResponse(
+        exchange.export_course(course), json_dumps_params={"indent": 2, "ensure_ascii": False}
+    )
+    response["Content-Disposition"] = f'attachment; filename="course-{course.slug}.json"'
+    return response
