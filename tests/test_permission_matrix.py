@@ -109,11 +109,11 @@ def _governance(w, a, b):
 
 
 def _policies(w, a, b):
-    from knowledge_base.policies import services
     from knowledge_base.policies.models import LocalProcedure, PolicyChange
+    from knowledge_base.policies.services.library import setup_policy_library
     from tests.policies.conftest import new_policy, revise
 
-    page = new_policy(services.setup_policy_library(Page.get_first_root_node()))
+    page = new_policy(setup_policy_library(Page.get_first_root_node()))
     revision = revise(page, ["Loans last four weeks."], publish=False)
     change = PolicyChange.objects.create(policy=page, revision=revision)
     for library in (a, b):

@@ -20,8 +20,10 @@ from portal.demo import DEMO_DOMAIN, OFFICE_EMAIL
 from portal.members.models import MemberLibrary, Membership
 from portal.members.roles import STAFF
 
-from . import services
 from .models import PolicyCategory, PolicyPage, PolicyVersion
+from .services.acknowledgement import do_acknowledge
+from .services.library import setup_policy_library
+from .services.procedures import check_local_procedure, do_save_local_procedure
 
 CATEGORIES = [
     ("circulation", "Circulation"),
@@ -275,7 +277,7 @@ def seed(libraries: list[MemberLibrary], options: dict) -> dict[str, int]:
     site = Site.objects.filter(is_default_site=True).select_related("root_page").first()
     if office is None or site is None:
         return {"policies": 0}
-    library = services.setup_policy_library(site.root_page, title="Shared policies")
+    library = setup_policy_library(site.root_page, title="Shared policies")
     if not library.intro:
         library.intro = (
             "<p>The policies every member library has agreed to share, with their "
@@ -367,8 +369,8 @@ def seed(libraries: list[MemberLibrary], options: dict) -> dict[str, int]:
     ):
         director = User.objects.filter(email=f"director.{lib.code}@{DEMO_DOMAIN}").first()
         if director is not None:
-            services.check_local_procedure(director, pages[code], lib, text)
-            services.do_save_local_procedure(director, pages[code], lib, text)
+            check_local_procedure(director, pages[code], lib, text)
+            do_save_local_procedure(director, pages[code], lib, text)
     return {
         "policies": len(pages),
         "policy versions": PolicyVersion.objects.filter(policy__in=pages.values()).count(),
@@ -394,6 +396,6 @@ def _acknowledge(page: PolicyPage, libraries, rng: random.Random) -> int:
     count = 0
     for membership in memberships:
         if rng.random() < 0.8:
-            services.do_acknowledge(membership.user, version, keen[membership.library_id])
+            do_acknowledge(membership.user, version, keen[membership.library_id])
             count += 1
     return count

@@ -223,7 +223,7 @@ class PolicyPage(Page):
 
     def get_context(self, request, *args, **kwargs):
         """The text as the editor's preview shows it: numbered, not yet a version. The
-        portal serves the page through ``views`` (``wagtail_hooks``), which adds the
+        portal serves the page through ``views.reading`` (``wagtail_hooks``), which adds the
         current version, the person's acknowledgement and the local procedures."""
         context = super().get_context(request, *args, **kwargs)
         context.update(blocks=numbered(self.body), preview=getattr(request, "is_preview", False))

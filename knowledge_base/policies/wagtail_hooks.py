@@ -25,7 +25,7 @@ from portal import access
 from portal.admin_actions import publish_first
 from portal.admin_policies import RolePermissionPolicy
 
-from . import selectors, services, views
+from . import selectors
 from .forms import acknowledging_role_choices, quiz_choices
 from .models import (
     AcknowledgementCampaign,
@@ -34,6 +34,8 @@ from .models import (
     PolicyLibraryPage,
     PolicyPage,
 )
+from .services.campaigns import check_start_campaign, do_start_campaign
+from .views import reading
 
 
 def _office(user) -> bool:
@@ -77,7 +79,7 @@ class CampaignForm(WagtailAdminModelForm):
             self.add_error("version", _("Choose a version of this policy."))
         elif version and cleaned.get("due_date") and not self.instance.pk:
             try:
-                services.check_start_campaign(
+                check_start_campaign(
                     self.for_user,
                     version,
                     roles=cleaned.get("roles") or [],
@@ -94,7 +96,7 @@ class CampaignForm(WagtailAdminModelForm):
         if self.instance.pk:
             return super().save(commit)
         data = self.cleaned_data
-        self.instance = services.do_start_campaign(
+        self.instance = do_start_campaign(
             self.for_user,
             data["version"],
             roles=data["roles"],
@@ -226,7 +228,7 @@ def serve_policies(serve_page):
 
     def serve(page, request, args, kwargs):
         if isinstance(page, PolicyPage):
-            return views.render_policy(request, page)
+            return reading.render_policy(request, page)
         if isinstance(page, PolicyLibraryPage):
             # The portal's index checks permissions per library; the page tree does not.
             return redirect("policies:index")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from wagtail.models import Page
 
-from knowledge_base.policies import services
 from knowledge_base.policies.models import PolicyPage
+from knowledge_base.policies.services.library import setup_policy_library
 from tests import factories
 
 
@@ -18,7 +18,7 @@ def body(*clauses, heading="Loans"):
 
 
 def policy_library():
-    return services.setup_policy_library(Page.get_first_root_node())
+    return setup_policy_library(Page.get_first_root_node())
 
 
 def new_policy(library, code="CIRC-004", title="Lending and circulation", clauses=None, **fields):

@@ -3,8 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from knowledge_base.policies import selectors, services
+from knowledge_base.policies import selectors
 from knowledge_base.policies.models import Acknowledgement
+from knowledge_base.policies.services.acknowledgement import check_acknowledge, do_acknowledge
 from portal.audit.models import AuditEntry
 from portal.members.models import LibraryPluginSwitch
 from portal.members.roles import COMMUNICATIONS, STAFF
@@ -16,8 +17,8 @@ pytestmark = pytest.mark.django_db
 
 
 def acknowledge(user, page, django_capture_on_commit_callbacks=None):
-    version, library = services.check_acknowledge(user, page)
-    return services.do_acknowledge(user, version, library)
+    version, library = check_acknowledge(user, page)
+    return do_acknowledge(user, version, library)
 
 
 def codes(user):

@@ -7,8 +7,16 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from knowledge_base.policies import services
 from knowledge_base.policies.models import PolicyChange, PolicyPage, PolicyVersion
+from knowledge_base.policies.services.adoption import (
+    check_draft_comment,
+    check_open_change,
+    close_comment_periods,
+    do_draft_comment,
+    do_open_change,
+    publish_due_changes,
+)
+from knowledge_base.policies.services.library import OFFICE_WORKFLOW
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR
 from portal.signals import periodic, proposal_decided
 from tests import factories
@@ -31,8 +39,8 @@ class FakeProposal(SimpleNamespace):
 
 def open_change(page, office, **kwargs):
     page = PolicyPage.objects.get(pk=page.pk)
-    revision = services.check_open_change(office, page, **kwargs)
-    return services.do_open_change(office, page, revision, **kwargs)
+    revision = check_open_change(office, page, **kwargs)
+    return do_open_change(office, page, revision, **kwargs)
 
 
 @pytest.fixture
@@ -103,8 +111,8 @@ def test_adopted_change_waits_for_its_effective_date(consortium, library_page, o
 
     periodic.send(sender=None, now=timezone.now())  # before the date: nothing
     assert PolicyVersion.objects.filter(policy=page).count() == 1
-    services.publish_due_changes(today=later)
-    services.publish_due_changes(today=later)  # idempotent
+    publish_due_changes(today=later)
+    publish_due_changes(today=later)  # idempotent
     version = PolicyVersion.objects.get(policy=page, number=2)
     assert version.effective_date == later
     assert version.authority_label.startswith("Proposal 7")
@@ -117,13 +125,13 @@ def test_comment_period_lets_directors_comment_then_closes(consortium, library_p
     change = open_change(page, office, comment_until=today + datetime.timedelta(days=14))
     system = consortium["systems"][0]
     director = with_mfa(factories.member(system, DIRECTOR))
-    services.check_draft_comment(director, change, system, "Four weeks is too long for DVDs.")
-    services.do_draft_comment(director, change, system, "Four weeks is too long for DVDs.")
+    check_draft_comment(director, change, system, "Four weeks is too long for DVDs.")
+    do_draft_comment(director, change, system, "Four weeks is too long for DVDs.")
     assert change.comments.get().library == system
     staff = factories.member(system, "staff")
     with pytest.raises(PermissionDenied):
-        services.check_draft_comment(staff, change, system, "me too")
-    services.close_comment_periods(today + datetime.timedelta(days=15))
+        check_draft_comment(staff, change, system, "me too")
+    close_comment_periods(today + datetime.timedelta(days=15))
     change.refresh_from_db()
     assert change.status == PolicyChange.Status.PROPOSED
 
@@ -133,7 +141,7 @@ def test_office_approval_workflow_publishes_when_voting_is_off(consortium, libra
     revise(page, ["Loans last four weeks."], publish=False, summary="Approved by the office.")
     page = PolicyPage.objects.get(pk=page.pk)
     workflow = page.get_workflow()
-    assert workflow is not None and workflow.name == services.OFFICE_WORKFLOW
+    assert workflow is not None and workflow.name == OFFICE_WORKFLOW
     editor = factories.member(consortium["root"], CONSORTIUM_ADMIN, full_name="Edna Editor")
     state = workflow.start(page, editor)
     assert PolicyVersion.objects.filter(policy=page).count() == 1  # in moderation

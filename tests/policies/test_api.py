@@ -13,8 +13,14 @@ from django.urls import reverse
 from django.utils import timezone
 from wagtail.documents import get_document_model
 
-from knowledge_base.policies import services
 from knowledge_base.policies.models import PolicyCategory, PolicyChange, PolicyPage
+from knowledge_base.policies.services.adoption import (
+    check_open_change,
+    do_decide_change,
+    do_open_change,
+    publish_due_changes,
+)
+from knowledge_base.policies.services.procedures import do_save_local_procedure
 from portal.api import services as api_services
 from portal.members.models import LibraryPluginSwitch
 from portal.members.roles import CONSORTIUM_ADMIN
@@ -144,8 +150,8 @@ def test_drafts_and_unpublished_policies_never_leave(client, world):
     editing.category = PolicyCategory.objects.create(name="Draft shelf", slug="draft-shelf")
     draft = editing.save_revision()
     live = PolicyPage.objects.get(pk=page.pk)
-    assert services.check_open_change(world["office"], live) == draft
-    services.do_open_change(world["office"], live, draft)
+    assert check_open_change(world["office"], live) == draft
+    do_open_change(world["office"], live, draft)
     # Never published at all, and published then withdrawn.
     never = PolicyPage(
         title="Secret draft", slug="new-001", code="NEW-001", body=body("Hidden."), live=False
@@ -187,9 +193,9 @@ def test_an_adopted_change_shows_from_its_effective_date(client, world):
     later = timezone.localdate() + timedelta(days=30)
     draft = revise(page, ["Loans last six weeks."], summary="Longer loans.", publish=False)
     live = PolicyPage.objects.get(pk=page.pk)
-    services.check_open_change(world["office"], live)
-    change = services.do_open_change(world["office"], live, draft, effective_date=later)
-    change = services.do_decide_change(change, "passed")
+    check_open_change(world["office"], live)
+    change = do_open_change(world["office"], live, draft, effective_date=later)
+    change = do_decide_change(change, "passed")
     assert change.status == PolicyChange.Status.SCHEDULED
     token = token_for(world, world["systems"][0])
 
@@ -199,7 +205,7 @@ def test_an_adopted_change_shows_from_its_effective_date(client, world):
         return current["version"], "six weeks" in current["body"], [v["version"] for v in history]
 
     assert shown() == (1, False, [1])
-    assert services.publish_due_changes(today=later)
+    assert publish_due_changes(today=later)
     assert shown() == (2, True, [2, 1])
     current = ok(get(client, token, URL + "CIRC-004"))
     assert current["effective_date"] == later.isoformat()
@@ -208,9 +214,9 @@ def test_an_adopted_change_shows_from_its_effective_date(client, world):
 def test_no_local_procedure_leaves_not_even_the_own_librarys(client, world):
     page = new_policy(world["policies"])
     own, other = world["systems"][0], world["systems"][1]
-    services.do_save_local_procedure(None, page, own, "Our keys are in the red box.")
-    services.do_save_local_procedure(None, page, other, "Their alarm code is 1234.")
-    services.do_save_local_procedure(None, page, world["branches"][1], "Branch safe: left.")
+    do_save_local_procedure(None, page, own, "Our keys are in the red box.")
+    do_save_local_procedure(None, page, other, "Their alarm code is 1234.")
+    do_save_local_procedure(None, page, world["branches"][1], "Branch safe: left.")
     token = token_for(world, own)
     for url in (URL, URL + "CIRC-004", URL + "CIRC-004/versions"):
         response = get(client, token, url)

@@ -9,7 +9,7 @@ get a server error, and no answer ever carries the draft's or a local procedure'
 import pytest
 from django.core.cache import cache
 
-from knowledge_base.policies import services as policies
+from knowledge_base.policies.services.procedures import do_save_local_procedure
 from portal.api import services
 from portal.members.roles import CONSORTIUM_ADMIN
 from tests import factories
@@ -38,8 +38,8 @@ def token(db):
     page = new_policy(policy_library(), code="CIRC-004")
     revise(page, ["Loans last four weeks."], material=False)
     revise(page, ["Draft clause."], publish=False, title="Draft title")
-    policies.do_save_local_procedure(None, page, branch, "Kept in the red box.")
-    policies.do_save_local_procedure(None, page, other, "Alarm code 1234.")
+    do_save_local_procedure(None, page, branch, "Kept in the red box.")
+    do_save_local_procedure(None, page, other, "Alarm code 1234.")
     scopes = services.check_issue_token(office, branch, ["policies:read"])
     _token, plaintext = services.do_issue_token(office, branch, "Schemathesis", scopes)
     yield plaintext

@@ -7,8 +7,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
-from knowledge_base.policies import selectors, services
+from knowledge_base.policies import selectors
+from knowledge_base.policies.choices import default_acknowledging_roles
 from knowledge_base.policies.models import AcknowledgementCampaign, PolicyPage
+from knowledge_base.policies.services.adoption import check_open_change, do_open_change
+from knowledge_base.policies.services.campaigns import check_start_campaign
 from portal.audit.models import AuditEntry
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from portal.signals import proposal_decided
@@ -64,7 +67,7 @@ def test_published_version_asks_only_the_chosen_roles_and_libraries_by_the_chose
 def test_defaults_when_nothing_is_chosen(consortium, library_page):
     page = new_policy(library_page, acknowledgement_days=10)
     campaign = AcknowledgementCampaign.objects.get(policy=page)
-    assert set(campaign.roles) == set(services.default_acknowledging_roles())
+    assert set(campaign.roles) == set(default_acknowledging_roles())
     assert campaign.libraries.count() == 0
     assert campaign.due_date == timezone.localdate() + datetime.timedelta(days=10)
 
@@ -80,7 +83,7 @@ def test_a_change_adopted_by_a_committee_keeps_the_editors_choice(consortium, li
         acknowledgement_libraries=[chosen],
     )
     page = PolicyPage.objects.get(pk=page.pk)
-    change = services.do_open_change(office, page, services.check_open_change(office, page))
+    change = do_open_change(office, page, check_open_change(office, page))
     proposal_decided.send(
         sender=consortium["root"], proposal=None, outcome="passed", subject=change
     )
@@ -96,15 +99,15 @@ def test_start_campaign_service_checks_roles_date_version_and_permission(
     staff = factories.member(consortium["systems"][0], STAFF)
     soon = timezone.localdate() + datetime.timedelta(days=5)
     with pytest.raises(PermissionDenied):
-        services.check_start_campaign(staff, v1, roles=[STAFF], libraries=[], due_date=soon)
+        check_start_campaign(staff, v1, roles=[STAFF], libraries=[], due_date=soon)
     with pytest.raises(ValidationError):
-        services.check_start_campaign(office, v1, roles=[], libraries=[], due_date=soon)
+        check_start_campaign(office, v1, roles=[], libraries=[], due_date=soon)
     with pytest.raises(ValidationError):
         yesterday = timezone.localdate() - datetime.timedelta(days=1)
-        services.check_start_campaign(office, v1, roles=[STAFF], libraries=[], due_date=yesterday)
+        check_start_campaign(office, v1, roles=[STAFF], libraries=[], due_date=yesterday)
     revise(page, ["Changed."])
     with pytest.raises(ValidationError):  # v1 is no longer current
-        services.check_start_campaign(office, v1, roles=[STAFF], libraries=[], due_date=soon)
+        check_start_campaign(office, v1, roles=[STAFF], libraries=[], due_date=soon)
 
 
 def test_page_editor_offers_roles_libraries_and_due_date(client, consortium, library_page, office):

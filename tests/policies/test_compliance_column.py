@@ -1,7 +1,7 @@
 """Policy acknowledgements appear beside course completions in the per-library report,
 through the core's report hook (no plugin imports another)."""
 
-from knowledge_base.policies import services
+from knowledge_base.policies.services.acknowledgement import check_acknowledge, do_acknowledge
 from portal.members.models import LibraryPluginSwitch
 from portal.members.roles import STAFF
 from portal.reports import people_report
@@ -11,8 +11,8 @@ from .conftest import new_policy, revise
 
 
 def acknowledge(user, page):
-    version, library = services.check_acknowledge(user, page)
-    return services.do_acknowledge(user, version, library)
+    version, library = check_acknowledge(user, page)
+    return do_acknowledge(user, version, library)
 
 
 def policy_cells(report):

@@ -4,8 +4,8 @@ PDF/UA-1, the manual PDF/A-2a too, and pass an independent PDF/UA checker."""
 import pytest
 from django.urls import reverse
 
-from knowledge_base.policies import services
 from knowledge_base.policies.models import PolicyPage
+from knowledge_base.policies.services.acknowledgement import check_acknowledge, do_acknowledge
 from portal.members.roles import CONSORTIUM_ADMIN, STAFF
 from tests import factories
 from tests.factories import with_mfa
@@ -66,8 +66,8 @@ def test_policy_manual_and_version_pdfs(client, consortium, policies, tmp_path):
 
 def test_acknowledgement_report_pdf(client, consortium, policies, tmp_path):
     staff = factories.member(consortium["systems"][0], STAFF)
-    version, library = services.check_acknowledge(staff, policies[0])
-    services.do_acknowledge(staff, version, library)
+    version, library = check_acknowledge(staff, policies[0])
+    do_acknowledge(staff, version, library)
     factories.member(consortium["systems"][1], STAFF)
     office = with_mfa(factories.member(consortium["root"], CONSORTIUM_ADMIN))
     client.force_login(office)

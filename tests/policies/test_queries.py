@@ -8,8 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from knowledge_base.policies import services
 from knowledge_base.policies.models import Acknowledgement, LocalProcedure, PolicyVersion
+from knowledge_base.policies.services.procedures import do_save_local_procedure
 from portal.members.models import MemberLibrary, Membership
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from tests import factories
@@ -83,7 +83,7 @@ def test_policy_page_queries_do_not_grow_from_10_to_500_libraries(client, settin
     user = factories.member(root if role == CONSORTIUM_ADMIN else home, role)
     if role != STAFF:
         with_mfa(user)
-    services.do_save_local_procedure(None, page, home, "Our own desk procedure.")
+    do_save_local_procedure(None, page, home, "Our own desk procedure.")
     url = reverse("policies:detail", args=[page.code])
     grow_to(root, 10, page)
     small, html = count(client, user, url)

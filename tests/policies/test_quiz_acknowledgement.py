@@ -4,9 +4,15 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from knowledge_base.policies import selectors, services
+from knowledge_base.policies import selectors
 from knowledge_base.policies.forms import quiz_choices
 from knowledge_base.policies.models import Acknowledgement, AcknowledgementCampaign
+from knowledge_base.policies.services.acknowledgement import (
+    QuizRequired,
+    check_acknowledge,
+    check_acknowledge_by_quiz,
+    do_acknowledge,
+)
 from knowledge_base.training.models import Quiz
 from portal.audit.models import AuditEntry
 from portal.members.models import LibraryPluginSwitch
@@ -50,8 +56,8 @@ def test_training_offers_its_quizzes_to_the_policy_editor(quiz):
 
 def test_campaign_names_the_quiz_and_a_plain_click_is_refused(client, policy, staff, quiz):
     assert AcknowledgementCampaign.objects.get(policy=policy).quiz_key == quiz_key(quiz)
-    with pytest.raises(services.QuizRequired):
-        services.check_acknowledge(staff, policy)
+    with pytest.raises(QuizRequired):
+        check_acknowledge(staff, policy)
     client.force_login(staff)
     page = client.get(reverse("policies:detail", args=[policy.code]))
     assert b'name="q-' in page.content
@@ -86,8 +92,8 @@ def test_passing_the_quiz_acknowledges_exactly_the_current_version(
     # A later material version asks for the quiz again: the pass was for version 2 only.
     revise(policy, ["Loans last five weeks."], acknowledgement_quiz=quiz_key(quiz))
     assert [o.policy.code for o in selectors.outstanding_for(staff)] == ["CIRC-004"]
-    with pytest.raises(services.QuizRequired):
-        services.check_acknowledge(staff, policy)
+    with pytest.raises(QuizRequired):
+        check_acknowledge(staff, policy)
 
 
 def test_training_switched_off_for_the_library_means_a_click_acknowledges(
@@ -96,7 +102,7 @@ def test_training_switched_off_for_the_library_means_a_click_acknowledges(
     LibraryPluginSwitch.objects.create(
         library=consortium["branches"][0], plugin="training", enabled=False
     )
-    version, library = services.check_acknowledge(staff, policy)
+    version, library = check_acknowledge(staff, policy)
     client.force_login(staff)
     page = client.get(reverse("policies:detail", args=[policy.code]))
     assert b'name="q-' not in page.content
@@ -105,12 +111,12 @@ def test_training_switched_off_for_the_library_means_a_click_acknowledges(
     assert ack.version == version and ack.method == Acknowledgement.Method.CLICK
     # And no quiz can be taken there instead.
     with pytest.raises(ValidationError):
-        services.check_acknowledge_by_quiz(staff, policy, 1, {})
+        check_acknowledge_by_quiz(staff, policy, 1, {})
 
 
 def test_a_quiz_no_plugin_offers_any_more_falls_back_to_a_click(policy, staff, quiz):
     quiz.delete()
-    version, _library = services.check_acknowledge(staff, policy)
+    version, _library = check_acknowledge(staff, policy)
     assert version.number == 1
 
 
@@ -124,8 +130,8 @@ def test_without_the_training_plugin_there_is_no_quiz_and_a_click_acknowledges(p
     offers.disconnect(dispatch_uid="training.reading_quizzes")
     try:
         assert quiz_choices() == [("", quiz_choices()[0][1])]
-        version, library = services.check_acknowledge(staff, policy)
-        services.do_acknowledge(staff, version, library)
+        version, library = check_acknowledge(staff, policy)
+        do_acknowledge(staff, version, library)
     finally:
         reading_quiz.connect(reading_quizzes.reading_quiz_for, dispatch_uid="training.reading_quiz")
         offers.connect(
@@ -141,8 +147,8 @@ def test_the_report_tells_a_quiz_from_a_click(client, consortium, policy, staff,
     branch = consortium["branches"][0]
     clicker = factories.member(branch, STAFF, email="clicker@example.org")
     LibraryPluginSwitch.objects.create(library=branch, plugin="training", enabled=False)
-    version, library = services.check_acknowledge(clicker, policy)
-    services.do_acknowledge(clicker, version, library)
+    version, library = check_acknowledge(clicker, policy)
+    do_acknowledge(clicker, version, library)
     LibraryPluginSwitch.objects.filter(library=branch, plugin="training").delete()
     client.force_login(staff)
     answer(client, policy, right_answers(quiz), 1)

@@ -7,9 +7,10 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from knowledge_base.policies import services
 from knowledge_base.policies.models import ReminderSent
-from knowledge_base.policies.views import manual_context
+from knowledge_base.policies.services.acknowledgement import check_acknowledge, do_acknowledge
+from knowledge_base.policies.services.reminders import plan_acknowledgement_reminders
+from knowledge_base.policies.views.documents import manual_context
 from portal.members.roles import STAFF
 from portal.pdf import render_pdf
 from portal.signals import periodic
@@ -30,8 +31,8 @@ def test_one_grouped_reminder_per_person_and_none_on_a_second_run(
     for code in ("CIRC-004", "PRIV-001"):
         from knowledge_base.policies.models import PolicyPage
 
-        version, library = services.check_acknowledge(done, PolicyPage.objects.get(code=code))
-        services.do_acknowledge(done, version, library)
+        version, library = check_acknowledge(done, PolicyPage.objects.get(code=code))
+        do_acknowledge(done, version, library)
 
     with django_capture_on_commit_callbacks(execute=True):
         periodic.send(sender=None, now=timezone.now())
@@ -42,13 +43,13 @@ def test_one_grouped_reminder_per_person_and_none_on_a_second_run(
     assert ReminderSent.objects.filter(kind="acknowledge").count() == 1
     # Three days later the window moves on and the person is reminded again.
     later = timezone.localdate() + datetime.timedelta(days=3)
-    assert services.plan_acknowledgement_reminders(later) == [lagging.pk]
+    assert plan_acknowledgement_reminders(later) == [lagging.pk]
 
 
 def test_no_reminder_while_the_due_date_is_far(consortium, library_page):
     new_policy(library_page, acknowledgement_days=30)
     factories.member(consortium["systems"][0], STAFF)
-    assert services.plan_acknowledgement_reminders() == []
+    assert plan_acknowledgement_reminders() == []
 
 
 def test_review_reminder_goes_to_the_owner_once(

@@ -5,7 +5,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from knowledge_base.policies import services
+from knowledge_base.policies.services.acknowledgement import check_acknowledge, do_acknowledge
 from portal.members.roles import DIRECTOR, STAFF
 from tests import factories
 from tests.factories import with_mfa
@@ -22,8 +22,8 @@ def test_filter_rates_and_reminders(
     page = new_policy(library_page)
     staff = [factories.member(branch, STAFF, email=f"s{i}@example.org") for i in range(3)]
     director = with_mfa(factories.member(branch, DIRECTOR, email="director@example.org"))
-    version, library = services.check_acknowledge(staff[0], page, None)
-    services.do_acknowledge(staff[0], version, library)
+    version, library = check_acknowledge(staff[0], page, None)
+    do_acknowledge(staff[0], version, library)
     client.force_login(director)
     url = reverse("policies:report")
 

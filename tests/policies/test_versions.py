@@ -4,8 +4,9 @@ import pytest
 from django.urls import reverse
 from wagtail.models import Site
 
-from knowledge_base.policies import selectors, services
+from knowledge_base.policies import selectors
 from knowledge_base.policies.models import AcknowledgementCampaign, PolicyVersion
+from knowledge_base.policies.services.library import setup_policy_library
 from portal.audit.models import AuditEntry
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR
 from portal.signals import policy_published
@@ -107,7 +108,7 @@ def test_policy_published_is_sent_after_commit(
 def test_the_page_tree_serves_a_policy_as_its_portal_address_does(client, consortium):
     # Under the site's home page, as the demo has it, so the page has an address of its own.
     home = Site.objects.get(is_default_site=True).root_page
-    page = new_policy(services.setup_policy_library(home))
+    page = new_policy(setup_policy_library(home))
     assert page.url == "/policy-library/circ-004/"
     reader = factories.member(consortium["root"], DIRECTOR)
     client.force_login(with_mfa(reader))

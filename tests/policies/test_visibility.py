@@ -4,8 +4,11 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
-from knowledge_base.policies import services
 from knowledge_base.policies.models import PolicyCategory, PolicyPage
+from knowledge_base.policies.services.procedures import (
+    check_local_procedure,
+    do_save_local_procedure,
+)
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from tests import factories
 from tests.factories import with_mfa
@@ -26,8 +29,8 @@ def test_local_procedure_is_seen_by_own_staff_and_office_only(client, consortium
     page = new_policy(library_page)
     mine, other = consortium["systems"]
     director = with_mfa(factories.member(mine, DIRECTOR))
-    services.check_local_procedure(director, page, mine, "x")
-    services.do_save_local_procedure(director, page, mine, "Keys are kept at the front desk.")
+    check_local_procedure(director, page, mine, "x")
+    do_save_local_procedure(director, page, mine, "Keys are kept at the front desk.")
     own_staff = factories.member(mine, STAFF)
     branch_staff = factories.member(consortium["branches"][0], STAFF)  # a branch of `mine`
     other_staff = factories.member(other, STAFF)
@@ -39,7 +42,7 @@ def test_local_procedure_is_seen_by_own_staff_and_office_only(client, consortium
     # Nor can another library's director write one for them.
     other_director = with_mfa(factories.member(other, DIRECTOR))
     with pytest.raises(PermissionDenied):
-        services.check_local_procedure(other_director, page, mine, "mine now")
+        check_local_procedure(other_director, page, mine, "mine now")
     client.force_login(other_director)
     url = reverse("policies:local_procedure", args=[page.code, mine.code])
     assert client.post(url, {"text": "mine now"}).status_code == 403
@@ -75,7 +78,7 @@ def test_search_hides_drafts_and_other_libraries_procedures(client, consortium, 
     draft.save_revision()  # never published
     revise(page, ["Loans last three weeks.", "Unicorn rule in a draft."], publish=False)
     mine, other = consortium["systems"]
-    services.do_save_local_procedure(None, page, mine, "Walrus procedure for our desk.")
+    do_save_local_procedure(None, page, mine, "Walrus procedure for our desk.")
     staff_other = factories.member(other, STAFF)
     staff_mine = factories.member(mine, STAFF)
     office = with_mfa(factories.member(consortium["root"], CONSORTIUM_ADMIN))
