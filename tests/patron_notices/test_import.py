@@ -112,6 +112,32 @@ def test_reimport_is_idempotent_and_updates(people, libs, django_capture_on_comm
     assert Patron.objects.get(card_number="1001").first_name == "Adaeze"
 
 
+def test_reimport_mends_contacts_and_adds_new_cards(
+    people, libs, django_capture_on_commit_callbacks
+):
+    content = koha_file(*GOOD)
+    run_import(people["comms"], libs["north"], content, capture=django_capture_on_commit_callbacks)
+    # A patron whose contact went missing, and one with a contact left over without an
+    # email: the same file puts both right, and only them.
+    Patron.objects.filter(card_number="1001").update(contact=None)
+    stray = Contact.objects.create(email="stray@example.org")
+    Patron.objects.filter(card_number="1003").update(contact=stray)
+    untouched = Patron.objects.get(card_number="1002").updated_at
+    added = koha_row(4, "1004", "New", "Dee", "Dee@Example.org")
+    run_import(
+        people["comms"],
+        libs["north"],
+        koha_file(*GOOD, added),
+        capture=django_capture_on_commit_callbacks,
+    )
+    patrons = {p.card_number: p for p in Patron.objects.select_related("contact")}
+    assert patrons["1001"].contact.email == "ada@example.org"
+    assert patrons["1003"].contact is None
+    assert patrons["1002"].updated_at == untouched
+    assert patrons["1004"].contact.email == "dee@example.org"
+    assert patrons["1004"].first_name == "Dee"
+
+
 def test_contacts_are_one_per_address_across_libraries(
     people, libs, django_capture_on_commit_callbacks
 ):

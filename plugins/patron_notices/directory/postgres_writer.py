@@ -168,37 +168,92 @@ class PostgresUpsert:
                 self._insert(cursor, now, source, existing=False)
             self._addresses(cursor, existing=False)
             return self._count(cursor)
+        with importer.phase("patrons: find what differs"):
+            self._differences(cursor)
+        # The statements below read the (usually few) rows that differ and reach the
+        # patrons and contacts through their indexes: a nested loop is right here.
+        cursor.execute("SET LOCAL enable_nestloop = on")
         with importer.phase("patrons: update changed"):
-            # Consent: given or withdrawn in the file; left alone where the file says nothing.
-            consent_differs = (
-                "(s.consent IS NOT NULL AND (s.consent = 'y') <> (p.consent_given_at IS NOT NULL))"
-            )
-            cursor.execute(
-                f"UPDATE {table} p SET"  # noqa: S608
-                " first_name = s.first_name, last_name = s.last_name, email = s.email,"
-                " phone = s.phone, home_branch_id = s.branch_id, category = s.category,"
-                " expires_on = s.expires_on, preferred_language = s.language,"
-                " contact_id = s.contact_id, expired_at = NULL, updated_at = %(now)s,"
-                f" consent_given_at = CASE WHEN {consent_differs} THEN"
-                "  CASE WHEN s.consent = 'y' THEN %(now)s END ELSE p.consent_given_at END,"
-                f" consent_source = CASE WHEN {consent_differs} THEN %(source)s"
-                "  ELSE p.consent_source END"
-                " FROM (SELECT s.card, s.first_name, s.last_name, s.email, s.phone, s.branch_id,"
-                "  s.category, s.expires_on, coalesce(nullif(s.language, ''), 'en') AS language,"
-                "  s.consent, c.id AS contact_id"
-                f"  FROM patron_stage s LEFT JOIN {contacts} c ON c.email = s.email_norm) s"
-                " WHERE p.library_id = %(library)s AND p.card_number = s.card AND ("
-                "  (p.first_name, p.last_name, p.email, p.phone, p.home_branch_id, p.category,"
-                "   p.expires_on, p.preferred_language, p.contact_id, p.expired_at)"
-                "  IS DISTINCT FROM (s.first_name, s.last_name, s.email, s.phone, s.branch_id,"
-                "   s.category, s.expires_on, s.language, s.contact_id, NULL::timestamptz)"
-                f"  OR {consent_differs})",
-                {"now": now, "source": source, "library": library},
-            )
+            self._update(cursor, now, source)
         with importer.phase("patrons: insert new"):
             self._insert(cursor, now, source, existing=True)
         self._addresses(cursor, existing=True)
+        cursor.execute("SET LOCAL enable_nestloop = off")
         return self._count(cursor)
+
+    # What a re-import compares: the patron's columns against the staged row's. A row
+    # also differs when its contact is missing or left over (see _update), or when the
+    # file gives or withdraws consent.
+    PATRON_COLUMNS = (
+        "p.first_name, p.last_name, p.email, p.phone, p.home_branch_id, p.category,"
+        " p.expires_on, p.preferred_language, p.expired_at"
+    )
+    STAGED_COLUMNS = (
+        "s.first_name, s.last_name, s.email, s.phone, s.branch_id, s.category, s.expires_on,"
+        " coalesce(nullif(s.language, ''), 'en'), NULL::timestamptz"
+    )
+
+    @staticmethod
+    def consent_differs(row: str) -> str:
+        return (
+            f"({row}.consent IS NOT NULL"
+            f" AND ({row}.consent = 'y') <> (p.consent_given_at IS NOT NULL))"
+        )
+
+    def _differences(self, cursor) -> None:
+        """One pass over the file, the library's patrons and their addresses: the rows that
+        are new or differ from the patron or the address on record, into ``patron_diff``.
+        A second import of the same file finds none, and the writes after it read only
+        these rows rather than each joining the whole file to the patrons again."""
+        table, addresses = Patron._meta.db_table, PostalAddress._meta.db_table
+        patron_differs = (
+            f"(({self.PATRON_COLUMNS}) IS DISTINCT FROM ({self.STAGED_COLUMNS})"
+            " OR (p.contact_id IS NULL) = (s.email_norm <> '')"
+            f" OR {self.consent_differs('s')})"
+        )
+        address_differs = "(s.address IS NOT NULL AND s.address <> coalesce(a.lines, ''))"
+        cursor.execute("DROP TABLE IF EXISTS patron_diff")
+        cursor.execute(
+            "CREATE TEMP TABLE patron_diff ON COMMIT DROP AS"  # noqa: S608
+            " SELECT s.line, s.card, s.first_name, s.last_name, s.email, s.email_norm,"
+            " s.phone, s.branch_id, s.category, s.expires_on,"
+            " coalesce(nullif(s.language, ''), 'en') AS language, s.consent, s.address,"
+            f" p.id AS patron_id, p.id IS NOT NULL AND {patron_differs} AS patron_differs,"
+            f" {address_differs} AS address_differs, a.patron_id IS NOT NULL AS has_address"
+            f" FROM patron_stage s LEFT JOIN {table} p"
+            "  ON p.library_id = %(library)s AND p.card_number = s.card"
+            f" LEFT JOIN {addresses} a ON a.patron_id = p.id"
+            f" WHERE p.id IS NULL OR {patron_differs} OR {address_differs}",
+            {"library": self.job.library_id},
+        )
+        cursor.execute("ANALYZE patron_diff")
+
+    def _update(self, cursor, now, source: str) -> None:
+        """The patrons whose row differs, as the file has them.
+
+        A patron's contact is the one of its email, lower-cased, or none without an
+        email: every writer keeps it so, contacts never change address and only those
+        without patrons are purged. With the email unchanged the contact can differ only
+        by being missing or left over, which ``_differences`` compares; each updated row
+        looks its contact up by the unique email index."""
+        table, contacts = Patron._meta.db_table, Contact._meta.db_table
+        consent = self.consent_differs("d")
+        cursor.execute(
+            f"UPDATE {table} p SET"  # noqa: S608
+            " first_name = d.first_name, last_name = d.last_name, email = d.email,"
+            " phone = d.phone, home_branch_id = d.branch_id, category = d.category,"
+            " expires_on = d.expires_on, preferred_language = d.language,"
+            " contact_id = CASE WHEN d.email_norm <> '' THEN"
+            f"  (SELECT c.id FROM {contacts} c WHERE c.email = d.email_norm) END,"
+            " expired_at = NULL, updated_at = %(now)s,"
+            # Consent: given or withdrawn in the file; left alone where it says nothing.
+            f" consent_given_at = CASE WHEN {consent} THEN"
+            "  CASE WHEN d.consent = 'y' THEN %(now)s END ELSE p.consent_given_at END,"
+            f" consent_source = CASE WHEN {consent} THEN %(source)s"
+            "  ELSE p.consent_source END"
+            " FROM patron_diff d WHERE p.id = d.patron_id AND d.patron_differs",
+            {"now": now, "source": source},
+        )
 
     def _addresses(self, cursor, existing: bool) -> None:
         """Postal addresses as the file has them: written, changed, or removed where the
@@ -208,43 +263,41 @@ class PostgresUpsert:
             return
         table, addresses = Patron._meta.db_table, PostalAddress._meta.db_table
         args = {"library": self.job.library_id}
-        matched = (
-            f" FROM patron_stage s JOIN {table} p"
-            " ON p.library_id = %(library)s AND p.card_number = s.card"
-        )
         with self.importer.phase("postal addresses"):
             if not existing:
                 cursor.execute(
-                    f"INSERT INTO {addresses} (patron_id, lines)"
-                    f" SELECT p.id, s.address{matched} WHERE s.address <> ''",
+                    f"INSERT INTO {addresses} (patron_id, lines)"  # noqa: S608
+                    f" SELECT p.id, s.address FROM patron_stage s JOIN {table} p"
+                    " ON p.library_id = %(library)s AND p.card_number = s.card"
+                    " WHERE s.address <> ''",
                     args,
                 )
                 return
-            # One pass over the file finds what differs; the three writes touch disjoint
-            # rows (remove where the file has none, change, add where none is on record).
+            # Only the rows that differ, each touching its own address: removed where the
+            # file has none, changed, or added (for a patron just inserted too).
             cursor.execute(
-                "WITH differ AS ("  # noqa: S608
-                f" SELECT p.id, s.address, a.lines AS current{matched}"
-                f" LEFT JOIN {addresses} a ON a.patron_id = p.id"
-                " WHERE s.address IS NOT NULL AND s.address <> coalesce(a.lines, '')),"
-                f" removed AS (DELETE FROM {addresses} a USING differ d"
-                "  WHERE a.patron_id = d.id AND d.address = ''),"
-                f" changed AS (UPDATE {addresses} a SET lines = d.address FROM differ d"
-                "  WHERE a.patron_id = d.id AND d.address <> '' AND d.current IS NOT NULL)"
-                f" INSERT INTO {addresses} (patron_id, lines) SELECT d.id, d.address"
-                " FROM differ d WHERE d.address <> '' AND d.current IS NULL",
+                f"DELETE FROM {addresses} a USING patron_diff d"  # noqa: S608
+                " WHERE a.patron_id = d.patron_id AND d.address_differs AND d.address = ''"
+            )
+            cursor.execute(
+                f"UPDATE {addresses} a SET lines = d.address FROM patron_diff d"  # noqa: S608
+                " WHERE a.patron_id = d.patron_id AND d.address_differs AND d.address <> ''"
+            )
+            cursor.execute(
+                f"INSERT INTO {addresses} (patron_id, lines)"  # noqa: S608
+                " SELECT coalesce(d.patron_id, p.id), d.address FROM patron_diff d"
+                f" LEFT JOIN {table} p ON d.patron_id IS NULL"
+                "  AND p.library_id = %(library)s AND p.card_number = d.card"
+                " WHERE d.address_differs AND d.address <> '' AND NOT d.has_address",
                 args,
             )
 
     def _insert(self, cursor, now, source: str, existing: bool) -> None:
-        """New cards, in file order; ``existing=False`` when the library has none yet."""
+        """New cards, in file order: every staged row when the library has none yet
+        (``existing=False``), else the rows ``_differences`` found no patron for."""
         table, contacts = Patron._meta.db_table, Contact._meta.db_table
-        new_only = (
-            f" WHERE NOT EXISTS (SELECT 1 FROM {table} p"  # noqa: S608
-            "  WHERE p.library_id = %(library)s AND p.card_number = s.card)"
-            if existing
-            else ""
-        )
+        rows = "patron_diff s" if existing else "patron_stage s"
+        new_only = " WHERE s.patron_id IS NULL" if existing else ""
         cursor.execute(
             f"INSERT INTO {table} (library_id, card_number, first_name, last_name, email,"  # noqa: S608
             " phone, home_branch_id, category, expires_on, preferred_language, contact_id,"
@@ -253,7 +306,7 @@ class PostgresUpsert:
             " s.branch_id, s.category, s.expires_on, coalesce(nullif(s.language, ''), 'en'),"
             " c.id, CASE WHEN s.consent = 'y' THEN %(now)s END,"
             " CASE WHEN s.consent = 'y' THEN %(source)s ELSE '' END, '', %(now)s, %(now)s"
-            f" FROM patron_stage s LEFT JOIN {contacts} c ON c.email = s.email_norm{new_only}"
+            f" FROM {rows} LEFT JOIN {contacts} c ON c.email = s.email_norm{new_only}"
             " ORDER BY s.line",
             {"now": now, "source": source, "library": self.job.library_id},
         )
