@@ -30,6 +30,7 @@ class PostgresUpsert:
     def __init__(self, importer: Importer):
         self.importer = importer
         self.job = importer.job
+        self.diffed = False  # whether patron_diff was made (a re-import)
 
     def run(self, stream) -> dict:
         importer, job = self.importer, self.job
@@ -202,14 +203,17 @@ class PostgresUpsert:
 
     def _differences(self, cursor) -> None:
         """One pass over the file, the library's patrons and their addresses: the rows that
-        are new or differ from the patron or the address on record, into ``patron_diff``.
-        A second import of the same file finds none, and the writes after it read only
+        are new or differ from the patron or the address on record, and for a full sync
+        the patrons the file no longer lists (``card`` NULL), into ``patron_diff``. A
+        second import of the same file finds none, and the writes after it read only
         these rows rather than each joining the whole file to the patrons again."""
         table, addresses = Patron._meta.db_table, PostalAddress._meta.db_table
+        self.diffed = True
         patron_differs = (
-            f"(({self.PATRON_COLUMNS}) IS DISTINCT FROM ({self.STAGED_COLUMNS})"
+            f"(s.card IS NOT NULL AND (({self.PATRON_COLUMNS})"
+            f" IS DISTINCT FROM ({self.STAGED_COLUMNS})"
             " OR (p.contact_id IS NULL) = (s.email_norm <> '')"
-            f" OR {self.consent_differs('s')})"
+            f" OR {self.consent_differs('s')}))"
         )
         address_differs = "(s.address IS NOT NULL AND s.address <> coalesce(a.lines, ''))"
         cursor.execute("DROP TABLE IF EXISTS patron_diff")
@@ -220,10 +224,13 @@ class PostgresUpsert:
             " coalesce(nullif(s.language, ''), 'en') AS language, s.consent, s.address,"
             f" p.id AS patron_id, p.id IS NOT NULL AND {patron_differs} AS patron_differs,"
             f" {address_differs} AS address_differs, a.patron_id IS NOT NULL AS has_address"
-            f" FROM patron_stage s LEFT JOIN {table} p"
-            "  ON p.library_id = %(library)s AND p.card_number = s.card"
+            # A full sync also keeps the patrons missing from the file, for _expire.
+            f" FROM patron_stage s {'FULL' if self.job.full_sync else 'LEFT'} JOIN"
+            f" (SELECT * FROM {table} WHERE library_id = %(library)s) p"
+            "  ON p.card_number = s.card"
             f" LEFT JOIN {addresses} a ON a.patron_id = p.id"
-            f" WHERE p.id IS NULL OR {patron_differs} OR {address_differs}",
+            f" WHERE p.id IS NULL OR {patron_differs} OR {address_differs}"
+            "  OR (s.card IS NULL AND p.expired_at IS NULL)",
             {"library": self.job.library_id},
         )
         cursor.execute("ANALYZE patron_diff")
@@ -317,11 +324,14 @@ class PostgresUpsert:
         return cursor.fetchone()[0]
 
     def _expire(self, cursor) -> int:
+        """Expire the patrons the file no longer lists, as ``_differences`` found them.
+        A library's first import has none: every patron it has came from the file."""
+        if not self.diffed:
+            return 0
         table = Patron._meta.db_table
         cursor.execute(
-            f"UPDATE {table} p SET expired_at = %s WHERE p.library_id = %s"  # noqa: S608
-            " AND p.expired_at IS NULL"
-            " AND NOT EXISTS (SELECT 1 FROM patron_stage s WHERE s.card = p.card_number)",
-            [timezone.now(), self.job.library_id],
+            f"UPDATE {table} p SET expired_at = %s FROM patron_diff d"  # noqa: S608
+            " WHERE p.id = d.patron_id AND d.card IS NULL",
+            [timezone.now()],
         )
         return cursor.rowcount
