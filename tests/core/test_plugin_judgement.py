@@ -2,9 +2,20 @@
 
 import dataclasses
 
+import pytest
 from django.core.signals import request_started
+from django.db import close_old_connections
 
 from portal.plugins import PortalPluginConfig, all_plugins, available_plugins
+
+
+@pytest.fixture(autouse=True)
+def no_connection_upkeep():
+    """The requests here only start: like Django's test client, leave out the connection
+    upkeep that request_started runs (it would touch a database these tests do not use)."""
+    request_started.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
 
 
 def test_each_plugin_is_judged_once_per_request(monkeypatch):
