@@ -2,6 +2,8 @@ from django.apps import AppConfig
 from django.core import checks
 from django.utils.translation import gettext_lazy as _
 
+from portal.plugins import all_plugins, discovery_errors
+
 
 class PortalConfig(AppConfig):
     name = "portal"
@@ -25,8 +27,6 @@ class PortalConfig(AppConfig):
 def check_plugins(app_configs=None, **kwargs):
     """Refuse unsound plugins with a clear message. Warnings, not errors: a bad plugin is
     left out, and the portal (runserver, migrate) keeps working without it."""
-    from portal.plugins import all_plugins, discovery_errors
-
     found = []
     for module, reason in discovery_errors.items():
         found.append(

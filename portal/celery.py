@@ -14,6 +14,7 @@ app.autodiscover_tasks()
 
 @app.on_after_finalize.connect
 def collect_beat_schedule(sender, **kwargs):
+    # Imported here: the portal package creates this app before Django's settings load.
     from django.conf import settings
 
     from portal.plugins import available_plugins

@@ -9,4 +9,5 @@ class MembersConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        # The receivers read the models: imported once the app registry is ready.
         from . import receivers  # noqa: F401
