@@ -2,8 +2,15 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
-from portal.plugins import NavLink, PluginMeta, PluginPermission, PortalPluginConfig
+from portal.plugins import (
+    CONSORTIUM_ADMIN,
+    DIRECTOR,
+    STAFF,
+    NavLink,
+    PluginMeta,
+    PluginPermission,
+    PortalPluginConfig,
+)
 
 
 class GovernanceConfig(PortalPluginConfig):

@@ -78,6 +78,22 @@ def pytest_xdist_make_scheduler(config, log):
     return BrowserTestsTogether(config, log)
 
 
+@pytest.fixture(autouse=True)
+def built_in_roles_after_a_restore(request):
+    """A browser test restores the database from its snapshot, which leaves out the roles
+    (``TEST_NON_SERIALIZED_APPS``) and sends no ``post_migrate``: the built-in roles that
+    the previous test's flush removed are put back as a migrated site has them."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("serialized_rollback"):
+        return
+    request.getfixturevalue("_django_db_helper")  # the restore first
+    from portal.members.grants import ensure_builtin_roles
+    from portal.members.roles import forget_definitions
+
+    ensure_builtin_roles()
+    forget_definitions()
+
+
 _busy: dict[str, list[float]] = {}
 
 

@@ -1,7 +1,16 @@
 from django.utils.translation import gettext_lazy as _
 
-from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR, STAFF, TRAINER
-from portal.plugins import NavLink, PluginMeta, PluginPermission, PortalPluginConfig
+from portal.plugins import (
+    COMMUNICATIONS,
+    CONSORTIUM_ADMIN,
+    DIRECTOR,
+    STAFF,
+    TRAINER,
+    NavLink,
+    PluginMeta,
+    PluginPermission,
+    PortalPluginConfig,
+)
 
 
 class AnnouncementsConfig(PortalPluginConfig):

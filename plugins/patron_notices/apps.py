@@ -1,7 +1,9 @@
 from django.utils.translation import gettext_lazy as _
 
-from portal.members.roles import COMMUNICATIONS, CONSORTIUM_ADMIN, DIRECTOR
 from portal.plugins import (
+    COMMUNICATIONS,
+    CONSORTIUM_ADMIN,
+    DIRECTOR,
     DemoOption,
     NavLink,
     PeriodicJob,

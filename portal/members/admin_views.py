@@ -29,6 +29,7 @@ from .imports import import_people
 from .invitations import do_invite
 from .models import MemberLibrary, Membership, PluginState
 from .role_services import do_create_role, do_edit_role
+from .roles import role_name
 from .services import do_create_library, do_remove_membership, do_switch_plugin, do_update_library
 from .switches import enabled_plugins_by_library
 
@@ -185,7 +186,11 @@ class MembershipIndexView(IndexView):
                 get_url=lambda m: None,
             ),
             Column("library", label=gettext_lazy("Library"), accessor="library.name"),
-            Column("role", label=gettext_lazy("Role"), accessor="get_role_display"),
+            Column(
+                "role",
+                label=gettext_lazy("Role"),
+                accessor=lambda membership: role_name(membership.role),
+            ),
             DateColumn("created_at", label=gettext_lazy("Since")),
         ]
 

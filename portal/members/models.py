@@ -6,8 +6,6 @@ from django.utils.translation import gettext_lazy as _
 from guardian.models import UserObjectPermissionBase
 from treebeard.mp_tree import MP_Node
 
-from .roles import role_name
-
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", _("Enter a colour such as #1d4ed8."))
 
 
@@ -159,10 +157,7 @@ class Membership(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.user} — {self.get_role_display()} @ {self.library}"
-
-    def get_role_display(self) -> str:
-        return role_name(self.role)
+        return f"{self.user} — {self.role} @ {self.library}"
 
 
 class Appointment(models.Model):
@@ -200,10 +195,7 @@ class Appointment(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.user} — {self.get_role_display()} @ {self.library} ({self.state})"
-
-    def get_role_display(self) -> str:
-        return role_name(self.role)
+        return f"{self.user} — {self.role} @ {self.library} ({self.state})"
 
 
 class MemberLibraryUserObjectPermission(UserObjectPermissionBase):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.utils.translation import gettext_lazy as _
 
 from portal import per_request
@@ -27,6 +28,8 @@ from portal.plugins import (
     TRAINER,
     available_plugins,
 )
+
+from .models import Role
 
 # The built-in roles and their labels as first created; the office's names are on the rows.
 ROLES = {
@@ -135,8 +138,6 @@ def definitions() -> dict[str, RoleDefinition]:
 
 def _current_stamp() -> str:
     """The roles' stamp in the shared cache: one round trip, once per request."""
-    from django.core.cache import cache
-
     stamp = cache.get(_STAMP_KEY)
     if stamp is None:
         cache.add(_STAMP_KEY, uuid.uuid4().hex, None)
@@ -146,23 +147,13 @@ def _current_stamp() -> str:
 
 def forget_definitions() -> None:
     """Every process reloads the roles on its next decision (call when one changed)."""
-    from django.core.cache import cache
-
     _loaded["definitions"] = None
     per_request.forget(_STAMP_KEY)
     cache.set(_STAMP_KEY, uuid.uuid4().hex, None)
 
 
 def _load() -> dict[str, RoleDefinition]:
-    from .models import Role
-
     roles = list(Role.objects.prefetch_related("permissions", "appointed_by"))
-    if not {r.code for r in roles} >= set(ROLES):
-        # A flushed database (the tests' transactional cases) lost the migration's rows.
-        from .grants import ensure_builtin_roles
-
-        ensure_builtin_roles()
-        roles = list(Role.objects.prefetch_related("permissions", "appointed_by"))
     return {
         role.code: RoleDefinition(
             code=role.code,

@@ -11,6 +11,7 @@ from .exceptions import ActionRefused
 from .forms import AppointForm
 from .invitations import do_invite
 from .models import Appointment, MemberLibrary, Membership
+from .roles import role_name
 from .selectors import people_of
 from .services import (
     appointable_roles,
@@ -108,7 +109,7 @@ def remove_person(request, code, membership_id):
         messages.success(
             request,
             _("%(email)s is no longer %(role)s here.")
-            % {"email": membership.user.email, "role": membership.get_role_display()},
+            % {"email": membership.user.email, "role": role_name(membership.role)},
         )
     return redirect("members:library_people", code=library.code)
 
@@ -149,6 +150,6 @@ def answer_appointment(request, pk, answer):
         }[answer]
         messages.success(
             request,
-            done % {"role": appointment.get_role_display(), "library": appointment.library.name},
+            done % {"role": role_name(appointment.role), "library": appointment.library.name},
         )
     return redirect("members:appointments")

@@ -33,6 +33,6 @@ if "postgresql" in DATABASES["default"]["ENGINE"]:  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": f"test_concord_{os.getpid()}"}  # noqa: F405
 
 # Browser tests restore the migrated database after they flush it (serialized_rollback).
-# The roles live outside that snapshot: a flush's post_migrate, or the first read of the
-# role definitions, puts the built-in ones back, and restoring them too would clash.
+# The roles live outside that snapshot: a flush's post_migrate, or after a restore the
+# fixture in tests/conftest.py, puts the built-in ones back; restoring them too would clash.
 TEST_NON_SERIALIZED_APPS = ["portal.members"]

@@ -18,9 +18,9 @@ from portal.celery import app as celery_app
 from portal.celery import collect_beat_schedule
 from portal.home.panels import panels_for
 from portal.management.commands.seed_demo import Command as SeedDemo
-from portal.members.roles import CONSORTIUM_ADMIN, STAFF
 from portal.members.services import do_switch_plugin
 from portal.navigation import navigation
+from portal.plugins import CONSORTIUM_ADMIN, STAFF
 from portal.reports import people_report
 from portal.signals import course_completed
 from portal.tasks import fan_out_periodic
