@@ -145,6 +145,22 @@ def seed(libraries: list[MemberLibrary], options: dict) -> dict[str, int]:
         closed_days_ago=17,
     )
     candidates = board_seats[:3]
+    # An election needs two candidates; a board of one (a demo of one library) confirms its
+    # only member instead.
+    election = {
+        "fields": {"kind": Proposal.Kind.CHOOSE_ONE, "majority": Proposal.Majority.PLURALITY},
+        "options": [
+            (f"candidate-{n}", _candidate_label(directors.get(lib.pk), lib))
+            for n, lib in enumerate(candidates, start=1)
+        ],
+        "shares": {"candidate-1": 0.57, "candidate-2": 0.29, "candidate-3": 0.14},
+    }
+    if len(candidates) < 2:
+        election = {
+            "fields": {"kind": Proposal.Kind.YES_NO},
+            "options": [],
+            "shares": {tally.YES: 1.0},
+        }
     chair = _held_vote(
         office,
         board,
@@ -153,18 +169,14 @@ def seed(libraries: list[MemberLibrary], options: dict) -> dict[str, int]:
         "years and presides at board and membership meetings.</p>",
         fields={
             "electorate": Proposal.Electorate.COMMITTEE,
-            "kind": Proposal.Kind.CHOOSE_ONE,
-            "majority": Proposal.Majority.PLURALITY,
             "secret": True,
+            **election["fields"],
         },
-        options=[
-            (f"candidate-{n}", _candidate_label(directors.get(lib.pk), lib))
-            for n, lib in enumerate(candidates, start=1)
-        ],
+        options=election["options"],
         voters=board_seats,
         directors=directors,
         turnout=1.0,
-        shares={"candidate-1": 0.57, "candidate-2": 0.29, "candidate-3": 0.14},
+        shares=election["shares"],
         rng=rng,
         closed_days_ago=24,
     )

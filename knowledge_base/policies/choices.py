@@ -4,8 +4,8 @@ quizzes other plugins offer as reading checks."""
 
 from __future__ import annotations
 
-from portal.members.models import MemberLibrary
 from portal.members.roles import CONSORTIUM_ADMIN, definitions, permissions_of_role
+from portal.members.selectors import consortium_root
 from portal.signals import reading_quizzes
 
 
@@ -20,7 +20,7 @@ def default_acknowledging_roles() -> list[str]:
 
 def offered_quizzes() -> list[tuple[str, str]]:
     """Every quiz another plugin offers as a reading check, as (key, label)."""
-    root = MemberLibrary.get_first_root_node()
+    root = consortium_root()
     offers = []
     for _receiver, answer in reading_quizzes.send_robust(sender=root):
         if isinstance(answer, list | tuple):

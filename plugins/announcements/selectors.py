@@ -25,6 +25,7 @@ from django.utils import timezone
 from portal import access
 from portal.members.models import MemberLibrary, Membership
 from portal.members.roles import permissions_of_role
+from portal.members.selectors import consortium_root
 from portal.members.switches import enabled_filter, enabled_plugins_by_library
 
 from .models import AnnouncementPage, AnnouncementPreference, AnnouncementRead
@@ -163,7 +164,7 @@ def publishable_libraries(user) -> QuerySet[MemberLibrary]:
 
 
 def may_publish_to_everyone(user) -> bool:
-    root = MemberLibrary.get_first_root_node()
+    root = consortium_root()
     return access.can(user, MANAGE, root)
 
 

@@ -32,3 +32,11 @@ def test_a_few_hundred_libraries_seed():
     # Its speed is measured by bench/seed.py, not here.
     seed(libraries=200, staff_per_library=1, patrons=2000)
     assert MemberLibrary.objects.count() == 1 + 200 + 10
+
+
+def test_one_library_seeds_with_its_chair_confirmed_rather_than_elected():
+    from governance.models import Proposal
+
+    seed(libraries=1, staff_per_library=1, patrons=10)
+    chair = Proposal.objects.get(title="Election of the chair of the Board")
+    assert chair.kind == Proposal.Kind.YES_NO and chair.state == Proposal.State.DECIDED

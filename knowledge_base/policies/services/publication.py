@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from portal.audit.services import record_on_commit
 from portal.dates import add_months
-from portal.members.models import MemberLibrary
+from portal.members.selectors import consortium_root
 from portal.signals import policy_published
 
 from ..blocks import body_lines
@@ -133,7 +133,7 @@ def record_published_version(page: PolicyPage, revision) -> PolicyVersion | None
 
 def _announce(version_id: int) -> None:
     version = PolicyVersion.objects.select_related("policy").get(pk=version_id)
-    root = MemberLibrary.get_first_root_node()
+    root = consortium_root()
     policy_published.send_robust(
         sender=root, policy=version.policy, version=version, material=version.material
     )

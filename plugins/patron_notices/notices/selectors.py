@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from portal import access
 from portal.members.models import MemberLibrary, Membership
+from portal.members.selectors import consortium_root
 
 from ..rules import DRAFT, SEND, TAKE_PART
 from .models import Delivery, LibraryParticipation, Notice
@@ -15,7 +16,7 @@ from .models import Delivery, LibraryParticipation, Notice
 def notice_libraries(user) -> set[int] | None:
     """The libraries whose side of a notice ``user`` sees: None for the office (every
     library), else the ids of the libraries they draft for or take part for."""
-    if access.can(user, SEND, MemberLibrary.get_first_root_node()):
+    if access.can(user, SEND, consortium_root()):
         return None
     ids = set(access.libraries_for(user, DRAFT).values_list("pk", flat=True))
     ids |= set(access.libraries_for(user, TAKE_PART).values_list("pk", flat=True))
@@ -25,7 +26,7 @@ def notice_libraries(user) -> set[int] | None:
 def notices_for(user) -> QuerySet:
     """The notices ``user`` sees in the admin: every one for the office; for someone who
     drafts, every notice past draft and the drafts of their libraries' authors."""
-    if access.can(user, SEND, MemberLibrary.get_first_root_node()):
+    if access.can(user, SEND, consortium_root()):
         return Notice.objects.all()
     drafting = access.libraries_for(user, DRAFT)
     authors = Membership.objects.filter(library__in=drafting).values("user_id")
