@@ -82,7 +82,7 @@ ensure_venv() {
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "Installing $file into $VENV"
     if ensure_uv; then
-      "$VENV/bin/uv" pip install --quiet --python "$PY" -r "$file"
+      "$VENV/bin/uv" pip install --quiet --compile-bytecode --python "$PY" -r "$file"
     else
       "$PY" -m pip install -q --disable-pip-version-check -r "$file"
     fi
@@ -92,6 +92,8 @@ ensure_venv() {
 
 # uv installs the pinned requirements in seconds where pip takes a minute or more (it
 # fetches and unpacks in parallel). Pinned; pip stays the fallback when it can't be had.
+# It compiles the bytecode as pip does: where PYTHONDONTWRITEBYTECODE is set, every
+# process (the demo's, each worker a test starts) would otherwise compile Django anew.
 UV_VERSION=0.13.10
 ensure_uv() {
   [ -x "$VENV/bin/uv" ] && "$VENV/bin/uv" --version 2>/dev/null | grep -q " $UV_VERSION" && return 0

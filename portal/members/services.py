@@ -9,12 +9,15 @@ again inside its transaction, so a caller cannot skip the rules by forgetting it
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from portal import mail
 from portal.audit.services import record_on_commit
 from portal.plugins import PortalPluginConfig, get_plugin
 
@@ -210,34 +213,26 @@ def do_offer_membership(actor, user, library: MemberLibrary, role: str) -> Appoi
 
 
 def _tell_about_appointment(appointment_pk: int) -> None:
-    from django.conf import settings
-    from django.core.mail import EmailMultiAlternatives
-    from django.template.loader import render_to_string
-    from django.urls import reverse
-
     appointment = Appointment.objects.select_related("user", "library", "offered_by").get(
         pk=appointment_pk
     )
-    context = {
-        "appointment": appointment,
-        "user": appointment.user,
-        "library": appointment.library,
-        "role": role_name(appointment.role),
-        "offered_by": appointment.offered_by,
-        "consortium_name": settings.WAGTAIL_SITE_NAME,
-        "answer_url": settings.WAGTAILADMIN_BASE_URL.rstrip("/") + reverse("members:appointments"),
-    }
-    subject = " ".join(
-        render_to_string("members/email/appointment_subject.txt", context).splitlines()
-    ).strip()
     library = appointment.library
-    EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string("members/email/appointment_message.txt", context),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[appointment.user.email],
-        reply_to=[library.reply_to] if library.reply_to else None,
-    ).send()
+    mail.send(
+        appointment.user.email,
+        "members/email/appointment_message.txt",
+        {
+            "appointment": appointment,
+            "user": appointment.user,
+            "library": library,
+            "role": role_name(appointment.role),
+            "offered_by": appointment.offered_by,
+            "consortium_name": settings.WAGTAIL_SITE_NAME,
+            "answer_url": settings.WAGTAILADMIN_BASE_URL.rstrip("/")
+            + reverse("members:appointments"),
+        },
+        subject_template="members/email/appointment_subject.txt",
+        reply_to=library.reply_to,
+    )
 
 
 def check_answer_appointment(user, appointment: Appointment) -> Appointment:
