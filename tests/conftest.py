@@ -66,8 +66,9 @@ def pytest_xdist_make_scheduler(config, log):
     """In parallel (``bin/test``: ``-n <cores + 1> --dist loadgroup``), every test is its own
     unit of work except the journeys, which stay together in one process (they share the
     demos they start), and the other browser tests, which stay together in one process
-    (BROWSER_TESTS says why). xdist hands out the largest units first. (Done here rather than with ``xdist_group`` marks, which pytest-xdist 3.8 can no
-    longer attach to a test's id under pytest 9.)"""
+    (BROWSER_TESTS says why). xdist hands out the largest units first. (Done here rather
+    than with ``xdist_group`` marks, which pytest-xdist 3.8 can no longer attach to a
+    test's id under pytest 9.)"""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
