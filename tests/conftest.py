@@ -63,22 +63,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """In parallel (``bin/test``: ``-n <cores + 1> --dist loadgroup``), every test is its own
-    unit of work except the journeys, which stay together in one process (they share the
-    demos they start), and the other browser tests, which stay together in one process
-    (BROWSER_TESTS says why). xdist hands out the largest units first. (Done here rather
-    than with ``xdist_group`` marks, which pytest-xdist 3.8 can no longer attach to a
-    test's id under pytest 9.)"""
+    """In parallel (``bin/test``: ``-n auto --dist loadgroup``), every test is its own unit of
+    work except the browser tests, which stay together in one process (BROWSER_TESTS says
+    why). (Done here rather than with ``xdist_group`` marks, which pytest-xdist 3.8 can no
+    longer attach to a test's id under pytest 9.)"""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class BrowserTestsTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            # The journeys use no test database (they run bin/demo's), so they may go to
-            # another process than the browser tests that restore it.
-            if _a_journey(nodeid):
-                return "journeys"
             return "browser" if nodeid.startswith(BROWSER_TESTS) else nodeid
 
     return BrowserTestsTogether(config, log)
