@@ -23,6 +23,11 @@ class PortalConfig(AppConfig):
 
         periodic.connect(anchor.on_periodic, dispatch_uid="audit.checkpoint")
 
+        from portal.celery import app as celery_app
+        from portal.celery import collect_task_routes
+
+        collect_task_routes(celery_app)  # the plugins' queues (PluginMeta.task_router)
+
 
 def check_plugins(app_configs=None, **kwargs):
     """Refuse unsound plugins with a clear message. Warnings, not errors: a bad plugin is

@@ -139,6 +139,10 @@ class PluginMeta:
     api_router: str | None = None
     # The API token scopes the router checks: {scope: label shown when a token is made}.
     api_scopes: dict[str, Any] = field(default_factory=dict)
+    # Dotted path to a Celery router, callable(name, args, kwargs, options, task=None, **kw)
+    # -> {"queue": ...} | None: which queue the plugin's tasks go to. The core adds it to
+    # ``task_routes`` after the deployment's own (CELERY_TASK_ROUTES), which win.
+    task_router: str | None = None
     # Anything else a plugin keeps with its meta; the core reads none of it. (Before the
     # fields above, ``extra["api_router"]`` and ``extra["api_scopes"]`` were read: they
     # still are, when the field is not given.)

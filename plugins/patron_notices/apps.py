@@ -95,6 +95,8 @@ class PatronNoticesConfig(PortalPluginConfig):
             PeriodicJob("purge_expired", "patron_notices.purge_expired_patrons", 24 * 3600.0),
         ),
         api_router="plugins.patron_notices.directory.api.router",
+        # The engine's queue (PATRON_NOTICES_QUEUE), as a route of Celery's task_routes.
+        task_router="plugins.patron_notices.notices.queue.route",
         api_scopes={
             "patrons:write": _("Sync the library's patrons from its ILS (create, update, expire)")
         },
@@ -102,11 +104,5 @@ class PatronNoticesConfig(PortalPluginConfig):
 
     def ready(self):
         # signals connects the receivers; directory.admin registers the imports' admin viewset.
-        from portal.celery import app as celery_app
-
         from . import signals  # noqa: F401
         from .directory import admin  # noqa: F401
-        from .notices.queue import declare_routes
-
-        # The engine's queue (PATRON_NOTICES_QUEUE) is a route of Celery's task_routes.
-        declare_routes(celery_app)

@@ -4,7 +4,7 @@ the task; the engine's tasks go to PATRON_NOTICES_QUEUE when it is set."""
 import pytest
 
 from plugins.patron_notices.notices import queue
-from portal.celery import app
+from portal.celery import app, collect_task_routes
 
 DIRECTORY_TASKS = ["patron_notices.run_import", "patron_notices.purge_expired_patrons"]
 
@@ -40,17 +40,17 @@ def test_every_task_the_engine_defines_is_routed():
 
 
 @pytest.fixture
-def deployment_routes():
-    saved = app.conf.task_routes
-    app.conf.update(task_routes={"patron_notices.send_notice_batch": {"queue": "bulk"}})
+def deployment_routes(settings):
+    settings.CELERY_TASK_ROUTES = {"patron_notices.send_notice_batch": {"queue": "bulk"}}
     yield
-    app.conf.update(task_routes=saved)
+    del settings.CELERY_TASK_ROUTES
+    collect_task_routes(app)
 
 
 def test_the_deployments_own_routes_come_first(settings, deployment_routes):
     settings.PATRON_NOTICES_QUEUE = "patron-notices"
-    queue.declare_routes(app)
-    queue.declare_routes(app)  # once, however often the app is made ready
+    collect_task_routes(app)
+    collect_task_routes(app)  # the same routes, however often the app is finalized
     assert app.conf.task_routes[1:] == (queue.route,)
     assert queue_of(queue.BATCH) == "bulk"
     assert queue_of(queue.START) == "patron-notices"

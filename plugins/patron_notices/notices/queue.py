@@ -5,9 +5,9 @@ messages and the beat schedule use), so neither the services nor this module imp
 
 Which queue a task goes to is Celery's ``task_routes``: :func:`route` sends every task of
 the engine to ``PATRON_NOTICES_QUEUE`` when it is set, whoever queues it (a service, a
-task, Celery's own retries, beat); the app adds it to the routes when it is ready
-(:func:`declare_routes`). The directory's tasks (imports, the purge) stay on Celery's
-default queue.
+task, Celery's own retries, beat); the plugin declares it (``PluginMeta.task_router``)
+and the core adds it to the routes after the deployment's own. The directory's tasks
+(imports, the purge) stay on Celery's default queue.
 """
 
 from __future__ import annotations
@@ -43,17 +43,6 @@ def route(name, args=None, kwargs=None, options=None, task=None, **rest) -> dict
     if queue and name in ENGINE_TASKS:
         return {"queue": queue}
     return None
-
-
-def declare_routes(app) -> None:
-    """Add :func:`route` after the routes the deployment set (``CELERY_TASK_ROUTES``),
-    which therefore win. Once, however often the app is made ready."""
-    routes = app.conf.task_routes or ()
-    if not isinstance(routes, (list, tuple)):
-        routes = (routes,)
-    if route not in routes:
-        # update(), not assignment: it makes Celery build its router again.
-        app.conf.update(task_routes=(*routes, route))
 
 
 def enqueue(task: str, *args, **options) -> None:
