@@ -151,3 +151,41 @@ def test_rows_of_another_width_take_the_careful_path(
     assert list(ImportProblem.objects.filter(job=job).values_list("line", "code")) == [
         (4, "card_missing")
     ]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="operator classes are PostgreSQL's")
+def test_unique_indexes_compare_bytes_and_still_arbitrate():
+    """The contact's email and the card number are unique by indexes in byte order (the
+    pattern operator class, not the database's collation): cheaper for an import's
+    insertions, with the same equality, so lookups by address or card still use them and
+    ON CONFLICT still finds them."""
+    contacts, patrons = Contact._meta.db_table, Patron._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes"
+            " WHERE indexname IN ('one_contact_per_email', 'one_card_per_library')"
+        )
+        definitions = dict(cursor.fetchall())
+        assert definitions["one_contact_per_email"] == (
+            f"CREATE UNIQUE INDEX one_contact_per_email ON public.{contacts}"
+            " USING btree (email varchar_pattern_ops)"
+        )
+        assert definitions["one_card_per_library"] == (
+            f"CREATE UNIQUE INDEX one_card_per_library ON public.{patrons}"
+            " USING btree (library_id, card_number varchar_pattern_ops)"
+        )
+
+        def plan(sql, args=()):
+            cursor.execute("EXPLAIN (COSTS OFF) " + sql, args)
+            return "\n".join(row[0] for row in cursor.fetchall())
+
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        lookup = f"SELECT id FROM {contacts} WHERE email = %s::text"  # noqa: S608
+        assert "one_contact_per_email" in plan(lookup, ["ada@example.org"])
+        card = f"SELECT id FROM {patrons} WHERE library_id = 1 AND card_number = %s"  # noqa: S608
+        assert "one_card_per_library" in plan(card, ["1001"])
+        insert = (
+            f"INSERT INTO {contacts} (email, language, notice_kinds, created_at)"  # noqa: S608
+            " VALUES ('ada@example.org', '', '[]', now()) ON CONFLICT (email) DO NOTHING"
+        )
+        assert "Conflict Arbiter Indexes: one_contact_per_email" in plan(insert)
