@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
@@ -144,7 +143,7 @@ def upsert_staged(library_id: int, staged: list[tuple], source: str, now=None) -
             phone=phone,
             home_branch_id=branch_id,
             category=category,
-            expires_on=date.fromisoformat(expires) if expires else None,
+            expires_on=expires,
             preferred_language=language or "en",
             contact_id=contact_ids.get(norm),
             consent_given_at=consent_at,

@@ -100,7 +100,7 @@ class RowChecker:
         gone = self.index.get("address_gone")
         self._gone = gone[0] if gone and self.has_address else None
         # ILS exports repeat the same few dates and attribute strings: decide each once.
-        self._dates: dict[str, str | None] = {}
+        self._dates: dict[str, date | None] = {}
         self._consents: dict[str, str | None] = {}
         self._languages: dict[str, str] = {}
 
@@ -117,14 +117,14 @@ class RowChecker:
         spot = self.index.get(target)
         return spot[1] if spot else target
 
-    def _date(self, value: str) -> str | None:
-        """``YYYY-MM-DD`` for a valid date (a time after it ignored), else None."""
+    def _date(self, value: str) -> date | None:
+        """The date of a valid ``YYYY-MM-DD`` (a time after it ignored), else None."""
         try:
             return self._dates[value]
         except KeyError:
             pass
         try:
-            found = date.fromisoformat(value[:10]).isoformat()
+            found = date.fromisoformat(value[:10])
         except ValueError:
             found = None
         if len(self._dates) > 50_000:
