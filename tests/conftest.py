@@ -30,10 +30,13 @@ def pytest_itemcollected(item):
         item.add_marker(pytest.mark.slow)
 
 
-# Tests that drive a browser: in parallel they all run in one process, one after another.
-# The journeys share the two demos they start. The others restore the migrated database
-# after each test (serialized_rollback): a transactional test of another kind flushing the
-# same database in between leaves what post_migrate recreates, and the restore then clashes.
+# Tests that drive a browser against a live server restore the migrated database at their
+# start (serialized_rollback) and leave it flushed at their end. The hooks below make that
+# invisible to the tests around them, whichever process runs them and in whatever order:
+# the database is emptied before the first of a run of them (a transactional test of
+# another kind may have left what post_migrate recreates, which the restore would clash
+# with) and restored after the last. In parallel each file of them is one unit of work,
+# so that is paid once a file rather than once a test.
 BROWSER_TESTS = (
     "tests/journeys/",
     "tests/e2e/",
@@ -46,36 +49,154 @@ def _a_journey(nodeid: str) -> bool:
     return nodeid.startswith("tests/journeys/")
 
 
+def _restores(item) -> bool:
+    marker = item.get_closest_marker("django_db") if item is not None else None
+    return bool(marker and marker.kwargs.get("serialized_rollback"))
+
+
 @pytest.hookimpl(trylast=True)  # after pytest has grouped the tests by their fixtures
 def pytest_collection_modifyitems(config, items):
     """The journeys go first: the longest piece of work starts while the other processes
-    take the many short tests. Every test that restores the database must be a browser test
-    as listed above, or it would share a process with tests that flush it."""
+    take the many short tests. A test that restores the database must be listed in
+    BROWSER_TESTS, so that its file is scheduled as one unit."""
     journeys = [item for item in items if _a_journey(item.nodeid)]
     if journeys:
         chosen = set(journeys)
         items[:] = journeys + [item for item in items if item not in chosen]
     for item in items:
-        marker = item.get_closest_marker("django_db")
-        restores = marker is not None and marker.kwargs.get("serialized_rollback")
-        if restores and not item.nodeid.startswith(BROWSER_TESTS):
+        if _restores(item) and not item.nodeid.startswith(BROWSER_TESTS):
             raise pytest.UsageError(f"{item.nodeid}: add its file to BROWSER_TESTS")
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """In parallel (``bin/test``: ``-n auto --dist loadgroup``), every test is its own unit of
-    work except the browser tests, which stay together in one process (BROWSER_TESTS says
-    why). (Done here rather than with ``xdist_group`` marks, which pytest-xdist 3.8 can no
-    longer attach to a test's id under pytest 9.)"""
+    """In parallel (``bin/test``: ``--dist loadgroup``), every test is its own unit of work
+    except the journeys, which share the two demos they start and so stay in one process,
+    and the other browser tests, one unit per file (see above). (Done here rather than
+    with ``xdist_group`` marks, which pytest-xdist 3.8 can no longer attach to a test's id
+    under pytest 9.)"""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class BrowserTestsTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return "browser" if nodeid.startswith(BROWSER_TESTS) else nodeid
+            if _a_journey(nodeid):
+                return "journeys"
+            if nodeid.startswith(BROWSER_TESTS):
+                return nodeid.split("::", 1)[0]
+            return nodeid
 
     return BrowserTestsTogether(config, log)
+
+
+_last_test_here: list = [None]
+# The migrated database as Django serialized it when it made the test database, by alias.
+_snapshot: dict[str, str] = {}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's, with the snapshot of the migrated database where every connection
+    object finds it. Django leaves it on the connection object of the moment; once a test
+    starts a browser, Playwright switches the execution context and this process is handed
+    new connection objects, on which Django's restore silently did nothing and its flush
+    re-ran post_migrate. On the class, every one of them has it (one database, so one
+    snapshot)."""
+    from django.db import connections
+
+    for alias in connections:
+        contents = getattr(connections[alias], "_test_serialized_contents", None)
+        if contents:
+            _snapshot[alias] = contents
+            type(connections[alias])._test_serialized_contents = contents
+    assert len(_snapshot) <= 1, "one snapshot per connection class: one database only"
+
+
+def _with_database(config, work) -> None:
+    from pytest_django.plugin import blocking_manager_key
+
+    with config.stash[blocking_manager_key].unblock():
+        work()
+
+
+def _forget_rows_by_id() -> None:
+    """After a restore, the caches that remember rows by id forget them: a flush that sent
+    post_migrate made new content types, and the restore brought the old ones back. (Not
+    before the restore: it looks content types up as it goes, and would make them.)"""
+    from django.contrib.contenttypes.models import ContentType
+    from wagtail.models import Site
+
+    from portal.members.roles import forget_definitions
+
+    ContentType.objects.clear_cache()
+    Site.clear_site_root_paths_cache()
+    forget_definitions()
+
+
+def _content_types_first(alias: str) -> None:
+    """The snapshot's content types, under their own ids, into an emptied database. A
+    restore builds some objects (Wagtail's tasks) that look their content type up as they
+    are built and make it when it is missing, which the snapshot's own row then clashes with;
+    a restore onto a full database only updates rows, so this is what it meets there too."""
+    import json
+
+    from django.contrib.contenttypes.models import ContentType
+
+    contents = json.loads(_snapshot[alias])
+    rows = [row for row in contents if row["model"] == "contenttypes.contenttype"]
+    ContentType.objects.using(alias).bulk_create(
+        [ContentType(pk=row["pk"], **row["fields"]) for row in rows], ignore_conflicts=True
+    )
+    ContentType.objects.clear_cache()
+
+
+def _empty_database() -> None:
+    from django.core.management import call_command
+
+    for alias in _snapshot:
+        call_command(
+            "flush",
+            database=alias,
+            interactive=False,
+            inhibit_post_migrate=True,
+            reset_sequences=False,  # the restore writes rows with their ids, not the next
+        )
+
+
+def _restore_database() -> None:
+    """What a migrated test database holds, back from the snapshot Django took of it."""
+    from django.db import connections
+
+    from portal.members.grants import ensure_builtin_roles
+
+    for alias, contents in _snapshot.items():
+        _content_types_first(alias)
+        connections[alias].creation.deserialize_db_from_string(contents)
+    _forget_rows_by_id()
+    ensure_builtin_roles()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    if _restores(item):
+        previous = _last_test_here[0]
+        if previous is not None and not _restores(previous):
+            _with_database(item.config, _empty_database)
+        # Django's restore (in the test's set-up) meets the database either as migrated or
+        # as emptied: the content types go in first either way.
+        _with_database(item.config, lambda: [_content_types_first(a) for a in _snapshot])
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    try:
+        return (yield)
+    finally:
+        _last_test_here[0] = item
+        # No next test: the test database is being dropped, nothing to restore it for.
+        if _restores(item) and nextitem is not None and not _restores(nextitem):
+            _with_database(item.config, _restore_database)
 
 
 @pytest.fixture(autouse=True)
@@ -83,15 +204,13 @@ def built_in_roles_after_a_restore(request):
     """A browser test restores the database from its snapshot, which leaves out the roles
     (``TEST_NON_SERIALIZED_APPS``) and sends no ``post_migrate``: the built-in roles that
     the previous test's flush removed are put back as a migrated site has them."""
-    marker = request.node.get_closest_marker("django_db")
-    if marker is None or not marker.kwargs.get("serialized_rollback"):
+    if not _restores(request.node):
         return
     request.getfixturevalue("_django_db_helper")  # the restore first
     from portal.members.grants import ensure_builtin_roles
-    from portal.members.roles import forget_definitions
 
+    _forget_rows_by_id()
     ensure_builtin_roles()
-    forget_definitions()
 
 
 _busy: dict[str, list[float]] = {}
