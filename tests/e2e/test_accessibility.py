@@ -307,3 +307,19 @@ def test_the_wagtail_admin_dashboard_loads_under_the_policy(page, live_server, w
     page.locator("[data-side-panel-toggle], #wagtail-sidebar nav, .sidebar").first.wait_for()
     assert not csp_errors, csp_errors
     assert not page_errors, page_errors
+
+
+def test_a_chooser_dialog_in_the_admin_has_a_name(page, live_server, world):
+    """Wagtail's choosers open in a role="dialog" with no name; the admin's script names it
+    after the chooser's heading, so axe-core finds no unnamed dialog while one is open."""
+    signed_in(page, live_server, world["office"])
+    page.goto("/admin/")
+    page.wait_for_load_state("networkidle")
+    # The same modal workflow every chooser button opens (page, document, image, snippet).
+    page.evaluate("url => window.ModalWorkflow({url})", reverse("wagtailadmin_choose_page"))
+    dialog = page.locator('.modal[role="dialog"]')
+    dialog.locator(".modal-body h1, .modal-body h2").first.wait_for()
+    heading = dialog.locator(".modal-body h1, .modal-body h2").first
+    assert dialog.get_attribute("aria-labelledby") == heading.get_attribute("id")
+    found = {v["id"]: v["impact"] for v in axe.run(page).response["violations"]}
+    assert not {rule for rule, impact in found.items() if impact in BLOCKING}, found

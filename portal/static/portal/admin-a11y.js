@@ -52,3 +52,32 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", addHeading);
   else addHeading();
 })();
+
+// Gives Wagtail's modal dialogs (the choosers) an accessible name. Wagtail's modal
+// workflow makes a role="dialog" with no name, so a screen reader announced "dialog" and
+// nothing else: the heading the chooser loads into it names it, and until that arrives the
+// button that opened it does.
+(() => {
+  let counter = 0;
+  const nameDialogs = () => {
+    document.querySelectorAll('.modal[role="dialog"]:not([aria-labelledby])').forEach((dialog) => {
+      const heading = dialog.querySelector(".modal-body h1, .modal-body h2");
+      if (heading && heading.textContent.trim()) {
+        if (!heading.id) {
+          counter += 1;
+          heading.id = `concord-a11y-dialog-${counter}`;
+        }
+        dialog.removeAttribute("aria-label");
+        dialog.setAttribute("aria-labelledby", heading.id);
+      } else if (!dialog.hasAttribute("aria-label")) {
+        const opener = document.activeElement;
+        const text = opener && opener !== document.body ? opener.textContent.trim() : "";
+        dialog.setAttribute("aria-label", text || document.title.split(" - ")[0].trim());
+      }
+    });
+  };
+  new MutationObserver(nameDialogs).observe(document.documentElement, {
+    childList: true,
+    subtree: true,
+  });
+})();
