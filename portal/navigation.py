@@ -15,6 +15,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from portal import access
+from portal.members import standing
 from portal.plugins import available_plugins
 
 
@@ -51,11 +52,15 @@ def may_open_admin(user) -> bool:
         return False
     if user.is_superuser:
         return True
-    return Permission.objects.filter(
-        Q(user=user) | Q(group__user=user),
-        content_type__app_label="wagtailadmin",
-        codename="access_admin",
-    ).exists()
+    return standing.kept(
+        user,
+        "opens_admin",
+        lambda: Permission.objects.filter(
+            Q(user=user) | Q(group__user=user),
+            content_type__app_label="wagtailadmin",
+            codename="access_admin",
+        ).exists(),
+    )
 
 
 def site_navigation(request):

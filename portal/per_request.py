@@ -29,6 +29,12 @@ def remember(key: str, compute: Callable[[], T]) -> T:
     return memory[key]
 
 
+def remembered(key: str) -> bool:
+    """True when the request already worked ``key`` out."""
+    memory = _memory.get()
+    return memory is not None and key in memory
+
+
 def active() -> bool:
     """True inside a request (where what is remembered lasts until the response)."""
     return _memory.get() is not None

@@ -11,6 +11,7 @@ from django.db.models import (
     Case,
     Exists,
     IntegerField,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -82,12 +83,14 @@ def announcements_for(
     them); without it two queries find out. The result is one query whatever the data.
     """
     pages = live()
+    reaches_none = False
     if not access.is_consortium_admin(user):
         memberships = _reading_memberships(user, libraries)
-        if not memberships:
-            return pages.none()
-        pages = pages.filter(reduce(or_, (_reaches(m) for m in memberships)))
-    return pages.annotate(
+        if memberships:
+            pages = pages.filter(reduce(or_, (_reaches(m) for m in memberships)))
+        else:
+            reaches_none = True
+    pages = pages.annotate(
         is_read=Exists(AnnouncementRead.objects.filter(user=user, page=OuterRef("pk"))),
         pinned=Case(
             When(priority=AnnouncementPage.Priority.URGENT, then=Value(1)),
@@ -95,6 +98,8 @@ def announcements_for(
             output_field=IntegerField(),
         ),
     ).order_by("-first_published_at", "-pk")
+    # Empty, but with the annotations the callers order and count by.
+    return pages.none() if reaches_none else pages
 
 
 def for_dashboard(user, libraries=None, limit: int = 8) -> list[AnnouncementPage]:
@@ -114,13 +119,15 @@ def dashboard_announcements(user, libraries=None, limit: int = 8):
     """``for_dashboard`` and ``unread_count`` in one query: ``(announcements, unread)``.
 
     Each listed row carries the number of unread ones among all (a window over the whole
-    result, counted before the limit); with no rows there is nothing unread."""
+    result, counted before the limit), and ``next_expiry``, when the first of them all
+    expires (the dashboard keeps the panel no longer); with no rows there is nothing
+    unread."""
     unread = Window(
         Sum(Case(When(is_read=False, then=Value(1)), default=Value(0)), output_field=IntegerField())
     )
     pages = list(
         announcements_for(user, libraries)
-        .annotate(unread_total=unread)
+        .annotate(unread_total=unread, next_expiry=Window(Min("expire_at")))
         .order_by("-pinned", "is_read", "-first_published_at", "-pk")[:limit]
     )
     return pages, (pages[0].unread_total if pages else 0)

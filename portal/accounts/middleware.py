@@ -9,6 +9,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 
 from portal import access
+from portal.members import standing
 from portal.sso.stages import second_factor_by_provider
 
 # Paths a person without MFA may still reach: setting MFA up, logging out, static files.
@@ -79,7 +80,7 @@ def has_second_factor(request, user) -> bool:
         record.get("method") == "mfa" for record in get_authentication_records(request, user)
     ):
         return True
-    return is_mfa_enabled(user)
+    return standing.kept(user, "second_factor", lambda: is_mfa_enabled(user))
 
 
 def mfa_required(user) -> bool:

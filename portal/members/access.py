@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
+from . import standing
 from .models import MemberLibrary, MemberLibraryUserObjectPermission, Membership
 from .roles import CONSORTIUM_ADMIN, definitions, permissions_of_role, plugin_of
 from .switches import enabled_filter, enabled_plugins_by_library, plugin_enabled
@@ -26,7 +27,11 @@ def memberships_of(user) -> list[Membership]:
         return []
     cached = user.__dict__.get("_concord_memberships")
     if cached is None:
-        cached = list(Membership.objects.filter(user=user).select_related("library"))
+        cached = standing.kept(
+            user,
+            "memberships",
+            lambda: list(Membership.objects.filter(user=user).select_related("library")),
+        )
         user.__dict__["_concord_memberships"] = cached
     return cached
 
@@ -35,6 +40,7 @@ def forget(user) -> None:
     """Drop the per-request cache after the user's memberships changed."""
     user.__dict__.pop("_concord_memberships", None)
     user.__dict__.pop("_concord_permissions_anywhere", None)
+    standing.forget_user(user)
 
 
 def is_consortium_admin(user) -> bool:
@@ -78,9 +84,15 @@ def permissions_anywhere(user) -> frozenset[str]:
     cached = user.__dict__.get("_concord_permissions_anywhere")
     if cached is None:
         held = set(
-            MemberLibraryUserObjectPermission.objects.filter(user=user)
-            .values_list("permission__codename", flat=True)
-            .distinct()
+            standing.kept(
+                user,
+                "granted",
+                lambda: frozenset(
+                    MemberLibraryUserObjectPermission.objects.filter(user=user)
+                    .values_list("permission__codename", flat=True)
+                    .distinct()
+                ),
+            )
         )
         if is_consortium_admin(user):
             held |= permissions_of_role(CONSORTIUM_ADMIN)

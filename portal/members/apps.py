@@ -10,4 +10,8 @@ class MembersConfig(AppConfig):
 
     def ready(self):
         # The receivers read the models: imported once the app registry is ready.
-        from . import receivers  # noqa: F401
+        from django.contrib.auth import get_user_model
+
+        from . import receivers, standing  # noqa: F401
+
+        standing.connect_groups(get_user_model())

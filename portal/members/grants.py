@@ -25,6 +25,7 @@ from .roles import (
     definitions,
     forget_definitions,
 )
+from .standing import forget_people
 
 
 def ensure_builtin_roles() -> None:
@@ -122,6 +123,7 @@ def sync_grants(user_ids: Iterable[int]) -> None:
     user_ids = set(user_ids)
     if not user_ids:
         return
+    forget_people(user_ids)
     perm_ids = ensure_permissions()
     role_perms = {
         code: {perm_ids[p] for p in role.permissions if p in perm_ids}

@@ -145,6 +145,22 @@ def _current_stamp() -> str:
     return stamp
 
 
+def definitions_stamp() -> str:
+    """The roles' stamp this request works with."""
+    return per_request.remember(_STAMP_KEY, _current_stamp)
+
+
+def remember_stamp_with(*keys: str) -> tuple[str, dict]:
+    """The roles' stamp and ``keys`` from the shared cache in one round trip (what a
+    signed-in page reads first); the stamp is remembered for the request as
+    :func:`definitions` would."""
+    if per_request.remembered(_STAMP_KEY):
+        return per_request.remember(_STAMP_KEY, _current_stamp), cache.get_many(list(keys))
+    found = cache.get_many([_STAMP_KEY, *keys])
+    stamp = found.pop(_STAMP_KEY, None) or _current_stamp()
+    return per_request.remember(_STAMP_KEY, lambda: stamp), found
+
+
 def forget_definitions() -> None:
     """Every process reloads the roles on its next decision (call when one changed)."""
     _loaded["definitions"] = None

@@ -1,0 +1,204 @@
+"""A person's standing, kept between requests: what every signed-in page reads about them.
+
+Each page a signed-in person opens needs their memberships (with the libraries), the
+permissions they hold somewhere (the navigation), whether Wagtail's admin would let them in
+(the Admin link) and, for roles that require it, whether they have a second factor. These
+change seldom, so within a request they are read from the shared cache, one round trip for
+all of them (with the roles' change stamp), and from the database only when the entry is
+missing or stale.
+
+An entry is stale when the roles changed (the roles' stamp), when any member library or a
+group's permissions changed (the standing stamp, bumped here) and is dropped when the
+person's own memberships, grants, groups or authenticators change (the receivers below,
+and :func:`forget_people` from the writers that bypass signals: ``grants.sync_grants``
+and whoever sends ``memberships_rebuilt``). A drop happens at once and again when the
+transaction commits, so another process cannot keep what it read in between; and nothing
+is written to the cache by a request after it changed someone's standing inside a
+transaction that has not committed (it might yet roll back).
+
+Outside a request (Celery tasks, the shell, services under test) nothing is kept: every
+read goes to the database, as decisions there always did.
+"""
+
+from __future__ import annotations
+
+import pickle
+import uuid
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+from allauth.mfa.models import Authenticator
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.dispatch import receiver
+
+from portal import per_request
+
+from .models import MemberLibrary, Membership
+from .roles import remember_stamp_with
+from .signals import memberships_rebuilt
+
+T = TypeVar("T")
+
+_STAMP = "concord:standing:stamp"
+# A safety net: an entry lives a day at most, whatever happens.
+_SECONDS = 24 * 60 * 60
+_ON_USER = "_concord_standing"
+# Set when this request changed someone's standing inside a transaction not yet committed:
+# what it reads from then on may yet be rolled back, so it is not kept.
+_UNSETTLED = "standing-unsettled"
+
+
+def _unsettled() -> None:
+    if connection.in_atomic_block:
+        per_request.remember(_UNSETTLED, lambda: True)
+
+
+def _key(user_id) -> str:
+    return f"concord:standing:{user_id}"
+
+
+def shared_by_every_process() -> bool:
+    """Whether what is kept in the cache is seen by every process that writes: a cache
+    outside the process (Redis in production), or one process doing all the work (tasks
+    run eagerly: the tests). The demo's in-process cache, with a Celery worker beside the
+    web server, keeps nothing between requests: the worker's writes would not reach it."""
+    backend = settings.CACHES["default"]["BACKEND"]
+    in_process = backend.endswith(("LocMemCache", "DummyCache"))
+    return not in_process or getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
+
+
+def kept(user, name: str, compute: Callable[[], T]) -> T:
+    """``compute()`` for ``user``, kept in the person's standing between requests."""
+    if not per_request.active() or not getattr(user, "pk", None):
+        return compute()
+    if not shared_by_every_process():
+        return compute()
+    entry = _entry(user)
+    if name not in entry["live"]:
+        if name in entry["stored"]:
+            value = pickle.loads(entry["stored"][name])  # noqa: S301 - our own cache's bytes
+        else:
+            value = compute()
+            # Kept as bytes, as read: the request may attach things to these objects later
+            # (a library's plugin switches) that must not be written back with the rest.
+            entry["stored"][name] = pickle.dumps(value)
+            if settled():
+                cache.set(_key(user.pk), _kept_part(entry), _SECONDS)
+        entry["live"][name] = value
+    return entry["live"][name]
+
+
+def _kept_part(entry: dict) -> dict:
+    return {k: entry[k] for k in ("stamps", "version", "stored")}
+
+
+def _entry(user) -> dict:
+    entry = user.__dict__.get(_ON_USER)
+    if entry is None:
+        entry = user.__dict__[_ON_USER] = _read(user.pk)
+    return entry
+
+
+def version(user) -> str:
+    """Changes whenever the person's standing is read afresh (what pages keep for them
+    depends on it); inside a request only."""
+    entry = _entry(user)
+    if not entry["stored"] and settled():
+        cache.set(_key(user.pk), _kept_part(entry), _SECONDS)
+    return entry["version"]
+
+
+def settled() -> bool:
+    """False once this request changed someone's standing in a transaction not yet
+    committed: then nothing it reads should be kept."""
+    return not per_request.remembered(_UNSETTLED)
+
+
+def _read(user_id) -> dict:
+    roles_stamp, found = remember_stamp_with(_STAMP, _key(user_id))
+    stamp = found.get(_STAMP)
+    if stamp is None:
+        stamp = uuid.uuid4().hex
+        if not cache.add(_STAMP, stamp, None):
+            stamp = cache.get(_STAMP)
+    entry = found.get(_key(user_id))
+    if isinstance(entry, dict) and "version" not in entry:
+        entry = None
+    # An entry of another shape (kept by an older release) is read afresh too.
+    if not isinstance(entry, dict) or entry.get("stamps") != (roles_stamp, stamp):
+        entry = {"stamps": (roles_stamp, stamp), "version": uuid.uuid4().hex, "stored": {}}
+    return {**entry, "live": {}}
+
+
+def forget_people(user_ids: Iterable[int]) -> None:
+    """Drop these people's kept standing, now and once the transaction commits."""
+    keys = [_key(pk) for pk in set(user_ids) if pk is not None]
+    if keys:
+        _unsettled()
+        cache.delete_many(keys)
+        transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def forget_everyone() -> None:
+    """Make every kept standing stale (a library or a group's permissions changed)."""
+    _unsettled()
+    cache.set(_STAMP, uuid.uuid4().hex, None)
+    transaction.on_commit(lambda: cache.set(_STAMP, uuid.uuid4().hex, None))
+
+
+def forget_user(user) -> None:
+    """Drop what this request kept on ``user`` (after changing their standing)."""
+    user.__dict__.pop(_ON_USER, None)
+
+
+@receiver([post_save, post_delete], sender=Membership)
+def _membership_changed(sender, instance, **kwargs):
+    forget_people([instance.user_id])
+
+
+@receiver([post_save, post_delete], sender=Authenticator)
+def _authenticator_changed(sender, instance, **kwargs):
+    forget_people([instance.user_id])
+
+
+@receiver([post_save, post_delete], sender=settings.AUTH_USER_MODEL)
+def _user_changed(sender, instance, **kwargs):
+    forget_people([instance.pk])
+
+
+@receiver([post_save, post_delete], sender=MemberLibrary)
+def _library_changed(sender, **kwargs):
+    forget_everyone()
+
+
+@receiver(m2m_changed, sender=Group.permissions.through)
+def _group_permissions_changed(sender, action, **kwargs):
+    if action.startswith("post_"):
+        forget_everyone()
+
+
+def connect_groups(user_model) -> None:
+    """Hear who joins or leaves a group, or is given a permission of their own (the Admin
+    link), once the user model is known."""
+    for through in (user_model.groups.through, user_model.user_permissions.through):
+        m2m_changed.connect(_groups_changed, sender=through, dispatch_uid=f"standing.{through}")
+
+
+def _groups_changed(sender, instance, action, reverse, pk_set, **kwargs):
+    if not action.startswith("post_"):
+        return
+    if not reverse:
+        forget_people([instance.pk])
+    elif pk_set:
+        forget_people(pk_set)
+    else:  # a group's people cleared: who they were is no longer known
+        forget_everyone()
+
+
+@receiver(memberships_rebuilt)
+def _rebuilt(sender, user_ids, **kwargs):
+    forget_people(user_ids)

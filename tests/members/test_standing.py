@@ -1,0 +1,126 @@
+"""A person's standing is kept between requests, and never outlives what it was read from.
+
+Each test signs in, opens a page once (which keeps the standing), changes something the
+way the portal does, and opens the page again: what it shows must follow at once.
+"""
+
+import pytest
+from allauth.mfa.models import Authenticator
+from django.contrib.auth.models import Group
+from django.core.cache import cache
+
+from portal import access
+from portal.members.models import Membership, Role
+from portal.members.office import admin_access
+from portal.members.role_services import RoleShape, do_edit_role
+from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
+from portal.members.services import do_remove_membership, do_update_library
+from tests import factories
+from tests.factories import with_mfa
+from tests.queries import get_counting_queries
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def nothing_kept_before():
+    cache.clear()
+
+
+def dashboard(client) -> str:
+    response = client.get("/dashboard/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_a_signed_in_page_reads_the_standing_once_then_keeps_it(client):
+    system = factories.tree(systems=1, branches=0)["systems"][0]
+    client.force_login(factories.member(system, STAFF))
+    cold, _ = get_counting_queries(client, "/dashboard/")
+    warm, response = get_counting_queries(client, "/dashboard/")
+    # The memberships and the permissions for the navigation (the admin link and the
+    # second factor are not asked of staff on this page) come from the cache.
+    assert warm <= cold - 2
+    assert b"Policies" in response.content
+
+
+def test_nothing_is_kept_outside_a_request():
+    system = factories.tree(systems=1, branches=0)["systems"][0]
+    user = factories.member(system, STAFF)
+    assert [m.role for m in access.memberships_of(user)] == [STAFF]
+    Membership.objects.filter(user=user).delete()
+    access.forget(user)
+    assert access.memberships_of(user) == []
+
+
+def test_a_removed_membership_is_gone_from_the_next_page(client):
+    tree = factories.tree(systems=2, branches=0)
+    first, second = tree["systems"]
+    director = with_mfa(factories.member(first, DIRECTOR))
+    office = factories.member(tree["root"], CONSORTIUM_ADMIN)
+    Membership.objects.create(user=director, library=second, role=STAFF)
+    client.force_login(director)
+    assert second.name in dashboard(client)
+    do_remove_membership(office, Membership.objects.get(user=director, library=second))
+    html = dashboard(client)
+    assert second.name not in html
+    assert first.name in html
+
+
+def test_a_new_membership_shows_on_the_next_page(client):
+    tree = factories.tree(systems=2, branches=0)
+    first, second = tree["systems"]
+    staff = factories.member(first, STAFF)
+    client.force_login(staff)
+    assert second.name not in dashboard(client)
+    Membership.objects.create(user=staff, library=second, role=STAFF)
+    assert second.name in dashboard(client)
+
+
+def test_a_renamed_library_shows_its_new_name_at_once(client):
+    tree = factories.tree(systems=1, branches=0)
+    system = tree["systems"][0]
+    office = factories.member(tree["root"], CONSORTIUM_ADMIN)
+    client.force_login(factories.member(system, STAFF))
+    dashboard(client)
+    system.name = "Renamed Library System"
+    do_update_library(office, system, {"name"})
+    assert "Renamed Library System" in dashboard(client)
+
+
+def test_the_admin_link_follows_the_group_at_once(client):
+    system = factories.tree(systems=1, branches=0)["systems"][0]
+    staff = factories.member(system, STAFF)
+    client.force_login(staff)
+    assert 'href="/admin/"' not in dashboard(client)
+    group = Group.objects.create(name="Reviewers")
+    group.permissions.add(admin_access())
+    staff.groups.add(group)
+    assert 'href="/admin/"' in dashboard(client)
+    group.user_set.remove(staff)
+    assert 'href="/admin/"' not in dashboard(client)
+    staff.user_permissions.add(admin_access())
+    assert 'href="/admin/"' in dashboard(client)
+
+
+def test_a_role_that_loses_a_permission_loses_its_link_at_once(client):
+    tree = factories.tree(systems=1, branches=0)
+    office = with_mfa(factories.member(tree["root"], CONSORTIUM_ADMIN))
+    client.force_login(factories.member(tree["systems"][0], STAFF))
+    assert ">News<" in dashboard(client)
+    role = Role.objects.get(code=STAFF)
+    shape = RoleShape.of(role)
+    shape.permissions = shape.permissions - {"announcements.view_announcements"}
+    do_edit_role(office, role, shape)
+    assert ">News<" not in dashboard(client)
+
+
+def test_a_director_whose_second_factor_is_removed_is_sent_to_set_one_up(client):
+    system = factories.tree(systems=1, branches=0)["systems"][0]
+    director = with_mfa(factories.member(system, DIRECTOR))
+    client.force_login(director)
+    dashboard(client)
+    Authenticator.objects.filter(user=director).delete()
+    response = client.get("/dashboard/")
+    assert response.status_code == 302
+    assert "/accounts/2fa/" in response["Location"]
