@@ -53,6 +53,14 @@ class GovernanceConfig(PortalPluginConfig):
             NavLink(_("Meetings"), "governance:meetings", ("governance.view_proposals",)),
         ),
         dashboard_panel="governance.panels.dashboard_panel",
+        # Bulk writes of these call portal.home.panels.panel_changed too.
+        dashboard_panel_changes_with=(
+            "governance.Proposal",
+            "governance.Eligibility",
+            "governance.Ballot",
+            "governance.Delegation",
+            "governance.Committee",
+        ),
         demo_seeder="governance.demo.seed",
         demo_reset="governance.demo.reset_demo",
         extra={

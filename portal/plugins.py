@@ -120,6 +120,10 @@ class PluginMeta:
     # Dotted path to a callable(request, libraries) -> DashboardPanel | None: called with
     # the person's libraries where the plugin is on.
     dashboard_panel: str | None = None
+    # What the panel shows, as model labels ("governance.Ballot"): the dashboard keeps the
+    # panel's HTML between visits until one of these is saved or deleted (or the plugin
+    # calls portal.home.panels.panel_changed after a bulk write). None: never kept.
+    dashboard_panel_changes_with: tuple[str, ...] | None = None
     periodic_jobs: tuple[PeriodicJob, ...] = ()
     # Dotted path to a callable(libraries, options) that adds the plugin's demo data for
     # ``manage.py seed_demo``; it may return {label: count} for the command's summary.

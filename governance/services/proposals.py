@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.audit.services import record
+from portal.home.panels import panel_changed
 
 from .. import sealing, tally
 from ..models import Eligibility, Proposal, WindowExtension, voting_members
@@ -67,6 +68,7 @@ def do_open_proposal(user, proposal: Proposal) -> Proposal:
             for pk, w in electorate(proposal).values_list("pk", "vote_weight").distinct()
         ]
         Eligibility.objects.bulk_create(rows)
+        panel_changed("governance")  # bulk_create sends no post_save
         if proposal.weighting == tally.WEIGHTED:
             membership = voting_members().aggregate(s=Sum("vote_weight"))["s"] or Decimal(0)
         else:

@@ -75,6 +75,13 @@ class PoliciesConfig(PortalPluginConfig):
             NavLink(_("Acknowledgements"), "policies:report", ("policies.view_acknowledgements",)),
         ),
         dashboard_panel="knowledge_base.policies.panels.dashboard_panel",
+        # Bulk writes of these call portal.home.panels.panel_changed too.
+        dashboard_panel_changes_with=(
+            "policies.PolicyPage",
+            "policies.PolicyVersion",
+            "policies.AcknowledgementCampaign",
+            "policies.Acknowledgement",
+        ),
         report_columns="knowledge_base.policies.reports.report_columns",
         # Scopes an integration API token may carry for this plugin (portal.api).
         extra={

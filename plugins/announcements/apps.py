@@ -52,6 +52,11 @@ class AnnouncementsConfig(PortalPluginConfig):
             NavLink(_("News"), "announcements:list", ("announcements.view_announcements",)),
         ),
         dashboard_panel="plugins.announcements.panels.dashboard_panel",
+        # Bulk writes of these call portal.home.panels.panel_changed too.
+        dashboard_panel_changes_with=(
+            "announcements.AnnouncementPage",
+            "announcements.AnnouncementRead",
+        ),
         demo_seeder="plugins.announcements.demo.seed",
         demo_reset="plugins.announcements.demo.reset_demo",
         extra={

@@ -17,4 +17,6 @@ def dashboard_panel(request, libraries):
             "unread": unread,
         },
         permission="announcements.view_announcements",
+        # An expiring announcement leaves the panel (and the unread count) by itself.
+        fresh_until=items[0].next_expiry if items else None,
     )

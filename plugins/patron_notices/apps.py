@@ -89,6 +89,11 @@ class PatronNoticesConfig(PortalPluginConfig):
             ),
         ),
         dashboard_panel="plugins.patron_notices.panels.dashboard_panel",
+        # Bulk writes of these call portal.home.panels.panel_changed too.
+        dashboard_panel_changes_with=(
+            "patron_notices.Notice",
+            "patron_notices.LibraryParticipation",
+        ),
         demo_seeder="plugins.patron_notices.directory.demo.seed_patrons",
         demo_options=(DemoOption("--patrons", _("Patrons in total. Default 5000."), int, 5000),),
         periodic_jobs=(

@@ -17,6 +17,11 @@ def dashboard_panel(request, libraries):
         title=_("Patron notices"),
         template_name="patron_notices/panel.html",
         context={"libraries": libraries, "waiting": waiting},
+        # A notice whose deadline passes no longer waits for a decision.
+        fresh_until=min(
+            (n.participation_deadline for n, _lib, _d in waiting if n.participation_deadline),
+            default=None,
+        ),
         permission=(
             "patron_notices.view_patron_counts" if office else "patron_notices.view_patrons"
         ),

@@ -7,3 +7,8 @@ class HomeConfig(AppConfig):
     label = "home"
     verbose_name = _("Home and dashboard")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from .panels import connect_panel_changes
+
+        connect_panel_changes()

@@ -3,17 +3,16 @@ from django.shortcuts import render
 
 from portal import access
 
-from .panels import panels_for
+from .panels import shown_panels
 
 
 @login_required
 def dashboard(request):
-    panels = panels_for(request)
     return render(
         request,
         "home/dashboard.html",
         {
-            "panels": [(panel, panel.render(request)) for panel in panels],
+            "panels": [(panel, panel.html) for panel in shown_panels(request)],
             "memberships": access.memberships_of(request.user),
         },
     )

@@ -10,6 +10,7 @@ Within a request the consortium's plugin states and each plugin's switches are r
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 from django.db.models import Q
@@ -64,6 +65,19 @@ def _state_changed(sender, instance, **kwargs):
 @receiver([post_save, post_delete], sender=LibraryPluginSwitch)
 def _switch_changed(sender, instance, **kwargs):
     per_request.forget(_SWITCHES)
+
+
+def switches_stamp() -> str:
+    """The consortium's plugin states and every switch, as one string (for keys of what
+    is kept per person: a switch moved, what they see may differ)."""
+    states = sorted((s.plugin, s.enabled, s.mandatory) for s in _states().values())
+    rows = (
+        _all_switches()
+        if per_request.active()
+        else list(LibraryPluginSwitch.objects.values("plugin", "library__path", "enabled"))
+    )
+    switches = sorted((r["plugin"], r["library__path"], r["enabled"]) for r in rows)
+    return hashlib.sha256(repr((states, switches)).encode()).hexdigest()[:16]
 
 
 def enabled_plugins_by_library(libraries: Iterable[MemberLibrary]) -> dict[int, set[str]]:

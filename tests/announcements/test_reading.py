@@ -94,3 +94,19 @@ def test_search_category_and_month_archive(client, world):
     assert "Catalogue upgrade" in html and "Board meeting" not in html
     html = client.get(f"/announcements/archive/{m.year}/{m.month}/").content.decode()
     assert "Board meeting" in html
+
+
+def test_the_kept_dashboard_shows_a_read_announcement_at_once(client, world):
+    page = publish(world["office"], "Courier late", everyone=True)
+    client.force_login(world["south_staff"])
+    html = client.get("/dashboard/").content.decode()
+    assert "1 unread" in html and "is-unread" in html
+    # The kept panel's form carries this browser's own CSRF token.
+    token = html.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    client.handler.enforce_csrf_checks = True
+    response = client.post(
+        f"/announcements/{page.pk}/read/", {"next": "/dashboard/", "csrfmiddlewaretoken": token}
+    )
+    assert response.status_code == 302
+    html = client.get("/dashboard/").content.decode()
+    assert "0 unread" in html and "is-unread" not in html and "is-read" in html

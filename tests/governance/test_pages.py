@@ -2,6 +2,7 @@
 
 import io
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -324,3 +325,28 @@ def test_proposal_and_dashboard_queries_do_not_grow(world, client):
     assert MemberLibrary.objects.filter(kind__in=VOTING_KINDS).count() == 500
     large = _measure(world, client)
     assert small == large, (small, large)
+
+
+def test_the_kept_dashboard_shows_a_vote_at_once(world, client):
+    # The panel is kept between visits: casting the ballot must show on the next one.
+    proposal = world.proposal()
+    client.force_login(world.directors[0])
+    before = client.get(reverse("dashboard")).content.decode()
+    assert 'class="not-voted"' in before and proposal.title in before
+    client.post(url("vote", proposal.pk), {"library": world.libraries[0].pk, "choice": "yes"})
+    after = client.get(reverse("dashboard")).content.decode()
+    assert 'class="voted"' in after and 'class="not-voted"' not in after
+    # A vote closed by the office leaves the panel at once, and is among the decisions.
+    close_proposal(proposal.pk, force=True)
+    html = client.get(reverse("dashboard")).content.decode()
+    assert 'class="voted"' not in html
+    assert f'data-proposal="{proposal.pk}"' in html
+
+
+def test_the_kept_dashboard_drops_a_vote_when_its_window_ends(world, client):
+    # Nothing is written when a deadline passes: the panel is kept no longer than that.
+    proposal = world.proposal(closes_at=timezone.now() + timedelta(seconds=2))
+    client.force_login(world.directors[0])
+    assert proposal.title in client.get(reverse("dashboard")).content.decode()
+    time.sleep(2.5)
+    assert proposal.title not in client.get(reverse("dashboard")).content.decode()

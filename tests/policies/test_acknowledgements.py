@@ -121,3 +121,17 @@ def test_report_counts_only_acknowledgements_of_the_required_version(consortium,
     assert status.campaign.version.number == 2
     assert {p.membership.user for p in status.people if p.acknowledged_at} == {b}
     assert {p.membership.user for p in status.missing} == {a}
+
+
+def test_the_kept_dashboard_drops_an_acknowledged_policy_at_once(client, consortium, library_page):
+    page = new_policy(library_page)
+    staff = factories.member(consortium["branches"][0], STAFF)
+    client.force_login(staff)
+    before = client.get(reverse("dashboard")).content.decode()
+    assert 'class="policy-todo"' in before and "CIRC-004" in before
+    response = client.post(reverse("policies:acknowledge", args=[page.code]))
+    assert response.status_code in (200, 302)
+    assert Acknowledgement.objects.filter(user=staff).exists()
+    html = client.get(reverse("dashboard")).content.decode()
+    assert 'class="policy-todo"' not in html
+    assert "You have no policy waiting for your acknowledgement." in html

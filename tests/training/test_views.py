@@ -132,3 +132,14 @@ def test_assign_page_enrols_the_chosen_role(client, world, course):
     assert response.status_code == 400
     assert "library" in response.context["form"].errors
     assert not Enrolment.objects.filter(course=course, user=world["staff_b"]).exists()
+
+
+def test_the_kept_dashboard_follows_a_finished_lesson_at_once(client, world, course):
+    staff = world["staff_a"]
+    library = check_enrol(staff, course)
+    do_enrol(staff, course, library, due=timezone.localdate())
+    client.force_login(staff)
+    assert "(in progress)" not in client.get("/dashboard/").content.decode()
+    first, second = list(course.lessons())[:2]
+    assert client.post(f"/training/lessons/{first.pk}/done/").status_code in (200, 302)
+    assert "(in progress)" in client.get("/dashboard/").content.decode()

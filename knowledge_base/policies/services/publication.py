@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from portal.audit.services import record_on_commit
 from portal.dates import add_months
+from portal.home.panels import panel_changed
 from portal.members.selectors import consortium_root
 from portal.signals import policy_published
 
@@ -99,6 +100,7 @@ def record_published_version(page: PolicyPage, revision) -> PolicyVersion | None
         PolicyPage.objects.filter(pk=page.pk).update(
             next_review_date=add_months(effective, page.review_interval_months or 12)
         )
+        panel_changed("policies")  # overdue reviews are on the dashboard
     campaign = None
     start = max(effective, today)
     due = published.acknowledge_by

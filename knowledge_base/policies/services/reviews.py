@@ -10,6 +10,7 @@ from django.utils import timezone
 from portal import access
 from portal.audit.services import record_on_commit
 from portal.dates import add_months
+from portal.home.panels import panel_changed
 
 from ..models import (
     PolicyPage,
@@ -28,6 +29,7 @@ def do_mark_reviewed(user, page: PolicyPage, today=None) -> datetime.date:
     today = today or timezone.localdate()
     next_date = add_months(today, page.review_interval_months or 12)
     PolicyPage.objects.filter(pk=page.pk).update(next_review_date=next_date)
+    panel_changed("policies")  # overdue reviews are on the dashboard
     record_on_commit(
         "policy.reviewed", actor=user, obj=page, data={"code": page.code, "next": next_date}
     )

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from portal import access
 from portal.audit import services as audit
+from portal.home.panels import panel_changed
 from portal.members.models import MemberLibrary, Membership
 from portal.members.roles import definitions
 
@@ -125,6 +126,7 @@ def enrol_assignment(assignment: Assignment) -> int:
         ).values_list("user_id", flat=True)
     )
     due = assignment.due_for_newcomer()
+    panel_changed("training")  # bulk_create sends no post_save
     created = Enrolment.objects.bulk_create(
         [
             Enrolment(

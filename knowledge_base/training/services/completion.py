@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.audit import services as audit
+from portal.home.panels import panel_changed
 from portal.signals import course_completed
 
 from ..models import Completion, Enrolment, QuizAttempt
@@ -86,6 +87,7 @@ def maybe_complete(enrolment: Enrolment, now: datetime | None = None) -> Complet
     Enrolment.objects.filter(pk=enrolment.pk).update(
         state=Enrolment.State.COMPLETED, completed_at=now
     )
+    panel_changed("training")  # the course leaves the dashboard's list
     enrolment.state, enrolment.completed_at = Enrolment.State.COMPLETED, now
     do_issue_certificate(completion)
     audit.record_on_commit(

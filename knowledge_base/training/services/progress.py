@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal import access
+from portal.home.panels import panel_changed
 
 from ..models import Completion, Enrolment, LessonPage, LessonProgress
 from ..rules import TAKE
@@ -30,10 +31,18 @@ def do_view_lesson(enrolment: Enrolment, lesson: LessonPage) -> LessonProgress:
         progress, _created = LessonProgress.objects.get_or_create(
             enrolment=enrolment, lesson=lesson
         )
-        updates = {"last_lesson": lesson}
+        updates = {}
+        if enrolment.last_lesson_id != lesson.pk:
+            updates["last_lesson"] = lesson
         if enrolment.state == Enrolment.State.ENROLLED:
             updates["state"] = Enrolment.State.IN_PROGRESS
-        Enrolment.objects.filter(pk=enrolment.pk).update(**updates)
+        # Reading the same lesson again writes nothing.
+        if updates:
+            Enrolment.objects.filter(pk=enrolment.pk).update(**updates)
+            if "last_lesson" in updates:
+                enrolment.last_lesson = lesson
+        if "state" in updates:
+            panel_changed("training")  # the dashboard shows the course in progress
     return progress
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from portal import access
 from portal.admin_door import AdminDoor
 from portal.audit.services import record_on_commit
+from portal.home.panels import panel_changed
 from portal.members.models import MemberLibrary
 
 from ..directory.models import Contact, Patron, PreferenceChange
@@ -230,6 +231,7 @@ def do_resume(user, notice: Notice) -> Notice:
 
 def do_cancel(user, notice: Notice) -> Notice:
     Notice.objects.filter(pk=notice.pk).update(state=State.CANCELLED, finished_at=timezone.now())
+    panel_changed("patron_notices")  # a scheduled notice no longer waits for decisions
     notice.state = State.CANCELLED
     # Rows in flight are skipped by their worker at its next check.
     Delivery.objects.filter(notice=notice, state=Delivery.State.QUEUED).update(

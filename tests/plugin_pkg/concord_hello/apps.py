@@ -26,6 +26,8 @@ class HelloConfig(PortalPluginConfig):
         description="Says hello to member staff.",
         permissions=(PluginPermission("say_hello", "Say hello", (STAFF,)),),
         dashboard_panel="concord_hello.panels.dashboard_panel",
+        # The panel shows only the libraries: nothing of its own changes it.
+        dashboard_panel_changes_with=(),
         periodic_jobs=(PeriodicJob("tidy", "concord_hello.tasks.tidy", 3600.0),),
         demo_seeder="concord_hello.demo.seed",
         demo_options=(DemoOption("--greetings", "Greetings to seed", default=3),),
