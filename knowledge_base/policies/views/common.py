@@ -17,7 +17,8 @@ def require_reader(request) -> None:
 
 
 def live_policy(code: str) -> PolicyPage:
-    return get_object_or_404(PolicyPage.objects.live(), code=code)
+    # Every page of a policy shows its category in the breadcrumb.
+    return get_object_or_404(PolicyPage.objects.live().select_related("category"), code=code)
 
 
 def policy_version(page: PolicyPage, number: int) -> PolicyVersion:
