@@ -8,11 +8,12 @@ all of them (with the roles' change stamp), and from the database only when the 
 missing or stale.
 
 An entry is stale when the roles changed (the roles' stamp), when any member library or a
-group's permissions changed (the standing stamp, bumped here) and is dropped when the
-person's own memberships, grants, groups or authenticators change (the receivers below,
-and :func:`forget_people` from the writers that bypass signals: ``grants.sync_grants``
-and whoever sends ``memberships_rebuilt``). A drop happens at once and again when the
-transaction commits, so another process cannot keep what it read in between; and nothing
+group's permissions changed (the standing stamp, bumped here) and when the person's own
+memberships, grants, groups or authenticators change (their generation, moved on by the
+receivers below, and by :func:`forget_people` from the writers that bypass signals:
+``grants.sync_grants`` and whoever sends ``memberships_rebuilt``). It moves on at once and
+again when the transaction commits; what a request read before a change and wrote after it
+carries the old generation and is never used. Nothing
 is written to the cache by a request after it changed someone's standing inside a
 transaction that has not committed (it might yet roll back).
 
@@ -59,6 +60,10 @@ def _unsettled() -> None:
 
 def _key(user_id) -> str:
     return f"concord:standing:{user_id}"
+
+
+def _generation_key(user_id) -> str:
+    return f"concord:standing:generation:{user_id}"
 
 
 def shared_by_every_process() -> bool:
@@ -119,28 +124,40 @@ def settled() -> bool:
 
 
 def _read(user_id) -> dict:
-    roles_stamp, found = remember_stamp_with(_STAMP, _key(user_id))
-    stamp = found.get(_STAMP)
-    if stamp is None:
-        stamp = uuid.uuid4().hex
-        if not cache.add(_STAMP, stamp, None):
-            stamp = cache.get(_STAMP)
+    roles_stamp, found = remember_stamp_with(_STAMP, _generation_key(user_id), _key(user_id))
+    stamp = found.get(_STAMP) or _new_if_missing(_STAMP)
+    # The person's own generation, moved on by forget_people: an entry that a request read
+    # from the database before a change and wrote after it carries the old one.
+    generation = found.get(_generation_key(user_id)) or _new_if_missing(_generation_key(user_id))
+    stamps = (roles_stamp, stamp, generation)
     entry = found.get(_key(user_id))
     if isinstance(entry, dict) and "version" not in entry:
         entry = None
     # An entry of another shape (kept by an older release) is read afresh too.
-    if not isinstance(entry, dict) or entry.get("stamps") != (roles_stamp, stamp):
-        entry = {"stamps": (roles_stamp, stamp), "version": uuid.uuid4().hex, "stored": {}}
+    if not isinstance(entry, dict) or entry.get("stamps") != stamps:
+        entry = {"stamps": stamps, "version": uuid.uuid4().hex, "stored": {}}
     return {**entry, "live": {}}
+
+
+def _new_if_missing(key: str) -> str:
+    """A new random value under ``key``, or the one another process just put there."""
+    value = uuid.uuid4().hex
+    if not cache.add(key, value, None):
+        value = cache.get(key) or value
+    return value
 
 
 def forget_people(user_ids: Iterable[int]) -> None:
     """Drop these people's kept standing, now and once the transaction commits."""
-    keys = [_key(pk) for pk in set(user_ids) if pk is not None]
+    keys = [_generation_key(pk) for pk in set(user_ids) if pk is not None]
+
+    def move_on():
+        cache.set_many({key: uuid.uuid4().hex for key in keys}, None)
+
     if keys:
         _unsettled()
-        cache.delete_many(keys)
-        transaction.on_commit(lambda: cache.delete_many(keys))
+        move_on()
+        transaction.on_commit(move_on)
 
 
 def forget_everyone() -> None:
