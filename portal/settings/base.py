@@ -340,6 +340,11 @@ WAGTAILSEARCH_BACKENDS = {"default": {"BACKEND": "wagtail.search.backends.databa
 WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "pptx", "rtf", "txt", "xlsx"]
 WAGTAILDOCS_MAX_UPLOAD_SIZE = 10 * 1024 * 1024
 WAGTAIL_USER_CUSTOM_FIELDS = ["full_name"]
+# No autosave while a page is written. On the add screen the first autosave creates the
+# page and turns the screen into its edit screen; a Publish clicked while that happens is
+# posted to the add screen again, which refuses it ("slug already in use") and leaves a
+# second draft: seen when the office published an announcement on a busy machine.
+WAGTAIL_AUTOSAVE_INTERVAL = 0
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "127.0.0.1")

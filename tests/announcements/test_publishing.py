@@ -158,6 +158,9 @@ def test_office_can_open_the_wagtail_admin_index(client, world):
     assert response["Location"].endswith(f"/admin/pages/{index.pk}/")
     add = client.get(f"/admin/pages/add/announcements/announcementpage/{index.pk}/")
     assert add.status_code == 200
+    # No autosave on the add screen: its first save turns the screen into the edit screen,
+    # and a Publish clicked meanwhile was refused as a second page (WAGTAIL_AUTOSAVE_INTERVAL).
+    assert b"data-w-autosave-interval-value" not in add.content
 
 
 def test_wagtail_admin_publish_by_the_office(client, world):
