@@ -74,7 +74,7 @@ def prepare(out: str, directors: int, staff: int) -> None:
     from django.utils import timezone
 
     from governance.models import Proposal
-    from governance.services.proposals import do_open_proposal
+    from governance.services.proposals import do_open_proposal, do_withdraw_proposal
     from knowledge_base.policies.models import PolicyPage
     from knowledge_base.training.models import CoursePage, LessonPage
     from portal.members.models import MemberLibrary, Membership
@@ -97,6 +97,14 @@ def prepare(out: str, directors: int, staff: int) -> None:
     ).first()
     if office is None:
         raise SystemExit("no office account with TOTP: seed the database first (--seed)")
+
+    # The votes earlier runs opened are withdrawn first, so that every run meets the same
+    # open votes (the proposals page and the director's dashboard list them all).
+    earlier = Proposal.objects.filter(
+        title__startswith="Load test motion", state=Proposal.State.OPEN
+    )
+    for proposal in earlier:
+        do_withdraw_proposal(office.user, proposal, "opened by an earlier benchmark run")
 
     # Fresh yes/no votes for this run, open to every member library, through the services.
     proposals = []
