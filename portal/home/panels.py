@@ -58,18 +58,26 @@ class DashboardPanel:
 
 def panels_for(request) -> list[DashboardPanel]:
     """The panels this person sees, in a number of queries that does not grow with data."""
-    user = request.user
-    memberships = access.memberships_of(user)
-    panels = []
-    for plugin, libraries, factory in _factories(user, memberships):
-        panel = factory(request, libraries)
-        if panel is None:
-            continue
-        panel.plugin = plugin.label
-        if panel.permission and not _held_on_any(user, panel.permission, memberships, libraries):
-            continue
-        panels.append(panel)
-    return sorted(panels, key=lambda p: (p.order, str(p.title)))
+    memberships = access.memberships_of(request.user)
+    panels = [
+        _panel(request, plugin.label, factory, libraries, memberships)
+        for plugin, libraries, factory in _factories(request.user, memberships)
+    ]
+    return sorted(filter(None, panels), key=lambda p: (p.order, str(p.title)))
+
+
+def _panel(request, label, factory, libraries, memberships) -> DashboardPanel | None:
+    """Plugin ``label``'s panel for these libraries, or None where it has none to show or
+    the person lacks the permission it asks for."""
+    panel = factory(request, libraries)
+    if panel is None:
+        return None
+    panel.plugin = label
+    if panel.permission and not _held_on_any(
+        request.user, panel.permission, memberships, libraries
+    ):
+        return None
+    return panel
 
 
 def _factories(user, memberships) -> list[tuple]:
@@ -204,13 +212,8 @@ def shown_panels(request) -> list[ShownPanel]:
 
 
 def _work_out(request, label, factory, libraries, memberships) -> dict | None:
-    panel = factory(request, libraries)
+    panel = _panel(request, label, factory, libraries, memberships)
     if panel is None:
-        return None
-    panel.plugin = label
-    if panel.permission and not _held_on_any(
-        request.user, panel.permission, memberships, libraries
-    ):
         return None
     # The CSRF token is the one thing in a panel that belongs to the browser, not the
     # person: rendered as a placeholder, replaced by the request's own when served.
