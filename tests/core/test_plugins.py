@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -76,8 +77,15 @@ def test_system_check_is_clean_for_the_builtins():
 
 @pytest.fixture(scope="module")
 def installed_plugin_package(tmp_path_factory):
-    """pip-install the tiny package under tests/plugin_pkg into a private directory."""
+    """pip-install the tiny package under tests/plugin_pkg into a private directory. From
+    a copy: pip builds in the package's own folder, and two test processes building in the
+    same one at once broke each other's wheel."""
     target = tmp_path_factory.mktemp("site")
+    source = shutil.copytree(
+        ROOT / "tests" / "plugin_pkg",
+        tmp_path_factory.mktemp("plugin_pkg") / "src",
+        ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"),
+    )
     subprocess.run(
         [
             sys.executable,
@@ -89,7 +97,7 @@ def installed_plugin_package(tmp_path_factory):
             "--no-build-isolation",
             "--target",
             str(target),
-            str(ROOT / "tests" / "plugin_pkg"),
+            str(source),
         ],
         check=True,
         cwd=target,
