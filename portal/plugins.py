@@ -120,7 +120,7 @@ class PluginMeta:
     # Dotted path to a callable(request, libraries) -> DashboardPanel | None: called with
     # the person's libraries where the plugin is on.
     dashboard_panel: str | None = None
-    # What the panel shows, as model labels ("governance.Ballot"): the dashboard keeps the
+    # What the panel shows, as model labels ("booklists.Entry"): the dashboard keeps the
     # panel's HTML between visits until one of these is saved or deleted (or the plugin
     # calls portal.home.panels.panel_changed after a bulk write). None: never kept.
     dashboard_panel_changes_with: tuple[str, ...] | None = None
