@@ -22,7 +22,11 @@ RECENT_DAYS = 14
 
 
 def can_manage(user) -> bool:
-    return access.can(user, MANAGE, consortium_root())
+    # Most people hold the permission nowhere, which the request already knows (the
+    # navigation asks the same); only those who hold it somewhere are checked at the root.
+    return MANAGE in access.permissions_anywhere(user) and access.can(
+        user, MANAGE, consortium_root()
+    )
 
 
 @dataclass(frozen=True)

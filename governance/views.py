@@ -11,11 +11,14 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
+from portal.home.kept import kept_part
 from portal.members.models import MemberLibrary
 
 from . import tally
@@ -70,13 +73,38 @@ def _proposal(request, pk: int) -> Proposal:
 @login_required
 def proposal_list(request):
     _viewer(request)
-    proposals = Paginator(proposal_reads.proposal_list(request.user), PAGE_SIZE)
+    manager = can_manage(request.user)
+    number = request.GET.get("page")
+    # Read only when the table is worked out (not when it was kept).
+    proposals = SimpleLazyObject(
+        lambda: Paginator(
+            proposal_reads.proposal_list(request.user, include_drafts=manager), PAGE_SIZE
+        ).get_page(number)
+    )
+
+    def table():
+        html = render_to_string(
+            "governance/_proposal_table.html", {"proposals": proposals}, request
+        )
+        return html, None
+
+    def waiting():
+        votes = proposal_reads.open_votes(request.user)
+        html = render_to_string("governance/_open_votes.html", {"open_votes": votes}, request)
+        # A vote leaves the list when its window ends, with nothing written.
+        return html, min((v.proposal.closes_at for v in votes), default=None)
+
     return render(
         request,
         "governance/proposal_list.html",
         {
-            "proposals": proposals.get_page(request.GET.get("page")),
-            "open_votes": proposal_reads.open_votes(request.user),
+            "proposals": proposals,
+            # Kept between visits (portal.home.kept): the table is the same for everyone
+            # who sees drafts or everyone who does not; the open votes are the person's.
+            "proposal_table": kept_part(
+                request, "governance", "proposals", table, personal=False, vary=(manager, number)
+            ),
+            "open_votes": kept_part(request, "governance", "open-votes", waiting, personal=True),
         },
     )
 

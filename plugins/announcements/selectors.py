@@ -165,9 +165,20 @@ def archive_months(user) -> list:
     )
 
 
+def next_expiry(user):
+    """When the first of ``user``'s announcements expires (None: none does); one query."""
+    return announcements_for(user).aggregate(first=Min("expire_at"))["first"]
+
+
 def publishable_libraries(user) -> QuerySet[MemberLibrary]:
     """Libraries whose staff ``user`` may address."""
     return access.libraries_for(user, PUBLISH)
+
+
+def may_publish(user) -> bool:
+    """Whether ``user`` may address the staff of some library. Most people hold the
+    permission nowhere, which the request already knows (the navigation asks the same)."""
+    return PUBLISH in access.permissions_anywhere(user) and publishable_libraries(user).exists()
 
 
 def may_publish_to_everyone(user) -> bool:

@@ -9,11 +9,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal import access
+from portal.home.kept import kept_part
 
 from . import selectors, services
 from .forms import AnnouncementForm, PreferenceForm, SearchForm
@@ -31,21 +33,31 @@ def announcement_list(request, year: int | None = None, month: int | None = None
     q = category = ""
     if form.is_valid():
         q, category = form.cleaned_data["q"], form.cleaned_data["category"]
-    pages = selectors.search(request.user, q=q, category=category, year=year, month=month)
-    page_obj = Paginator(pages, 20).get_page(request.GET.get("page"))
-    paging = request.GET.copy()  # the search and category, kept across pages
-    paging.pop("page", None)
+
+    def listed():
+        pages = selectors.search(request.user, q=q, category=category, year=year, month=month)
+        paging = request.GET.copy()  # the search and category, kept across pages
+        paging.pop("page", None)
+        context = {
+            "page_obj": Paginator(pages, 20).get_page(request.GET.get("page")),
+            "paging": paging.urlencode(),
+            "months": selectors.archive_months(request.user),
+        }
+        html = render_to_string("announcements/_list.html", context, request)
+        # An announcement leaves the list when it expires, with nothing written.
+        return html, selectors.next_expiry(request.user)
+
     return render(
         request,
         "announcements/list.html",
         {
             "form": form,
-            "page_obj": page_obj,
-            "paging": paging.urlencode(),
-            "months": selectors.archive_months(request.user),
+            # The person's list, kept between visits (portal.home.kept) under the address,
+            # which holds the search, the category, the month and the page.
+            "listed": kept_part(request, "announcements", "list", listed, personal=True),
             "year": year,
             "month": month,
-            "may_publish": selectors.publishable_libraries(request.user).exists(),
+            "may_publish": selectors.may_publish(request.user),
         },
     )
 

@@ -27,7 +27,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 
-from portal import access
+from portal import access, per_request
 from portal.members import standing
 from portal.members.roles import definitions_stamp
 from portal.members.switches import enabled_plugins_by_library, switches_stamp
@@ -117,15 +117,31 @@ def _generation_key(label: str) -> str:
 
 
 def panel_changed(label: str) -> None:
-    """Every kept panel of plugin ``label`` is worked out again on its next visit: call it
-    after writing what the panel shows without model signals (``update()``, raw SQL,
-    ``bulk_create``). Now, and again when the transaction commits."""
+    """Every kept panel of plugin ``label`` (and every part of its pages kept by
+    ``portal.home.kept``) is worked out again on its next visit: call it after writing what
+    the panel shows without model signals (``update()``, raw SQL, ``bulk_create``). Now,
+    and again when the transaction commits."""
 
     def bump():
         cache.set(_generation_key(label), uuid.uuid4().hex, None)
 
+    per_request.forget(_generation_key(label))
     bump()
     transaction.on_commit(bump)
+
+
+def generation(label: str) -> str:
+    """Plugin ``label``'s current generation (made on first use), read once per request."""
+    key = _generation_key(label)
+
+    def read():
+        value = cache.get(key)
+        if value is None:
+            cache.add(key, uuid.uuid4().hex, None)
+            value = cache.get(key)
+        return value
+
+    return per_request.remember(key, read)
 
 
 def connect_panel_changes() -> None:
@@ -182,7 +198,7 @@ def shown_panels(request) -> list[ShownPanel]:
             generations[key] = cache.get(key)
     keys = {}
     if keepable:
-        seen_through = _seen_through(request, memberships)
+        seen_through = seen_through_of(request, memberships)
         keys = {
             p.label: _panel_key(p.label, generations[_generation_key(p.label)], seen_through, libs)
             for p, libs, _f in plugins
@@ -230,7 +246,7 @@ def _work_out(request, label, factory, libraries, memberships) -> dict | None:
     }
 
 
-def _seen_through(request, memberships) -> str:
+def seen_through_of(request, memberships) -> str:
     """What a person's panels depend on besides the plugin's own data, as one string."""
     user = request.user
     parts = [

@@ -1,6 +1,7 @@
 """How announcements look and are reached: one address, a small "Mark as read", Urgent as
 a badge, libraries picked grouped by system, a calendar that holds every coming event."""
 
+import time
 from datetime import date, timedelta
 
 import pytest
@@ -97,3 +98,35 @@ def test_the_editor_previews_an_announcement_without_a_read_control(client, worl
     assert preview.status_code == 200
     assert "<h1>Courier news</h1>" in html
     assert "Mark as read" not in html
+
+
+def test_the_kept_list_shows_a_new_announcement_and_a_reading_at_once(client, world):
+    # The person's list is kept between visits (portal.home.kept): what the office
+    # published and what the person read since must show on the next one.
+    first = publish(world["office"], "Holiday closing", everyone=True)
+    client.force_login(world["north_staff"])
+    html = client.get("/announcements/").content.decode()
+    assert "Holiday closing" in html and html.count("is-unread") == 1
+    publish(world["office"], "Courier schedule", everyone=True)
+    html = client.get("/announcements/").content.decode()
+    assert "Courier schedule" in html and html.count("is-unread") == 2
+    client.post(f"/announcements/{first.pk}/read/")
+    html = client.get("/announcements/").content.decode()
+    assert html.count("is-unread") == 1 and html.count("is-read") == 1
+    # Another person's list is their own.
+    client.force_login(world["south_staff"])
+    assert client.get("/announcements/").content.decode().count("is-unread") == 2
+
+
+def test_the_kept_list_drops_an_announcement_when_it_expires(client, world):
+    # Nothing is written when an announcement expires: the list is kept no longer.
+    publish(
+        world["office"],
+        "Closed this afternoon",
+        everyone=True,
+        expire_at=timezone.now() + timedelta(seconds=2),
+    )
+    client.force_login(world["north_staff"])
+    assert "Closed this afternoon" in client.get("/announcements/").content.decode()
+    time.sleep(2.5)
+    assert "Closed this afternoon" not in client.get("/announcements/").content.decode()

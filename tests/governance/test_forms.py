@@ -1,9 +1,12 @@
 """Every POST of the voting pages goes through a form: a malformed value is an error beside
 its field (400), never a server error; the register and lists page rather than cut."""
 
+import time
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 
 from governance import views
 from governance.models import Committee, Delegation, Proposal
@@ -133,9 +136,15 @@ def test_the_proposal_list_pages_with_constant_queries(world, client, monkeypatc
     for n in range(2):
         world.proposal(title=f"Vote {n}")
     client.get(url("proposals"))
+    cache.clear()  # cold: the table and open votes worked out, the cost that must not grow
     few, _ = get_counting_queries(client, url("proposals"))
+    kept, _ = get_counting_queries(client, url("proposals"))
+    # Kept: the session, the person, the plugin switches (2), the reader check and the
+    # consortium's name.
+    assert kept == 6 < few
     for n in range(2, 8):
         world.proposal(title=f"Vote {n}")
+    cache.clear()
     many, response = get_counting_queries(client, url("proposals"))
     assert many == few
     page = response.context["proposals"]
@@ -143,6 +152,41 @@ def test_the_proposal_list_pages_with_constant_queries(world, client, monkeypatc
     assert 'rel="next"' in response.content.decode()
     _, response = get_counting_queries(client, url("proposals") + "?page=3")
     assert [p.title for p in response.context["proposals"]] == ["Vote 1", "Vote 0"]
+
+
+def test_the_kept_proposal_list_shows_a_new_vote_and_a_ballot_at_once(world, client):
+    # The table and the open votes are kept between visits (portal.home.kept): what the
+    # person or anyone else did since must show on the next one.
+    first = world.proposal(title="Vote on the courier contract")
+    client.force_login(world.directors[0])
+    html = client.get(url("proposals")).content.decode()
+    assert "Vote on the courier contract" in html and "0 / 3" in html
+    assert html.count("not voted yet") == 1
+    second = world.proposal(title="Vote on the shared catalogue")
+    html = client.get(url("proposals")).content.decode()
+    assert "Vote on the shared catalogue" in html and html.count("not voted yet") == 2
+    world.vote(1, first, "yes")  # another library's ballot: the turnout moves
+    client.post(url("vote", second.pk), {"library": world.libraries[0].pk, "choice": "no"})
+    html = client.get(url("proposals")).content.decode()
+    assert "1 / 3" in html and html.count("not voted yet") == 1
+    assert html.count(" — voted — ") == 1
+
+
+def test_the_kept_proposal_list_shows_drafts_to_the_office_only(world, client):
+    world.proposal(title="A draft motion", open_=False)
+    client.force_login(world.admin)
+    assert "A draft motion" in client.get(url("proposals")).content.decode()
+    client.force_login(world.directors[0])
+    assert "A draft motion" not in client.get(url("proposals")).content.decode()
+
+
+def test_the_kept_proposal_list_drops_a_vote_when_its_window_ends(world, client):
+    # Nothing is written when a deadline passes: the open votes are kept no longer.
+    world.proposal(title="A short vote", closes_at=timezone.now() + timedelta(seconds=2))
+    client.force_login(world.directors[0])
+    assert "not voted yet" in client.get(url("proposals")).content.decode()
+    time.sleep(2.5)
+    assert "not voted yet" not in client.get(url("proposals")).content.decode()
 
 
 def test_the_register_pages_with_constant_queries(world, client, monkeypatch):

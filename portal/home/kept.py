@@ -1,0 +1,71 @@
+"""Parts of a plugin's pages kept as HTML between visits, as the dashboard keeps its panels.
+
+A page whose lists cost more to work out than the page itself (the proposals with their
+turnout, a person's open votes, their announcements) keeps that part in the shared cache
+under the plugin's generation: the one its kept dashboard panels use, moved on whenever a
+model of ``PluginMeta.dashboard_panel_changes_with`` is saved or deleted and whenever the
+plugin calls ``portal.home.panels.panel_changed`` after a bulk write. So a plugin keeps
+only parts made of what its panel declares.
+
+A part is either the person's own (``personal``: keyed, as a panel, by the person, their
+memberships and standing, the roles, the plugin switches, the day, the language and the
+address) or the same for everyone who may see the page (keyed by the language, the time
+zone and what the page says it varies with: say, whether the person sees drafts). It is
+dropped at its ``fresh_until`` (what it shows changes by itself then: a vote's deadline)
+and after ``KEPT_SECONDS`` in any case. The page's permission checks are never kept: the
+view makes them on every request before it asks for the part.
+
+Nothing is kept outside a request, where the cache is not shared by every process that
+writes (the demo), or after the request changed someone's standing in a transaction not
+yet committed; the part is then worked out every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import datetime
+
+from django.core.cache import cache
+from django.utils import timezone, translation
+from django.utils.safestring import SafeString, mark_safe
+
+from portal import access, per_request
+from portal.members import standing
+
+from .panels import KEPT_SECONDS, generation, seen_through_of
+
+# The HTML of the part and the moment it stops being true by itself (None: no such moment).
+WorkedOut = tuple[str, datetime | None]
+
+
+def kept_part(
+    request,
+    label: str,
+    name: str,
+    work_out: Callable[[], WorkedOut],
+    *,
+    personal: bool,
+    vary: tuple = (),
+) -> SafeString:
+    """Part ``name`` of plugin ``label``'s page, from the cache or ``work_out()``."""
+    if not per_request.active() or not standing.shared_by_every_process():
+        return mark_safe(work_out()[0])  # noqa: S308 - the page's own template rendered it
+    key = _key(request, label, name, personal, vary)
+    html = cache.get(key)
+    if html is None:
+        html, fresh_until = work_out()
+        seconds = KEPT_SECONDS
+        if fresh_until is not None:
+            seconds = min(seconds, (fresh_until - timezone.now()).total_seconds())
+        if seconds >= 1 and standing.settled():
+            cache.set(key, str(html), int(seconds))
+    return mark_safe(html)  # noqa: S308 - the page's own template rendered it
+
+
+def _key(request, label: str, name: str, personal: bool, vary: tuple) -> str:
+    seen = repr([translation.get_language(), timezone.get_current_timezone_name()])
+    if personal:
+        seen += seen_through_of(request, access.memberships_of(request.user))
+    digest = hashlib.sha256(f"{seen}|{vary!r}".encode()).hexdigest()[:32]
+    return f"concord:kept:{label}:{name}:{generation(label)}:{digest}"
