@@ -48,9 +48,9 @@ def test_minor_change_keeps_the_material_base_and_opens_no_campaign(consortium, 
     v1, v2, v3 = PolicyVersion.objects.filter(policy=page).order_by("number")
     assert (v1.material_base, v2.material_base, v3.material_base) == (1, 1, 3)
     assert list(
-        AcknowledgementCampaign.objects.filter(policy=page).values_list(
-            "version__number", flat=True
-        )
+        AcknowledgementCampaign.objects.filter(policy=page)
+        .order_by("version__number")
+        .values_list("version__number", flat=True)
     ) == [1, 3]
 
 
