@@ -32,15 +32,7 @@ class AdminDoor:
 
     def sync(self, user_id: int | None) -> None:
         """Put one person in the group, or take them out, after their roles changed."""
-        group = self.group()
-        user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-        if user is None:
-            return
-        access.forget(user)
-        if any(access.can_anywhere(user, perm) for perm in self.perms):
-            user.groups.add(group)
-        else:
-            user.groups.remove(group)
+        sync_doors(user_id, [self])
 
     def rebuild(self) -> None:
         """The group from scratch: people who held a role before the group existed get in,
@@ -50,3 +42,25 @@ class AdminDoor:
         for perm in self.perms:
             people.update(access.people_with_any(perm, libraries))
         self.group().user_set.set(people)
+
+
+def sync_doors(user_id: int | None, doors) -> None:
+    """Put one person in each door's group, or take them out, after their roles changed.
+
+    One read of the person and of the door groups they are in; a group is joined or left
+    only when that changes. Most membership changes concern no door (a member of staff
+    joins a branch): then nothing is written, and no ``m2m_changed`` drops the person's
+    kept standing for nothing.
+    """
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    if user is None:
+        return
+    access.forget(user)
+    names = [door.group_name for door in doors]
+    inside = set(user.groups.filter(name__in=names).values_list("name", flat=True))
+    for door in doors:
+        belongs = any(access.can_anywhere(user, perm) for perm in door.perms)
+        if belongs and door.group_name not in inside:
+            user.groups.add(door.group())
+        elif not belongs and door.group_name in inside:
+            user.groups.remove(door.group())

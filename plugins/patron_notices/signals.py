@@ -6,6 +6,7 @@ from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 from wagtail.signals import workflow_approved
 
+from portal.admin_door import sync_doors
 from portal.members.models import Membership
 from portal.signals import memberships_rebuilt, periodic
 
@@ -26,8 +27,7 @@ tracking.connect(bounces.on_tracking, dispatch_uid="patron_notices.bounces")
 @receiver([post_save, post_delete], sender=Membership, dispatch_uid="patron_notices.drafters")
 def membership_changed(sender, instance, **kwargs):
     # After the core's own receiver has resolved the person's grants.
-    for door in _admin_doors():
-        door.sync(instance.user_id)
+    sync_doors(instance.user_id, _admin_doors())
 
 
 @receiver(memberships_rebuilt, dispatch_uid="patron_notices.admin_groups")

@@ -287,6 +287,35 @@ def test_communications_reach_the_admin_by_their_role_alone(client, libs):
     assert client.get("/admin/notices/add/").status_code == 302
 
 
+def test_a_role_that_opens_no_admin_door_changes_no_group(libs):
+    """Every admin door looks at each membership change, and most concern none of them: a
+    group is only joined or left when that changes, so nothing drops the person's kept
+    standing for nothing."""
+    from django.contrib.auth import get_user_model
+    from django.db.models.signals import m2m_changed
+
+    from portal.members.models import Membership
+    from portal.members.roles import COMMUNICATIONS, STAFF
+
+    changes = []
+
+    def record(sender, action, pk_set, **kwargs):
+        changes.append((action, sorted(pk_set or ())))
+
+    through = get_user_model().groups.through
+    m2m_changed.connect(record, sender=through)
+    try:
+        staff = factories.member(libs["main"], STAFF, email="s4@example.org")
+        Membership.objects.create(user=staff, library=libs["east"], role=STAFF)
+        assert changes == []
+        Membership.objects.create(user=staff, library=libs["east"], role=COMMUNICATIONS)
+        joined = {pk for action, pks in changes if action == "post_add" for pk in pks}
+        assert {action for action, _ in changes} == {"pre_add", "post_add"}
+        assert joined == set(staff.groups.values_list("pk", flat=True)) != set()
+    finally:
+        m2m_changed.disconnect(record, sender=through)
+
+
 def test_audience_is_edited_in_the_admin_and_counted_before_sending(client, libs, office):
     from wagtail.test.utils.form_data import nested_form_data, rich_text, streamfield
 
