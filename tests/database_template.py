@@ -74,6 +74,55 @@ def ensure(database_url: str) -> str:
     return name
 
 
+def _server(database_url: str) -> str:
+    return database_url.rsplit("/", 1)[0]
+
+
+def _locked(database_url: str, work) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{_server(database_url)}/postgres", autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", [LOCK])
+        try:
+            work(conn)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", [LOCK])
+
+
+def create_copy(database_url: str, name: str) -> str:
+    """A new database ``name`` on ``database_url``'s server, migrated as the template is;
+    its URL. An older one of that name is dropped first."""
+    template = ensure(database_url)
+
+    def create(conn) -> None:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+
+    _locked(database_url, create)
+    return f"{_server(database_url)}/{name}"
+
+
+def copy_into(database_url: str, target_url: str) -> None:
+    """The template's schema and rows loaded into the empty database ``target_url``, on
+    another server (``pg_dump`` piped into ``psql``)."""
+    template = f"{_server(database_url)}/{ensure(database_url)}"
+
+    def copy(_conn) -> None:
+        dump = subprocess.run(
+            ["pg_dump", "--no-owner", "--no-privileges", template],
+            capture_output=True,
+            check=True,
+        )
+        subprocess.run(
+            ["psql", "-q", "-v", "ON_ERROR_STOP=1", target_url],
+            input=dump.stdout,
+            capture_output=True,
+            check=True,
+        )
+
+    _locked(database_url, copy)
+
+
 def _build(conn, database_url: str, name: str) -> None:
     building = f"{name}_building"
     conn.execute(f'DROP DATABASE IF EXISTS "{building}" WITH (FORCE)')

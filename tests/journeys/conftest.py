@@ -60,16 +60,9 @@ def _create_database(server_url: str, name: str) -> str:
     migrations themselves run on PostgreSQL when the template is built, and on SQLite in
     the SQLite demo; migrating a third time here only held the journeys up (some 40 s of
     CPU while the SQLite demo migrates beside it)."""
-    import psycopg
-    from django.conf import settings
+    from tests import database_template
 
-    template = settings.DATABASES["default"].get("TEST", {}).get("TEMPLATE")
-    base = server_url.rsplit("/", 1)[0]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        copy = f' TEMPLATE "{template}"' if template else ""
-        conn.execute(f'CREATE DATABASE "{name}"{copy}')
-    return f"{base}/{name}"
+    return database_template.create_copy(server_url, name)
 
 
 def _drop_database(server_url: str, name: str) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests import database_template
 from tests.ops.conftest import badge_key_pem
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,7 +121,9 @@ def test_restore_test_script_dumps_drops_restores_and_verifies_the_chain(tmp_pat
     admin_url = base._replace(path="/postgres").geturl()
     url = base._replace(path=f"/{name}").geturl()
     env = production_env(DATABASE_URL=url, DJANGO_SETTINGS_MODULE="portal.settings.test")
-    subprocess.run(["psql", admin_url, "-q", "-c", f'CREATE DATABASE "{name}"'], check=True)
+    # A copy of the run's migrated template: the migrations themselves are not what this
+    # drill is about, and running them all again cost half its time.
+    database_template.create_copy(os.environ["DATABASE_URL"], name)
     try:
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
