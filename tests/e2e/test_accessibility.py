@@ -2,6 +2,7 @@
 violation, and loads without a Content-Security-Policy error in the console."""
 
 import re
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -70,13 +71,52 @@ def watch_console(page) -> list[str]:
     return errors
 
 
+class Requests:
+    """The page's requests still in flight, and when the last one started or ended."""
+
+    def __init__(self, page):
+        self.page = page
+        self.pending: set = set()
+        self.last = time.monotonic()
+        self.events = {"request": self.started, "requestfinished": self.ended}
+        self.events["requestfailed"] = self.ended
+        for event, listener in self.events.items():
+            page.on(event, listener)
+
+    def started(self, request) -> None:
+        self.pending.add(request)
+        self.last = time.monotonic()
+
+    def ended(self, request) -> None:
+        self.pending.discard(request)
+        self.last = time.monotonic()
+
+    def settle(self, quiet: float = 0.2, timeout: float = 10.0) -> None:
+        """Until nothing has been in flight for ``quiet`` seconds: Playwright's
+        "networkidle", which waits half a second after every page."""
+        deadline = time.monotonic() + timeout
+        while self.pending or time.monotonic() - self.last < quiet:
+            assert time.monotonic() < deadline, f"still loading: {self.pending}"
+            self.page.wait_for_timeout(40)
+
+    def stop(self) -> None:
+        for event, listener in self.events.items():
+            self.page.remove_listener(event, listener)
+
+
 def check_page(page, url: str) -> None:
     csp_errors = watch_console(page)
-    response = page.goto(url)  # returns once the page has loaded, its scripts run
-    assert response is not None and response.status == 200, f"{url}: {response and response.status}"
-    if url.startswith("/admin/"):
-        # The admin fetches parts of a page after it loads; those may trip the CSP too.
-        page.wait_for_load_state("networkidle")
+    requests = Requests(page)
+    try:
+        response = page.goto(url)  # returns once the page has loaded, its scripts run
+        assert response is not None and response.status == 200, (
+            f"{url}: {response and response.status}"
+        )
+        if url.startswith("/admin/"):
+            # The admin fetches parts of a page after it loads; those may trip the CSP too.
+            requests.settle()
+    finally:
+        requests.stop()
     results = axe.run(page)
     blocking = [
         f"{v['id']} ({v['impact']}): {v['help']} — "
