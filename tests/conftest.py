@@ -45,6 +45,18 @@ BROWSER_TESTS = (
 )
 
 
+# Files whose tests share a world built once for the module (a seeded demo, the permission
+# matrix's consortium, an installed plugin): one unit of work each, so one process builds
+# it rather than each process that happens to take one of its tests.
+WORLD_ONCE = (
+    "tests/core/test_architecture.py",
+    "tests/core/test_demo_seeders.py",
+    "tests/core/test_plugins.py",
+    "tests/core/test_seed_demo.py",
+    "tests/test_permission_matrix.py",
+)
+
+
 def _a_journey(nodeid: str) -> bool:
     return nodeid.startswith("tests/journeys/")
 
@@ -60,18 +72,35 @@ def pytest_collection_modifyitems(config, items):
     take the many short tests. A test that restores the database must be listed in
     BROWSER_TESTS, so that its file is scheduled as one unit."""
     journeys = [item for item in items if _a_journey(item.nodeid)]
-    if journeys:
-        chosen = set(journeys)
-        items[:] = journeys + [item for item in items if item not in chosen]
+    # Then the files kept together: big units of work are best handed out early.
+    together = [item for item in items if item.nodeid.startswith(WORLD_ONCE)]
+    first = journeys + together
+    if first:
+        chosen = set(first)
+        items[:] = first + [item for item in items if item not in chosen]
     for item in items:
         if _restores(item) and not item.nodeid.startswith(BROWSER_TESTS):
             raise pytest.UsageError(f"{item.nodeid}: add its file to BROWSER_TESTS")
+        if _shares_a_world(item) and not item.nodeid.startswith(WORLD_ONCE + BROWSER_TESTS):
+            raise pytest.UsageError(f"{item.nodeid}: add its file to WORLD_ONCE")
+
+
+def _shares_a_world(item) -> bool:
+    """The test uses a fixture of ours that lives longer than a test and shorter than the
+    run (a module's or a class's)."""
+    info = getattr(item, "_fixtureinfo", None)
+    for definitions in info.name2fixturedefs.values() if info else ():
+        fixture = definitions[-1]
+        if fixture.scope in ("module", "class", "package") and fixture.baseid.startswith("tests"):
+            return True
+    return False
 
 
 def pytest_xdist_make_scheduler(config, log):
     """In parallel (``bin/test``: ``--dist loadgroup``), every test is its own unit of work
     except the journeys, which share the two demos they start and so stay in one process,
-    and the other browser tests, one unit per file (see above). (Done here rather than
+    and the other browser tests and the files in ``WORLD_ONCE``, one unit per file (see
+    above). (Done here rather than
     with ``xdist_group`` marks, which pytest-xdist 3.8 can no longer attach to a test's id
     under pytest 9.)"""
     if config.getvalue("dist") != "loadgroup":
@@ -82,7 +111,7 @@ def pytest_xdist_make_scheduler(config, log):
         def _split_scope(self, nodeid: str) -> str:
             if _a_journey(nodeid):
                 return "journeys"
-            if nodeid.startswith(BROWSER_TESTS):
+            if nodeid.startswith(BROWSER_TESTS + WORLD_ONCE):
                 return nodeid.split("::", 1)[0]
             return nodeid
 
