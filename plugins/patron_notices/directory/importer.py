@@ -2,8 +2,8 @@
 
 The file is read line by line and each row validated in Python (email syntax, dates,
 branch codes, encoding); valid rows are streamed with COPY into a temporary table, where
-PostgreSQL finds duplicate card numbers and upserts everything with one
-``INSERT ... ON CONFLICT`` — memory stays flat whatever the file's size. Problems name the
+PostgreSQL finds duplicate card numbers and writes everything with set-based statements
+(``postgres_writer``) — memory stays flat whatever the file's size. Problems name the
 file line and column, never the patron's data (the raw row is kept only for the download).
 The parts live beside it: ``presets`` (columns), ``upload`` (the file), ``rows`` (one row's
 checks), ``locks``, and the two writers, ``postgres_writer`` and ``orm_writer``.
@@ -116,8 +116,8 @@ class Importer:
             line, offset = start_line, start_offset
             start_line, start_offset = reader.line_num + 1, lines.offset
             self.offset = start_offset
-            if not "".join(row).strip():
-                continue  # blank lines are not rows
+            if not (row and row[0].strip()) and not "".join(row).strip():
+                continue  # blank lines are not rows (the first cell settles most rows)
             if start_offset - offset > MAX_ROW_BYTES and checker is not None:
                 stats.rows += 1
                 self.problem(

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from django.db import connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from .locks import hold_references, lock_library_patrons
@@ -18,6 +18,12 @@ from .uploads import ImportRefused, rows_at
 if TYPE_CHECKING:
     from .importer import Importer
 
+
+DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE for a deadlock it broke by failing a statement
+# Tries of the contacts' insert: plain, then with ON CONFLICT while two imports adding the
+# same new addresses in different orders keep deadlocking (each time one of them goes
+# through; the other undoes its statement and tries again).
+CONTACT_ATTEMPTS = 10
 
 # The staging table: STAGE_COLUMNS with their types. Rows go in as COPY's binary format
 # (each value sent as its type's bytes, which neither side has to escape or parse: a
@@ -42,12 +48,23 @@ class PostgresUpsert:
         self.importer = importer
         self.job = importer.job
         self.diffed = False  # whether patron_diff was made (a re-import)
+        # Whether the staged rows carry the ids their patrons will have (a first import).
+        self.ids_staged = False
+        # Whether every staged card sorts after the one before it (see _copy).
+        self.cards_ascend = False
 
     def run(self, stream) -> dict:
         importer, job = self.importer, self.job
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS patron_stage")
             columns = ", ".join(f"{name} {kind}" for name, kind in STAGE_TYPES.items())
+            # A library with no patrons yet: each staged row takes its patron's id as it
+            # arrives (the patron insert would call the same sequence), so the addresses
+            # are written from the staging table without joining the new patrons back.
+            # Checked again under the library's lock before writing (see _upsert).
+            self.ids_staged = not self._has_patrons(cursor)
+            if self.ids_staged:
+                columns += f", {self._patron_ids(cursor)}"
             cursor.execute(f"CREATE TEMP TABLE patron_stage ({columns})")
             try:
                 with importer.phase("parse, validate and COPY"):
@@ -72,7 +89,8 @@ class PostgresUpsert:
                         # column took 0.75 s at 200,000 rows, this one about a tenth).
                         cursor.execute("SET LOCAL default_statistics_target = 10")
                         cursor.execute("ANALYZE patron_stage (card, email_norm)")
-                        self._duplicates(cursor, stream)
+                        if not self.cards_ascend:
+                            self._duplicates(cursor, stream)
                     if importer.all_or_nothing_failed():
                         return {"status": ImportJob.Status.REJECTED, "imported": 0, "expired": 0}
                     # One import per library at a time: the split into "update the cards
@@ -93,7 +111,12 @@ class PostgresUpsert:
     def _copy(self, cursor, rows: Iterable[tuple]) -> None:
         """Rows go to the server as they are parsed (PostgreSQL stores one batch while
         Python reads the next); one COPY per ``progress_every`` rows, the job's progress
-        saved between them (not during a COPY, which holds the connection)."""
+        saved between them (not during a COPY, which holds the connection).
+
+        On the way it notes whether the cards ascend, shorter before longer and alike
+        lengths in byte order (an export sorted by card number): a card that sorts after
+        every card before it cannot repeat one, so such a file needs no search for
+        repeated cards, which costs a hash over the whole file."""
         sql = f"COPY patron_stage ({', '.join(STAGE_TYPES)}) FROM STDIN (FORMAT BINARY)"
         types = list(STAGE_TYPES.values())
         every = self.importer.progress_every
@@ -104,6 +127,7 @@ class PostgresUpsert:
             self.importer.save_progress()
             return
         rows = itertools.chain([first], rows)
+        ascending, last = True, (0, "")
         while True:
             refused = None
             with cursor.cursor.copy(sql) as copy:
@@ -113,6 +137,11 @@ class PostgresUpsert:
                 try:
                     for row in rows:
                         write(row)
+                        if ascending:
+                            card = row[2]
+                            key = (len(card), card)
+                            ascending = key > last
+                            last = key
                         count += 1
                         if count == every:
                             break
@@ -124,6 +153,7 @@ class PostgresUpsert:
             if refused is not None:
                 raise refused
             if count < every:
+                self.cards_ascend = ascending
                 return
 
     def _duplicates(self, cursor, stream) -> None:
@@ -149,31 +179,16 @@ class PostgresUpsert:
 
     def _upsert(self, cursor) -> int:
         importer = self.importer
-        table = Patron._meta.db_table
-        contacts = Contact._meta.db_table
         now = timezone.now()
         source = f"import {self.job.pk}"
-        library = self.job.library_id
         with importer.phase("contacts"):
-            # Only addresses not yet known (one hash anti-join); an address repeated in
-            # the file is skipped by ON CONFLICT, which also covers another library's
-            # import adding it meanwhile. No grouping or sorting: the staging table is
-            # read in file order, so contact ids follow the patrons' order and the
-            # contact index on patrons grows at one end.
-            cursor.execute(
-                f"INSERT INTO {contacts} (email, language, notice_kinds, created_at)"  # noqa: S608
-                " SELECT s.email_norm, '', %s::jsonb, %s FROM patron_stage s"
-                " WHERE s.email_norm <> '' AND NOT EXISTS ("
-                f"  SELECT 1 FROM {contacts} c WHERE c.email = s.email_norm)"
-                " ON CONFLICT (email) DO NOTHING",
-                [default_kinds_json(), now],
-            )
-        cursor.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {table} WHERE library_id = %s)",  # noqa: S608
-            [library],
-        )
-        if not cursor.fetchone()[0]:
+            self._contacts(cursor, now)
+        if not self._has_patrons(cursor):
             # A library's first import: nothing to update, no card to look up.
+            if not self.ids_staged:
+                # Its patrons came and went between staging and the lock: take the ids now.
+                cursor.execute(f"ALTER TABLE patron_stage ADD COLUMN {self._patron_ids(cursor)}")
+                self.ids_staged = True
             with importer.phase("patrons: insert new"):
                 self._insert(cursor, now, source, existing=False)
             self._addresses(cursor, existing=False)
@@ -190,6 +205,60 @@ class PostgresUpsert:
         self._addresses(cursor, existing=True)
         cursor.execute("SET LOCAL enable_nestloop = off")
         return self._count(cursor)
+
+    def _has_patrons(self, cursor) -> bool:
+        cursor.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {Patron._meta.db_table} WHERE library_id = %s)",  # noqa: S608
+            [self.job.library_id],
+        )
+        return cursor.fetchone()[0]
+
+    @staticmethod
+    def _patron_ids(cursor) -> str:
+        """The staging column that takes each row's patron id from the patrons' sequence."""
+        cursor.execute(
+            "SELECT pg_get_serial_sequence(%s, 'id')::regclass::oid", [Patron._meta.db_table]
+        )
+        sequence = int(cursor.fetchone()[0])
+        return f"patron_id bigint DEFAULT nextval({sequence}::regclass)"
+
+    def _contacts(self, cursor, now) -> None:
+        """The file's addresses not yet known, each once, in the order of their first
+        rows: contact ids follow the patrons' order, so the contact index on patrons grows
+        at one end (contacts in address order made that index's insertions cost more than
+        they saved on the address index's).
+
+        A plain insert, with an address repeated in the file left to its first row, costs
+        less than ``ON CONFLICT DO NOTHING``, which tries the index before and after each
+        row. It fails only when another writer (another library's import, the sync API)
+        added one of these addresses since the contacts were read, or when two imports
+        wait for each other's new addresses (PostgreSQL then fails one's statement); the
+        statement is then undone to its savepoint and run again with ``ON CONFLICT``,
+        which takes the other writer's contacts (see CONTACT_ATTEMPTS).
+        """
+        contacts = Contact._meta.db_table
+        new = (
+            f"INSERT INTO {contacts} (email, language, notice_kinds, created_at)"  # noqa: S608
+            " SELECT n.email, '', %s::jsonb, %s FROM ("
+            "  SELECT s.email_norm AS email, min(s.line) AS line FROM patron_stage s"
+            "  WHERE s.email_norm <> '' AND NOT EXISTS ("
+            f"   SELECT 1 FROM {contacts} c WHERE c.email = s.email_norm)"
+            "  GROUP BY s.email_norm) n"
+            " ORDER BY n.line"
+        )
+        args = [default_kinds_json(), now]
+        for attempt in range(CONTACT_ATTEMPTS):
+            try:
+                with transaction.atomic():
+                    conflict = " ON CONFLICT (email) DO NOTHING" if attempt else ""
+                    cursor.execute(new + conflict, args)
+                return
+            except (IntegrityError, OperationalError) as exc:
+                diag = getattr(exc.__cause__, "diag", None)
+                taken = getattr(diag, "constraint_name", None) == "one_contact_per_email"
+                deadlock = getattr(diag, "sqlstate", None) == DEADLOCK
+                if not (taken or deadlock) or attempt == CONTACT_ATTEMPTS - 1:
+                    raise
 
     # What a re-import compares: the patron's columns against the staged row's. A row
     # also differs when its contact is missing or left over (see _update), or when the
@@ -281,12 +350,10 @@ class PostgresUpsert:
         args = {"library": self.job.library_id}
         with self.importer.phase("postal addresses"):
             if not existing:
+                # Each staged row holds its new patron's id (see run).
                 cursor.execute(
                     f"INSERT INTO {addresses} (patron_id, lines)"  # noqa: S608
-                    f" SELECT p.id, s.address FROM patron_stage s JOIN {table} p"
-                    " ON p.library_id = %(library)s AND p.card_number = s.card"
-                    " WHERE s.address <> ''",
-                    args,
+                    " SELECT s.patron_id, s.address FROM patron_stage s WHERE s.address <> ''"
                 )
                 return
             # Only the rows that differ, each touching its own address: removed where the
@@ -314,11 +381,14 @@ class PostgresUpsert:
         table, contacts = Patron._meta.db_table, Contact._meta.db_table
         rows = "patron_diff s" if existing else "patron_stage s"
         new_only = " WHERE s.patron_id IS NULL" if existing else ""
+        # A first import's rows carry their patron's id (see run); new cards in a
+        # re-import take theirs from the sequence.
+        ids = ("", "") if existing else ("id, ", "s.patron_id, ")
         cursor.execute(
-            f"INSERT INTO {table} (library_id, card_number, first_name, last_name, email,"  # noqa: S608
-            " phone, home_branch_id, category, expires_on, preferred_language, contact_id,"
-            " consent_given_at, consent_source, suppression, created_at, updated_at)"
-            " SELECT %(library)s, s.card, s.first_name, s.last_name, s.email, s.phone,"
+            f"INSERT INTO {table} ({ids[0]}library_id, card_number, first_name, last_name,"  # noqa: S608
+            " email, phone, home_branch_id, category, expires_on, preferred_language,"
+            " contact_id, consent_given_at, consent_source, suppression, created_at, updated_at)"
+            f" SELECT {ids[1]}%(library)s, s.card, s.first_name, s.last_name, s.email, s.phone,"
             " s.branch_id, s.category, s.expires_on, coalesce(nullif(s.language, ''), 'en'),"
             " c.id, CASE WHEN s.consent = 'y' THEN %(now)s END,"
             " CASE WHEN s.consent = 'y' THEN %(source)s ELSE '' END, '', %(now)s, %(now)s"
