@@ -236,20 +236,31 @@ def demo(request, demo_processes):
 
 
 class People:
-    """One signed-in browser tab per demo person, signed in with clicks (and TOTP); every
-    page they load is checked as it loads (``pages.PageRecord``)."""
+    """Demo people in a real browser, each signed in with clicks (and TOTP) the first time a
+    journey needs them and kept signed in afterwards, as a person keeps their session: a
+    later journey opens a new tab in their browser. Signing in afresh each time made a
+    second sign-in within a code's 30 s wait for the next code (allauth refuses a code
+    twice). Every page they load is checked as it loads (``pages.PageRecord``)."""
 
-    def __init__(self, browser, demo: Demo, record: PageRecord | None = None):
+    def __init__(self, browser, demo: Demo, record: PageRecord | None = None, kept=None):
         self.browser, self.demo, self.record = browser, demo, record
-        self.contexts = []
+        self.kept = {} if kept is None else kept  # email -> their signed-in browser
+        self.tabs = []
 
     def sign_in(self, email: str, mfa: bool = False):
+        context = self.kept.get(email)
+        if context is not None:
+            page = context.new_page()
+            self.tabs.append(page)
+            page.goto("/dashboard/")
+            expect(page).to_have_url(re.compile(r"/dashboard/$"))
+            return page
         context = self.browser.new_context(base_url=self.demo.url, locale="en-US")
         context.set_default_timeout(15_000)
         if self.record is not None:
             self.record.attach(context, email)
-        self.contexts.append(context)
         page = context.new_page()
+        self.tabs.append(page)
         page.goto("/accounts/login/")
         page.get_by_label("Email").fill(email)
         page.get_by_label("Password").fill(PASSWORD)
@@ -264,10 +275,21 @@ class People:
                 page.get_by_label("Code").fill(self.demo.totp_code(email))
                 page.get_by_role("button", name="Sign In").click()
         expect(page).to_have_url(re.compile(r"/dashboard/$"))
+        self.kept[email] = context
         return page
 
     def close(self):
-        for context in self.contexts:
+        for tab in self.tabs:
+            tab.close()
+
+
+@pytest.fixture(scope="session")
+def signed_in_people(browser):
+    """Each demo's people's browsers, kept for the run: ``{backend: {email: context}}``."""
+    kept: dict[str, dict] = {}
+    yield kept
+    for contexts in kept.values():
+        for context in contexts.values():
             context.close()
 
 
@@ -278,8 +300,8 @@ def page_record(tmp_path_factory):
 
 
 @pytest.fixture
-def people(browser, demo, page_record):
-    people = People(browser, demo, page_record)
+def people(browser, demo, page_record, signed_in_people):
+    people = People(browser, demo, page_record, signed_in_people.setdefault(demo.url, {}))
     yield people
     people.close()
 
