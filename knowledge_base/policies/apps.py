@@ -75,12 +75,14 @@ class PoliciesConfig(PortalPluginConfig):
             NavLink(_("Acknowledgements"), "policies:report", ("policies.view_acknowledgements",)),
         ),
         dashboard_panel="knowledge_base.policies.panels.dashboard_panel",
-        # Bulk writes of these call portal.home.panels.panel_changed too.
+        # Bulk writes of these call portal.home.panels.panel_changed too. Local procedures
+        # for the policy page, which keeps those a person reads (portal.home.kept).
         dashboard_panel_changes_with=(
             "policies.PolicyPage",
             "policies.PolicyVersion",
             "policies.AcknowledgementCampaign",
             "policies.Acknowledgement",
+            "policies.LocalProcedure",
         ),
         report_columns="knowledge_base.policies.reports.report_columns",
         # Scopes an integration API token may carry for this plugin (portal.api).

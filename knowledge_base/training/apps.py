@@ -65,8 +65,14 @@ class TrainingConfig(PortalPluginConfig):
             NavLink(_("Training reports"), "training:reports", ("training.view_training_report",)),
         ),
         dashboard_panel="knowledge_base.training.panels.dashboard_panel",
-        # Bulk writes of these call portal.home.panels.panel_changed too.
-        dashboard_panel_changes_with=("training.CoursePage", "training.Enrolment"),
+        # Bulk writes of these call portal.home.panels.panel_changed too. Lessons and
+        # quizzes for the lesson pages, which keep what everyone reads (portal.home.kept).
+        dashboard_panel_changes_with=(
+            "training.CoursePage",
+            "training.Enrolment",
+            "training.LessonPage",
+            "training.Quiz",
+        ),
         demo_seeder="knowledge_base.training.demo.seed",
         demo_reset="knowledge_base.training.demo.reset_demo",
         report_columns="knowledge_base.training.reports.report_columns",

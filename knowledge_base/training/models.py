@@ -97,6 +97,17 @@ class CoursePage(Page):
     def lessons(self):
         return LessonPage.objects.child_of(self).live().order_by("path")
 
+    def route(self, request, path_components):
+        """Wagtail's routing, a lesson found in one query: Wagtail finds a child page and
+        then reads its lesson row (two queries a level)."""
+        if len(path_components) == 1:
+            lesson = LessonPage.objects.child_of(self).filter(slug=path_components[0]).first()
+            if lesson is not None:
+                # As Wagtail does: the lesson's course without another query.
+                lesson._cached_parent_obj = self
+                return lesson.route(request, [])
+        return super().route(request, path_components)
+
     def quiz_or_none(self) -> Quiz | None:
         return Quiz.objects.filter(course=self).first() if self.pk else None
 
@@ -129,24 +140,30 @@ class LessonPage(Page):
     def course(self) -> CoursePage:
         return self.get_parent().specific
 
-    def get_context(self, request, *args, **kwargs):
+    def get_context(self, request, *args, place=True, **kwargs):
         """The lesson in its course (position, neighbours, the quiz at the end), as anyone
         reads it and as the editor's preview shows it; the portal's view adds the
-        person's enrolment (``views.courses``)."""
+        person's enrolment (``views.courses``), and works the place out only when what
+        it keeps of the page is missing (``place=False``)."""
         context = super().get_context(request, *args, **kwargs)
+        context.update(
+            lesson=self, course=self.course, preview=getattr(request, "is_preview", False)
+        )
+        if place:
+            context.update(self.place_in_course())
+        return context
+
+    def place_in_course(self) -> dict:
+        """Position, neighbours and the quiz at the end: two queries."""
         lessons = list(self.course.lessons())
         index = next((i for i, item in enumerate(lessons) if item.pk == self.pk), 0)
-        context.update(
-            lesson=self,
-            course=self.course,
-            position=index + 1,
-            count=len(lessons),
-            previous=lessons[index - 1] if index > 0 else None,
-            next=lessons[index + 1] if index + 1 < len(lessons) else None,
-            quiz=self.course.quiz_or_none(),
-            preview=getattr(request, "is_preview", False),
-        )
-        return context
+        return {
+            "position": index + 1,
+            "count": len(lessons),
+            "previous": lessons[index - 1] if index > 0 else None,
+            "next": lessons[index + 1] if index + 1 < len(lessons) else None,
+            "quiz": self.course.quiz_or_none(),
+        }
 
 
 class Quiz(ClusterableModel):

@@ -55,7 +55,12 @@ def library_for_taking(user, course: CoursePage | None = None) -> MemberLibrary 
 def current_enrolment(user, course: CoursePage) -> Enrolment | None:
     if not getattr(user, "is_authenticated", False):
         return None
-    return Enrolment.objects.filter(user=user, course=course, current=True).first()
+    # The library comes along: taking a lesson checks the permission there.
+    return (
+        Enrolment.objects.filter(user=user, course=course, current=True)
+        .select_related("library")
+        .first()
+    )
 
 
 def lessons_done(enrolment: Enrolment) -> set[int]:

@@ -5,14 +5,26 @@ the library's path to the root (its own, its system's, ...) does not turn it off
 mandatory plugin ignores the switches.
 
 Within a request the consortium's plugin states and each plugin's switches are read once
-(``portal.per_request``); saving or deleting either forgets them.
+(``portal.per_request``); saving or deleting either forgets them. Between requests they are
+kept in the shared cache (every signed-in page asks, and they change seldom), one round
+trip for both, under a generation that moves on, now and again when the transaction
+commits, whenever a state, a switch or a member library (the switches are read by the
+libraries' paths) is saved or deleted; what a request read before a change carries the
+old generation and is never used. Nothing is kept by a request after it changed them in a
+transaction not yet committed (it might yet roll back), outside a request (tasks, the
+shell: every read goes to the database, as before), or where the cache is the process's
+own (the demo); and nothing longer than ``KEPT_SECONDS``. Decisions still read the grants
+(``access.can``) every time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterable
 
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -21,22 +33,77 @@ from portal import per_request
 from portal.plugins import available_plugins
 
 from .models import LibraryPluginSwitch, MemberLibrary, PluginState
+from .standing import shared_by_every_process
 
 _STATES = "plugin-states"
 _SWITCHES = "plugin-switches"
+_KEPT = "concord:switches"
+_GENERATION = "concord:switches:generation"
+_UNSETTLED = "switches-unsettled"
+# A safety net: kept no longer than this, whatever happens.
+KEPT_SECONDS = 10 * 60
 
 
 def _states() -> dict[str, PluginState]:
-    return per_request.remember(_STATES, lambda: {s.plugin: s for s in PluginState.objects.all()})
+    if per_request.active() and shared_by_every_process():
+        return per_request.remember(_STATES, lambda: _kept()["states"])
+    return per_request.remember(_STATES, _states_from_database)
+
+
+def _kept() -> dict:
+    return per_request.remember(_KEPT, _kept_or_read)
 
 
 def _all_switches() -> list[dict]:
     """Every switch, read once per request: a page asks for several plugins and libraries,
     and switches are few (only where a library differs from its parent)."""
-    return per_request.remember(
-        _SWITCHES,
-        lambda: list(LibraryPluginSwitch.objects.values("plugin", "library__path", "enabled")),
-    )
+    if per_request.active() and shared_by_every_process():
+        return per_request.remember(_SWITCHES, lambda: _kept()["switches"])
+    return per_request.remember(_SWITCHES, _switches_from_database)
+
+
+def _states_from_database() -> dict[str, PluginState]:
+    return {s.plugin: s for s in PluginState.objects.all()}
+
+
+def _switches_from_database() -> list[dict]:
+    return list(LibraryPluginSwitch.objects.values("plugin", "library__path", "enabled"))
+
+
+def _kept_or_read() -> dict:
+    """The states and the switches, from the shared cache when what is kept there is of
+    the current generation, else from the database (and kept)."""
+    found = cache.get_many([_GENERATION, _KEPT])
+    generation = found.get(_GENERATION)
+    if generation is None:
+        generation = uuid.uuid4().hex
+        if not cache.add(_GENERATION, generation, None):
+            generation = cache.get(_GENERATION) or generation
+    entry = found.get(_KEPT)
+    if isinstance(entry, dict) and entry.get("generation") == generation:
+        return entry
+    entry = {
+        "generation": generation,
+        "states": _states_from_database(),
+        "switches": _switches_from_database(),
+    }
+    if not per_request.remembered(_UNSETTLED):
+        cache.set(_KEPT, entry, KEPT_SECONDS)
+    return entry
+
+
+def _moved_on() -> None:
+    """What is kept of the switches is stale: now, and once the transaction commits."""
+
+    def bump():
+        cache.set(_GENERATION, uuid.uuid4().hex, None)
+
+    if connection.in_atomic_block:
+        # What this request reads from now on may yet be rolled back: it keeps nothing.
+        per_request.remember(_UNSETTLED, lambda: True)
+    per_request.forget(_KEPT)
+    bump()
+    transaction.on_commit(bump)
 
 
 def _switches_of(label: str) -> list[dict]:
@@ -59,12 +126,20 @@ def _switches_at(paths: set[str]) -> list[dict]:
 
 @receiver([post_save, post_delete], sender=PluginState)
 def _state_changed(sender, instance, **kwargs):
-    per_request.forget(_STATES)
+    per_request.forget(_STATES, _SWITCHES)
+    _moved_on()
 
 
 @receiver([post_save, post_delete], sender=LibraryPluginSwitch)
 def _switch_changed(sender, instance, **kwargs):
+    per_request.forget(_STATES, _SWITCHES)
+    _moved_on()
+
+
+@receiver([post_save, post_delete], sender=MemberLibrary)
+def _library_changed(sender, instance, **kwargs):
     per_request.forget(_SWITCHES)
+    _moved_on()
 
 
 def switches_stamp() -> str:

@@ -9,7 +9,7 @@ from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from portal import access, per_request
-from portal.members.models import LibraryPluginSwitch
+from portal.members.models import LibraryPluginSwitch, PluginState
 from portal.members.roles import DIRECTOR
 from tests import factories
 from tests.factories import with_mfa
@@ -50,8 +50,32 @@ def test_a_page_reads_the_plugin_switches_once(client, small_tree):
     with CaptureQueriesContext(connection) as ctx:
         assert client.get("/dashboard/").status_code == 200
     tables = [q["sql"].split(" FROM ")[1].split()[0] for q in ctx if " FROM " in q["sql"]]
+    # Kept between requests: read once when they changed, not at all when they did not.
+    assert tables.count('"members_pluginstate"') == 0, tables
+    assert tables.count('"members_librarypluginswitch"') == 0, tables
+    LibraryPluginSwitch.objects.create(
+        library=small_tree["systems"][1], plugin="announcements", enabled=False
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get("/dashboard/").status_code == 200
+    tables = [q["sql"].split(" FROM ")[1].split()[0] for q in ctx if " FROM " in q["sql"]]
     assert tables.count('"members_pluginstate"') == 1, tables
-    assert tables.count('"members_librarypluginswitch"') <= 1, tables
+    assert tables.count('"members_librarypluginswitch"') == 1, tables
+
+
+def test_a_switch_changed_shows_on_the_next_request_at_once(client, small_tree):
+    # The switches are kept between requests: switching a plugin off (or the consortium
+    # uninstalling it) must take effect on the next page, every permission decided afresh.
+    system = small_tree["systems"][0]
+    client.force_login(with_mfa(factories.member(system, DIRECTOR)))
+    assert client.get("/governance/").status_code == 200
+    assert client.get("/governance/").status_code == 200  # from what was kept
+    switch = LibraryPluginSwitch.objects.create(library=system, plugin="governance", enabled=False)
+    assert client.get("/governance/").status_code == 403
+    switch.delete()
+    assert client.get("/governance/").status_code == 200
+    PluginState.objects.create(plugin="governance", enabled=False)
+    assert client.get("/governance/").status_code == 403
 
 
 def test_a_switch_changed_during_the_request_is_read_again(small_tree):

@@ -4,6 +4,7 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -15,7 +16,7 @@ from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from tests import factories
 from tests.factories import with_mfa
 
-from .conftest import new_policy
+from .conftest import new_policy, revise
 
 pytestmark = pytest.mark.django_db
 
@@ -59,8 +60,12 @@ def grow_to(root, total, page):
     )
 
 
-def count(client, user, url):
+def count(client, user, url, cold=True):
+    """Queries of one visit: cold (the cache cleared: what the policy page keeps worked
+    out, the cost that must not grow) unless ``cold`` is false."""
     client.force_login(user)
+    if cold:
+        cache.clear()
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url)
     assert response.status_code == 200, response.status_code
@@ -90,6 +95,12 @@ def test_policy_page_queries_do_not_grow_from_10_to_500_libraries(client, settin
     grow_to(root, 500, page)
     large, html_large = count(client, user, url)
     assert small == large
+    # Kept: the policy's version line, its text and the person's local procedures (and
+    # the session, which the cold visit reads from the database).
+    kept, html_kept = count(client, user, url, cold=False)
+    assert kept <= large - 3
+    procedures = 'class="panel local-procedure"'
+    assert html_kept.count(procedures) == html_large.count(procedures)
     assert "Our own desk procedure." in html
     # The office sees every library's procedure; staff only their own.
     assert html_large.count('class="panel local-procedure"') == (500 if role != STAFF else 1)
@@ -135,3 +146,19 @@ def test_policy_page_with_a_quiz_keeps_constant_queries(client, setting):
     large, _html = count(client, user, url)
     assert small == large
     assert 'name="q-' in html  # the quiz is asked, in place of the button
+
+
+def test_the_kept_policy_page_shows_a_procedure_and_a_new_version_at_once(client, setting):
+    # The policy's version line, text and local procedures are kept between visits
+    # (portal.home.kept): a procedure written and a version published show on the next.
+    root, home, page = setting
+    user = factories.member(home, STAFF)
+    url = reverse("policies:detail", args=[page.code])
+    client.force_login(user)
+    html = client.get(url).content.decode()
+    assert "Version 1," in html and 'class="panel local-procedure"' not in html
+    do_save_local_procedure(None, page, home, "Our own desk procedure.")
+    assert "Our own desk procedure." in client.get(url).content.decode()
+    revise(page, ["Loans last five weeks."])
+    html = client.get(url).content.decode()
+    assert "Version 2," in html and "Loans last five weeks." in html

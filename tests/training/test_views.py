@@ -6,14 +6,17 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from wagtail.models import Site
 
 from knowledge_base.training import exchange
-from knowledge_base.training.models import CoursePage, Enrolment, ReminderSent
+from knowledge_base.training.models import CoursePage, Enrolment, LessonPage, ReminderSent
 from knowledge_base.training.selectors import quiz_of
 from knowledge_base.training.services.enrolment import check_enrol, do_enrol
 from portal.signals import periodic
+from tests import factories
 
 from .conftest import make_course
 
@@ -45,6 +48,60 @@ def test_course_lesson_quiz_flow_through_the_pages(client, world, course):
     assert 'data-passed="yes"' in result and "/pdf/" in result
     transcript = client.get("/training/me/").content.decode()
     assert "Patron privacy" in transcript and "Completed" in transcript
+
+
+def test_a_lesson_reads_a_fixed_number_of_queries_and_writes_nothing_read_again(
+    client, world, course
+):
+    client.force_login(world["staff_a"])
+    client.post(f"/training/courses/{course.pk}/enrol/")
+    lesson = course.lessons().first()
+
+    def visit():
+        client.get(lesson.url)  # remembers where the person is; reads their standing
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get(lesson.url).content.decode()
+        assert "Part 1 of the law." in html
+        assert not any(
+            q["sql"].startswith(("SAVEPOINT", "INSERT", "UPDATE")) for q in ctx.captured_queries
+        )
+        return len(ctx)
+
+    few = visit()
+    for _ in range(30):
+        factories.library(world["system_a"])
+    assert make_course("Customer service", lessons=12).lessons().count() == 12
+    # The session, the person, the site, the page at each level (home, course, lesson:
+    # the lesson in one query), Wagtail's view restrictions (2), the enrolment with its
+    # library, the permission there, the progress (whether it is done) and the
+    # consortium's name; the plugin switches and the lesson's text and place in the
+    # course are kept.
+    assert visit() == few == 13
+
+
+def test_the_kept_lesson_shows_a_new_lesson_an_edit_and_the_quiz_at_once(client, world):
+    # What everyone reads of a lesson is kept between visits (portal.home.kept): a lesson
+    # added, a lesson edited, the quiz removed must show on the next visit.
+    course = make_course(lessons=2)
+    client.force_login(world["staff_a"])
+    client.post(f"/training/courses/{course.pk}/enrol/")
+    last = course.lessons().last()
+    html = client.get(last.url).content.decode()
+    assert "Lesson 2 of 2" in html and 'rel="next"' not in html and "Quiz" in html
+    course.add_child(
+        instance=LessonPage(
+            title="Lesson 3", slug="lesson-3", body=[{"type": "text", "value": "<p>More.</p>"}]
+        )
+    )
+    html = client.get(last.url).content.decode()
+    assert "Lesson 2 of 3" in html and 'rel="next"' in html
+    last.body = [{"type": "text", "value": "<p>Part 2, as amended.</p>"}]
+    last.save_revision().publish()
+    assert "Part 2, as amended." in client.get(last.url).content.decode()
+    lesson_3 = course.lessons().last()
+    assert "Quiz" in client.get(lesson_3.url).content.decode()
+    quiz_of(course).delete()
+    assert "Quiz" not in client.get(lesson_3.url).content.decode()
 
 
 def test_lessons_need_an_enrolment_and_a_login(client, world, course):

@@ -7,28 +7,31 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from portal import access
+from portal.home.kept import kept_part
 from portal.members.models import MemberLibrary
 
 from .. import selectors
 from ..blocks import numbered
 from ..models import PolicyCategory, PolicyPage, PolicyVersion
+from ..selectors import LABEL
 from ..services.acknowledgement import acknowledging_library
 from .common import live_policy, policy_version, require_reader
 
 
 def _procedure_libraries(user) -> list[MemberLibrary]:
-    """The person's own libraries where they may write a local procedure (one query)."""
+    """The person's own libraries where they may write a local procedure (one query, none
+    for those who may write one nowhere)."""
     own = {m.library_id: m.library for m in access.memberships_of(user)}
-    if not own:
+    perm = "policies.add_local_procedure"
+    # Most people hold the permission nowhere, which the request already knows (the
+    # navigation asks the same): no query for them.
+    if not own or perm not in access.permissions_anywhere(user):
         return []
-    allowed = set(
-        access.libraries_for(user, "policies.add_local_procedure")
-        .filter(pk__in=own)
-        .values_list("pk", flat=True)
-    )
+    allowed = set(access.libraries_for(user, perm).filter(pk__in=own).values_list("pk", flat=True))
     return [lib for pk, lib in own.items() if pk in allowed and not lib.is_consortium]
 
 
@@ -42,9 +45,11 @@ def render_policy(request, page: PolicyPage):
         return redirect(f"{settings_login_url()}?next={request.path}")
     require_reader(request)
     user = request.user
-    version = selectors.current_version(page)
     outstanding = selectors.outstanding_for(user, [page.pk])
     item = outstanding[0] if outstanding else None
+    # The acknowledgement asked of the person reads the version here; the parts everyone
+    # reads are kept (below) and read it only when they are worked out.
+    version = selectors.current_version(page) if item else None
     quiz = None
     if item and item.campaign.quiz_key:
         try:
@@ -60,13 +65,35 @@ def render_policy(request, page: PolicyPage):
         diff = selectors.diff_versions(old, version) if old else None
     context = page.get_context(request)
     context.update(
-        version=version,
         outstanding=item,
         quiz=quiz,
         diff=diff,
-        procedures=selectors.local_procedures(user, page),
         procedure_libraries=_procedure_libraries(user),
         may_manage=selectors.may_manage(user),
+    )
+
+    def kept(name, template_name, personal, **more):
+        def work_out():
+            found = version or selectors.current_version(page)
+            extra = {key: read() for key, read in more.items()}
+            html = render_to_string(template_name, {**context, "version": found, **extra}, request)
+            return (html if html.strip() else ""), None  # nothing to show: the page asks
+
+        return kept_part(request, LABEL, name, work_out, personal=personal, vary=(page.pk,))
+
+    # Kept between visits (portal.home.kept): the policy's version line and text, as
+    # everyone reads them, and the local procedures this person may read.
+    context.update(
+        kept=True,  # the editor's preview renders the parts in place
+        version=version,
+        policy_meta=kept("policy-meta", "policies/_meta.html", False),
+        policy_text=kept("policy-text", "policies/_text.html", False),
+        procedures=kept(
+            "procedures",
+            "policies/_procedures.html",
+            True,
+            procedures=lambda: selectors.local_procedures(user, page),
+        ),
     )
     return render(request, page.get_template(request), context)
 

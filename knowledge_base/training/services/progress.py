@@ -27,6 +27,13 @@ def check_lesson(user, lesson: LessonPage) -> Enrolment:
 
 def do_view_lesson(enrolment: Enrolment, lesson: LessonPage) -> LessonProgress:
     """Remember where the person is, so they resume here."""
+    progress = LessonProgress.objects.filter(enrolment=enrolment, lesson=lesson).first()
+    if (
+        progress is not None
+        and enrolment.last_lesson_id == lesson.pk
+        and enrolment.state != Enrolment.State.ENROLLED
+    ):
+        return progress  # reading the same lesson again writes nothing (no transaction)
     with transaction.atomic():
         progress, _created = LessonProgress.objects.get_or_create(
             enrolment=enrolment, lesson=lesson

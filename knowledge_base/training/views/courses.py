@@ -9,10 +9,12 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal import access
+from portal.home.kept import kept_part
 
 from .. import exchange, selectors
 from ..forms import QuizSubmitForm
@@ -67,11 +69,34 @@ def serve_lesson(request, lesson: LessonPage):
         else:
             messages.info(request, _("Enrol in the course to take its lessons."))
             return redirect(lesson.course.url)
-    if enrolment:
-        do_view_lesson(enrolment, lesson)
-    context = lesson.get_context(request)
-    done = selectors.lessons_done(enrolment) if enrolment else set()
-    context.update(enrolment=enrolment, done=lesson.pk in done)
+    progress = do_view_lesson(enrolment, lesson) if enrolment else None
+    context = lesson.get_context(request, place=False)
+    place = {}
+
+    def part(template_name):
+        def work_out():
+            if not place:
+                place.update(lesson.place_in_course())
+            return render_to_string(template_name, {**context, **place}, request), None
+
+        return work_out
+
+    # The lesson as everyone reads it (its text, its place in the course) is kept between
+    # visits (portal.home.kept); the person's part between the two is not.
+    for name in ("text", "pager"):
+        context[f"lesson_{name}"] = kept_part(
+            request,
+            "training",
+            f"lesson-{name}",
+            part(f"training/_lesson_{name}.html"),
+            personal=False,
+            vary=(lesson.pk,),
+        )
+    context.update(
+        kept=True,  # the editor's preview renders the parts in place
+        enrolment=enrolment,
+        done=progress is not None and progress.completed_at is not None,
+    )
     return render(request, lesson.get_template(request), context)
 
 
