@@ -154,6 +154,7 @@ class DemoProcess:
     process: subprocess.Popen
     log: Path
     database: str = ""
+    serving: bool = False
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -200,8 +201,8 @@ def _start_demo(backend: str, var: Path) -> DemoProcess:
 
 @pytest.fixture(scope="session")
 def demo_processes(tmp_path_factory):
-    """Both demos, started together when the first journey runs: the PostgreSQL one
-    migrates and seeds while the SQLite journeys run."""
+    """Both demos, started together when the first journey runs, and stopped at the end:
+    the PostgreSQL one migrates and seeds while the first SQLite journey runs."""
     if os.environ.get("JOURNEY_DEMO"):
         yield {}
         return
@@ -215,24 +216,36 @@ def demo_processes(tmp_path_factory):
             started.stop()
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+@pytest.fixture(scope="session")
+def attached_demo():
+    """``JOURNEY_DEMO=http://127.0.0.1:8000,/path/to/var``: a SQLite demo already running
+    (to write a journey against), one for the run."""
+    url, var = os.environ["JOURNEY_DEMO"].split(",")
+    return Demo(backend="sqlite", url=url, var=Path(var))
+
+
+@pytest.fixture(params=BACKENDS)
 def demo(request, demo_processes):
     """``bin/demo`` on a fresh database, seeded by ``seed_demo`` with its defaults.
 
-    ``JOURNEY_DEMO=http://127.0.0.1:8000,/path/to/var`` points the SQLite journeys at a
-    demo that is already running (to write a journey); the PostgreSQL ones are skipped then.
+    Function-scoped, so pytest runs each job on SQLite and then on PostgreSQL before the
+    next job: the vote that the first job opens has then run its window on both demos by
+    the time the last job counts it. (A demo's jobs one after another left the last job
+    waiting a minute for the window to end, once per demo.)
+
+    ``JOURNEY_DEMO`` points the SQLite journeys at a demo that is already running; the
+    PostgreSQL ones are skipped then.
     """
     backend = request.param
     if os.environ.get("JOURNEY_DEMO"):
         if backend != "sqlite":
             pytest.skip("JOURNEY_DEMO runs the journeys against one running SQLite demo")
-        url, var = os.environ["JOURNEY_DEMO"].split(",")
-        yield Demo(backend="sqlite", url=url, var=Path(var))
-        return
+        return request.getfixturevalue("attached_demo")
     started = demo_processes[backend]
-    _wait_until_serving(started.process, started.demo.url, started.log, timeout=600)
-    yield started.demo
-    started.stop()  # done with this database: the other demo gets the machine
+    if not started.serving:
+        _wait_until_serving(started.process, started.demo.url, started.log, timeout=600)
+        started.serving = True
+    return started.demo
 
 
 class People:

@@ -1,8 +1,9 @@
 """What the journeys' people saw passes the checkers: axe-core finds no serious or critical
 problem on any page (portal and admin), the W3C Nu HTML checker no error on the portal's.
 
-It runs after the journeys of each demo (pytest keeps a demo's tests together) and reports
-on the pages loaded since the last report; the Nu checker starts once for all of them.
+It runs after the journeys (each job on both demos) and reports on the pages loaded since
+the last report: the first run on every page the journeys loaded, on either demo (the same
+page by the same person is checked once); the Nu checker starts once for all of them.
 The pages the journeys do not reach are swept in tests/e2e/test_accessibility.py.
 """
 
