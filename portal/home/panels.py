@@ -134,14 +134,7 @@ def generation(label: str) -> str:
     """Plugin ``label``'s current generation (made on first use), read once per request."""
     key = _generation_key(label)
 
-    def read():
-        value = cache.get(key)
-        if value is None:
-            cache.add(key, uuid.uuid4().hex, None)
-            value = cache.get(key)
-        return value
-
-    return per_request.remember(key, read)
+    return per_request.remember(key, lambda: cache.get(key) or standing.current_or_new(key))
 
 
 def connect_panel_changes() -> None:
@@ -194,8 +187,7 @@ def shown_panels(request) -> list[ShownPanel]:
     for plugin in keepable:
         key = _generation_key(plugin.label)
         if key not in generations:
-            cache.add(key, uuid.uuid4().hex, None)
-            generations[key] = cache.get(key)
+            generations[key] = standing.current_or_new(key)
     keys = {}
     if keepable:
         seen_through = seen_through_of(request, memberships)

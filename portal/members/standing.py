@@ -125,10 +125,10 @@ def settled() -> bool:
 
 def _read(user_id) -> dict:
     roles_stamp, found = remember_stamp_with(_STAMP, _generation_key(user_id), _key(user_id))
-    stamp = found.get(_STAMP) or _new_if_missing(_STAMP)
+    stamp = found.get(_STAMP) or current_or_new(_STAMP)
     # The person's own generation, moved on by forget_people: an entry that a request read
     # from the database before a change and wrote after it carries the old one.
-    generation = found.get(_generation_key(user_id)) or _new_if_missing(_generation_key(user_id))
+    generation = found.get(_generation_key(user_id)) or current_or_new(_generation_key(user_id))
     stamps = (roles_stamp, stamp, generation)
     entry = found.get(_key(user_id))
     if isinstance(entry, dict) and "version" not in entry:
@@ -139,32 +139,38 @@ def _read(user_id) -> dict:
     return {**entry, "live": {}}
 
 
-def _new_if_missing(key: str) -> str:
-    """A new random value under ``key``, or the one another process just put there."""
+def current_or_new(key: str) -> str:
+    """The value under ``key`` (a stamp or a generation, kept without expiry): a new random
+    one if there is none, or the one another process just put there."""
     value = uuid.uuid4().hex
     if not cache.add(key, value, None):
         value = cache.get(key) or value
     return value
 
 
+def move_on(*keys: str) -> None:
+    """What is kept under these generations (or stamps) is stale: now, and again when the
+    transaction commits, so what another process read in between is never used. A request
+    that did so inside a transaction not yet committed keeps nothing more (``settled``)."""
+
+    def bump():
+        cache.set_many({key: uuid.uuid4().hex for key in keys}, None)
+
+    _unsettled()
+    bump()
+    transaction.on_commit(bump)
+
+
 def forget_people(user_ids: Iterable[int]) -> None:
     """Drop these people's kept standing, now and once the transaction commits."""
     keys = [_generation_key(pk) for pk in set(user_ids) if pk is not None]
-
-    def move_on():
-        cache.set_many({key: uuid.uuid4().hex for key in keys}, None)
-
     if keys:
-        _unsettled()
-        move_on()
-        transaction.on_commit(move_on)
+        move_on(*keys)
 
 
 def forget_everyone() -> None:
     """Make every kept standing stale (a library or a group's permissions changed)."""
-    _unsettled()
-    cache.set(_STAMP, uuid.uuid4().hex, None)
-    transaction.on_commit(lambda: cache.set(_STAMP, uuid.uuid4().hex, None))
+    move_on(_STAMP)
 
 
 def forget_user(user) -> None:

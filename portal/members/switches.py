@@ -20,11 +20,9 @@ own (the demo); and nothing longer than ``KEPT_SECONDS``. Decisions still read t
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Iterable
 
 from django.core.cache import cache
-from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -33,13 +31,12 @@ from portal import per_request
 from portal.plugins import available_plugins
 
 from .models import LibraryPluginSwitch, MemberLibrary, PluginState
-from .standing import shared_by_every_process
+from .standing import current_or_new, move_on, settled, shared_by_every_process
 
 _STATES = "plugin-states"
 _SWITCHES = "plugin-switches"
 _KEPT = "concord:switches"
 _GENERATION = "concord:switches:generation"
-_UNSETTLED = "switches-unsettled"
 # A safety net: kept no longer than this, whatever happens.
 KEPT_SECONDS = 10 * 60
 
@@ -74,11 +71,7 @@ def _kept_or_read() -> dict:
     """The states and the switches, from the shared cache when what is kept there is of
     the current generation, else from the database (and kept)."""
     found = cache.get_many([_GENERATION, _KEPT])
-    generation = found.get(_GENERATION)
-    if generation is None:
-        generation = uuid.uuid4().hex
-        if not cache.add(_GENERATION, generation, None):
-            generation = cache.get(_GENERATION) or generation
+    generation = found.get(_GENERATION) or current_or_new(_GENERATION)
     entry = found.get(_KEPT)
     if isinstance(entry, dict) and entry.get("generation") == generation:
         return entry
@@ -87,23 +80,15 @@ def _kept_or_read() -> dict:
         "states": _states_from_database(),
         "switches": _switches_from_database(),
     }
-    if not per_request.remembered(_UNSETTLED):
+    if settled():
         cache.set(_KEPT, entry, KEPT_SECONDS)
     return entry
 
 
 def _moved_on() -> None:
     """What is kept of the switches is stale: now, and once the transaction commits."""
-
-    def bump():
-        cache.set(_GENERATION, uuid.uuid4().hex, None)
-
-    if connection.in_atomic_block:
-        # What this request reads from now on may yet be rolled back: it keeps nothing.
-        per_request.remember(_UNSETTLED, lambda: True)
     per_request.forget(_KEPT)
-    bump()
-    transaction.on_commit(bump)
+    move_on(_GENERATION)
 
 
 def _switches_of(label: str) -> list[dict]:
