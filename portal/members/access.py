@@ -18,7 +18,12 @@ from django.db.models import Q, QuerySet
 from . import standing
 from .models import MemberLibrary, MemberLibraryUserObjectPermission, Membership
 from .roles import CONSORTIUM_ADMIN, definitions, permissions_of_role, plugin_of
-from .switches import enabled_filter, enabled_plugins_by_library, plugin_enabled
+from .switches import (
+    enabled_everywhere,
+    enabled_filter,
+    enabled_plugins_by_library,
+    plugin_enabled,
+)
 
 
 def memberships_of(user) -> list[Membership]:
@@ -40,6 +45,7 @@ def forget(user) -> None:
     """Drop the per-request cache after the user's memberships changed."""
     user.__dict__.pop("_concord_memberships", None)
     user.__dict__.pop("_concord_permissions_anywhere", None)
+    user.__dict__.pop("_concord_grants", None)
     standing.forget_user(user)
 
 
@@ -71,9 +77,35 @@ def can(user, perm: str, library: MemberLibrary | None) -> bool:
         return False
     if _admin_has(user, perm):
         return True
+    grants = _kept_grants(user)
+    if grants is not None:
+        return library.pk in grants.get(perm, ())
     return MemberLibraryUserObjectPermission.objects.filter(
         user=user, permission__codename=perm, content_object=library
     ).exists()
+
+
+def _kept_grants(user) -> dict[str, frozenset[int]] | None:
+    """``{permission: ids of the libraries where the user holds it}``, kept in their
+    standing between requests (it goes stale with the grants, their memberships, the roles
+    and the libraries: ``standing``); None where nothing is kept (outside a request, or a
+    cache of the process's own), and then each decision asks the database."""
+    if not standing.keeps(user):
+        return None
+    cached = user.__dict__.get("_concord_grants")
+    if cached is None:
+
+        def read():
+            grants: dict[str, set[int]] = {}
+            rows = MemberLibraryUserObjectPermission.objects.filter(user=user).values_list(
+                "permission__codename", "content_object_id"
+            )
+            for codename, library_id in rows:
+                grants.setdefault(codename, set()).add(library_id)
+            return {codename: frozenset(ids) for codename, ids in grants.items()}
+
+        cached = user.__dict__["_concord_grants"] = standing.kept(user, "grants", read)
+    return cached
 
 
 def permissions_anywhere(user) -> frozenset[str]:
@@ -83,17 +115,15 @@ def permissions_anywhere(user) -> frozenset[str]:
         return frozenset()
     cached = user.__dict__.get("_concord_permissions_anywhere")
     if cached is None:
-        held = set(
-            standing.kept(
-                user,
-                "granted",
-                lambda: frozenset(
-                    MemberLibraryUserObjectPermission.objects.filter(user=user)
-                    .values_list("permission__codename", flat=True)
-                    .distinct()
-                ),
+        grants = _kept_grants(user)
+        if grants is not None:
+            held = set(grants)
+        else:
+            held = set(
+                MemberLibraryUserObjectPermission.objects.filter(user=user)
+                .values_list("permission__codename", flat=True)
+                .distinct()
             )
-        )
         if is_consortium_admin(user):
             held |= permissions_of_role(CONSORTIUM_ADMIN)
         cached = user.__dict__["_concord_permissions_anywhere"] = frozenset(held)
@@ -102,6 +132,14 @@ def permissions_anywhere(user) -> frozenset[str]:
 
 def can_anywhere(user, perm: str) -> bool:
     """True when ``user`` may do ``perm`` for at least one library (menus, links)."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    grants = _kept_grants(user)
+    if grants is not None and not _admin_has(user, perm):
+        if not grants.get(perm):
+            return False
+        if enabled_everywhere(plugin_of(perm)):
+            return True  # no switch to weigh: a grant anywhere is enough
     return libraries_for(user, perm).exists()
 
 

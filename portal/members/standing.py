@@ -76,11 +76,15 @@ def shared_by_every_process() -> bool:
     return not in_process or getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False)
 
 
+def keeps(user) -> bool:
+    """Whether ``kept`` keeps anything for ``user`` here: inside a request, for a person,
+    with a cache every process shares."""
+    return per_request.active() and bool(getattr(user, "pk", None)) and shared_by_every_process()
+
+
 def kept(user, name: str, compute: Callable[[], T]) -> T:
     """``compute()`` for ``user``, kept in the person's standing between requests."""
-    if not per_request.active() or not getattr(user, "pk", None):
-        return compute()
-    if not shared_by_every_process():
+    if not keeps(user):
         return compute()
     entry = _entry(user)
     if name not in entry["live"]:

@@ -14,7 +14,7 @@ old generation and is never used. Nothing is kept by a request after it changed 
 transaction not yet committed (it might yet roll back), outside a request (tasks, the
 shell: every read goes to the database, as before), or where the cache is the process's
 own (the demo); and nothing longer than ``KEPT_SECONDS``. Decisions still read the grants
-(``access.can``) every time.
+(``access.can``, from the person's kept standing: ``standing``) every time.
 """
 
 from __future__ import annotations
@@ -175,6 +175,12 @@ def plugin_enabled(label: str, library: MemberLibrary) -> bool:
         cache = enabled_plugins_by_library([library])[library.pk]
         library.__dict__["_enabled_plugins"] = cache
     return label in cache
+
+
+def enabled_everywhere(label: str) -> bool:
+    """True when ``label`` is on for every library (no switch turns it off anywhere)."""
+    query = enabled_filter(label)
+    return query is not None and not query.children
 
 
 def enabled_filter(label: str) -> Q | None:

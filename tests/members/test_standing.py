@@ -4,13 +4,18 @@ Each test signs in, opens a page once (which keeps the standing), changes someth
 way the portal does, and opens the page again: what it shows must follow at once.
 """
 
+from contextlib import contextmanager
+
 import pytest
 from allauth.mfa.models import Authenticator
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from portal import access
-from portal.members.models import Membership, Role
+from portal import access, per_request
+from portal.members.models import LibraryPluginSwitch, Membership, Role
 from portal.members.office import admin_access
 from portal.members.role_services import RoleShape, do_edit_role
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
@@ -124,3 +129,51 @@ def test_a_director_whose_second_factor_is_removed_is_sent_to_set_one_up(client)
     response = client.get("/dashboard/")
     assert response.status_code == 302
     assert "/accounts/2fa/" in response["Location"]
+
+
+@contextmanager
+def a_request():
+    """What the portal's middleware gives each request: its own memory."""
+    token = per_request._memory.set({})
+    try:
+        yield
+    finally:
+        per_request._memory.reset(token)
+
+
+def grant_reads(queries) -> list[str]:
+    return [q["sql"] for q in queries if "memberlibraryuserobjectpermission" in q["sql"]]
+
+
+def test_decisions_read_the_kept_grants_and_follow_a_removed_membership_at_once():
+    tree = factories.tree(systems=2, branches=0)
+    first, second = tree["systems"]
+    office = factories.member(tree["root"], CONSORTIUM_ADMIN)
+    staff = factories.member(first, STAFF)
+    with a_request():
+        assert access.can(staff, "policies.view_policies", first)
+    staff = get_user_model().objects.get(pk=staff.pk)  # the next request's person
+    with a_request(), CaptureQueriesContext(connection) as queries:
+        assert access.can(staff, "policies.view_policies", first)
+        assert not access.can(staff, "policies.view_policies", second)
+        assert access.can_anywhere(staff, "policies.view_policies")
+        assert not access.can_anywhere(staff, "policies.manage_policies")
+    assert grant_reads(queries.captured_queries) == []
+    do_remove_membership(office, Membership.objects.get(user=staff, library=first))
+    staff = get_user_model().objects.get(pk=staff.pk)
+    with a_request():
+        assert not access.can(staff, "policies.view_policies", first)
+        assert not access.can_anywhere(staff, "policies.view_policies")
+
+
+def test_a_plugin_switched_off_where_the_grant_is_grants_nothing_anywhere():
+    tree = factories.tree(systems=2, branches=0)
+    first, _second = tree["systems"]
+    staff = factories.member(first, STAFF)
+    with a_request():
+        assert access.can_anywhere(staff, "policies.view_policies")
+    LibraryPluginSwitch.objects.create(library=first, plugin="policies", enabled=False)
+    staff = get_user_model().objects.get(pk=staff.pk)
+    with a_request():
+        assert not access.can(staff, "policies.view_policies", first)
+        assert not access.can_anywhere(staff, "policies.view_policies")
