@@ -124,6 +124,11 @@ class PluginMeta:
     # panel's HTML between visits until one of these is saved or deleted (or the plugin
     # calls portal.home.panels.panel_changed after a bulk write). None: never kept.
     dashboard_panel_changes_with: tuple[str, ...] | None = None
+    # What the parts of the plugin's pages that everyone reads alike show (a lesson's text,
+    # a policy's; portal.home.kept, not personal), as model labels: kept until one of these
+    # is saved or deleted. None: the panel's list above. A narrower list keeps those parts
+    # while people act (enrol, acknowledge), which moves the panels on, not the content.
+    shared_parts_change_with: tuple[str, ...] | None = None
     periodic_jobs: tuple[PeriodicJob, ...] = ()
     # Dotted path to a callable(libraries, options) that adds the plugin's demo data for
     # ``manage.py seed_demo``; it may return {label: count} for the command's summary.

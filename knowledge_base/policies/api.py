@@ -18,7 +18,7 @@ import datetime
 from html import escape
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, Max, OuterRef, Subquery
+from django.db.models import Exists, F, Max, OuterRef, Subquery
 from django.http import Http404
 from ninja import Path, Router, Schema
 from ninja.pagination import paginate
@@ -100,7 +100,10 @@ def current_versions():
             "policy__category__slug",
             "policy__category__name",
         )
-        .order_by("policy__category__order", "policy__category__name", "code")
+        # Uncategorised last on every database (SQLite puts nulls first).
+        .order_by(
+            F("policy__category__order").asc(nulls_last=True), "policy__category__name", "code"
+        )
     )
 
 

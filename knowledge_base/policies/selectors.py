@@ -30,6 +30,10 @@ from .models import (
 
 LABEL = "policies"
 
+# The policy library's order: by category, uncategorised last on every database (SQLite
+# puts nulls first), then by code.
+LIBRARY_ORDER = (F("category__order").asc(nulls_last=True), "code")
+
 
 # --- Who may read what ----------------------------------------------------------------
 

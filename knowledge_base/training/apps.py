@@ -73,6 +73,8 @@ class TrainingConfig(PortalPluginConfig):
             "training.LessonPage",
             "training.Quiz",
         ),
+        # A lesson's text and pager: enrolling and progress move the panel on, not these.
+        shared_parts_change_with=("training.CoursePage", "training.LessonPage", "training.Quiz"),
         demo_seeder="knowledge_base.training.demo.seed",
         demo_reset="knowledge_base.training.demo.reset_demo",
         report_columns="knowledge_base.training.reports.report_columns",

@@ -2,10 +2,14 @@
 
 A page whose lists cost more to work out than the page itself (the proposals with their
 turnout, a person's open votes, their announcements) keeps that part in the shared cache
-under the plugin's generation: the one its kept dashboard panels use, moved on whenever a
-model of ``PluginMeta.dashboard_panel_changes_with`` is saved or deleted and whenever the
-plugin calls ``portal.home.panels.panel_changed`` after a bulk write. So a plugin keeps
-only parts made of what its panel declares.
+under the plugin's generation: for a person's own parts, the one its kept dashboard panels
+use, moved on whenever a model of ``PluginMeta.dashboard_panel_changes_with`` is saved or
+deleted; for the parts everyone reads alike (a lesson's text, a policy's), one moved on by
+the models of ``PluginMeta.shared_parts_change_with`` (the panel's, unless the plugin
+names fewer: what people do, such as enrolling, changes their panels but not a lesson's
+text). Both move on whenever the plugin calls ``portal.home.panels.panel_changed`` after a
+bulk write (the shared one unless it says the write was only people's own). So a plugin
+keeps only parts made of what it declares.
 
 A part is either the person's own (``personal``: keyed, as a panel, by the person, their
 memberships and standing, the roles, the plugin switches, the day, the language and the
@@ -68,4 +72,4 @@ def _key(request, label: str, name: str, personal: bool, vary: tuple) -> str:
     if personal:
         seen += seen_through_of(request, access.memberships_of(request.user))
     digest = hashlib.sha256(f"{seen}|{vary!r}".encode()).hexdigest()[:32]
-    return f"concord:kept:{label}:{name}:{generation(label)}:{digest}"
+    return f"concord:kept:{label}:{name}:{generation(label, shared=not personal)}:{digest}"

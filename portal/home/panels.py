@@ -112,37 +112,55 @@ def _held_on_any(user, perm, memberships, libraries) -> bool:
 # --- kept between visits ------------------------------------------------------------------
 
 
-def _generation_key(label: str) -> str:
-    return f"concord:panel:generation:{label}"
+def _generation_key(label: str, shared: bool = False) -> str:
+    return f"concord:panel:generation:{label}" + (":shared" if shared else "")
 
 
-def panel_changed(label: str) -> None:
+def panel_changed(label: str, *, shared_parts: bool = True) -> None:
     """Every kept panel of plugin ``label`` (and every part of its pages kept by
     ``portal.home.kept``) is worked out again on its next visit: call it after writing what
     the panel shows without model signals (``update()``, raw SQL, ``bulk_create``). Now,
-    and again when the transaction commits."""
+    and again when the transaction commits. ``shared_parts=False`` after writing only what
+    is a person's own (their progress): the parts everyone reads alike are kept."""
+    _move_on([(label, False), *([(label, True)] if shared_parts else [])])
+
+
+def _move_on(generations) -> None:
+    keys = [_generation_key(label, shared) for label, shared in generations]
 
     def bump():
-        cache.set(_generation_key(label), uuid.uuid4().hex, None)
+        cache.set_many({key: uuid.uuid4().hex for key in keys}, None)
 
-    per_request.forget(_generation_key(label))
+    per_request.forget(*keys)
     bump()
     transaction.on_commit(bump)
 
 
-def generation(label: str) -> str:
-    """Plugin ``label``'s current generation (made on first use), read once per request."""
-    key = _generation_key(label)
+def generation(label: str, shared: bool = False) -> str:
+    """Plugin ``label``'s current generation (made on first use), read once per request:
+    its panels' and personal parts', or (``shared``) that of the parts everyone reads
+    alike."""
+    key = _generation_key(label, shared)
 
     return per_request.remember(key, lambda: cache.get(key) or standing.current_or_new(key))
 
 
 def connect_panel_changes() -> None:
-    """Hear the writes of every model a plugin's panel declares (at start-up)."""
+    """Hear the writes of every model a plugin's panel or shared parts declare (at
+    start-up)."""
     for plugin in available_plugins():
-        for model_label in plugin.meta.dashboard_panel_changes_with or ():
+        panel = plugin.meta.dashboard_panel_changes_with or ()
+        shared = plugin.meta.shared_parts_change_with
+        shared = panel if shared is None else shared
+        for model_label in dict.fromkeys([*panel, *shared]):
             model = apps.get_model(model_label)
-            receiver = _bumps(plugin.label)
+            receiver = _bumps(
+                [
+                    (plugin.label, kind)
+                    for kind, declared in ((False, panel), (True, shared))
+                    if model_label in declared
+                ]
+            )
             uid = f"panel:{plugin.label}:{model_label}"
             post_save.connect(receiver, sender=model, weak=False, dispatch_uid=uid + ":save")
             post_delete.connect(receiver, sender=model, weak=False, dispatch_uid=uid + ":delete")
@@ -155,10 +173,10 @@ def connect_panel_changes() -> None:
                 )
 
 
-def _bumps(label: str):
+def _bumps(generations: list[tuple[str, bool]]):
     def receiver(sender, **kwargs):
         if not kwargs.get("action", "post_").startswith("pre_"):
-            panel_changed(label)
+            _move_on(generations)
 
     return receiver
 

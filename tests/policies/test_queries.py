@@ -6,11 +6,14 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from knowledge_base.policies.models import Acknowledgement, LocalProcedure, PolicyVersion
+from knowledge_base.policies.services.acknowledgement import check_acknowledge, do_acknowledge
 from knowledge_base.policies.services.procedures import do_save_local_procedure
+from knowledge_base.policies.views import reading
 from portal.members.models import MemberLibrary, Membership
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
 from tests import factories
@@ -162,3 +165,28 @@ def test_the_kept_policy_page_shows_a_procedure_and_a_new_version_at_once(client
     revise(page, ["Loans last five weeks."])
     html = client.get(url).content.decode()
     assert "Version 2," in html and "Loans last five weeks." in html
+
+
+def test_the_kept_policy_text_stays_kept_while_others_acknowledge(client, setting, monkeypatch):
+    # Acknowledging moves the policies' panels on, not the version line and text that
+    # everyone reads alike.
+    root, home, page = setting
+    url = reverse("policies:detail", args=[page.code])
+    reader = factories.member(home, STAFF)
+    count(client, reader, url)
+    rendered = []
+
+    def render(template_name, *args, **kwargs):
+        rendered.append(template_name)
+        return render_to_string(template_name, *args, **kwargs)
+
+    monkeypatch.setattr(reading, "render_to_string", render)
+    other = factories.member(home, STAFF, email="other-staff@example.org")
+    version, library = check_acknowledge(other, page)
+    do_acknowledge(other, version, library)
+    _after, html = count(client, reader, url, cold=False)
+    assert "Version 1," in html
+    assert "policies/_text.html" not in rendered and "policies/_meta.html" not in rendered
+    revise(page, ["Loans last five weeks."])
+    _after, html = count(client, reader, url, cold=False)
+    assert "Loans last five weeks." in html and "policies/_text.html" in rendered

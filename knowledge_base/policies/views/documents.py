@@ -9,6 +9,7 @@ from portal.pdf import render_pdf
 
 from ..blocks import numbered
 from ..models import PolicyPage, PolicyVersion
+from ..selectors import LIBRARY_ORDER
 from .common import live_policy, pdf_response, policy_version, require_reader
 
 
@@ -26,9 +27,7 @@ def version_pdf(request, code, number):
 
 def manual_context() -> dict:
     """Every current policy with its latest version, for the manual PDF."""
-    pages = list(
-        PolicyPage.objects.live().select_related("category").order_by("category__order", "code")
-    )
+    pages = list(PolicyPage.objects.live().select_related("category").order_by(*LIBRARY_ORDER))
     latest = {}
     for v in PolicyVersion.objects.filter(policy__in=pages).order_by("policy_id", "-number"):
         latest.setdefault(v.policy_id, v)

@@ -130,7 +130,7 @@ def index(request):
         results = exact + [p for p in pages.search(query) if p not in exact]
         procedures = selectors.search_procedures(user, query)
     else:
-        results = list(pages.select_related("category").order_by("category__order", "code"))
+        results = list(pages.select_related("category").order_by(*selectors.LIBRARY_ORDER))
     return render(
         request,
         "policies/index.html",

@@ -126,7 +126,7 @@ def enrol_assignment(assignment: Assignment) -> int:
         ).values_list("user_id", flat=True)
     )
     due = assignment.due_for_newcomer()
-    panel_changed("training")  # bulk_create sends no post_save
+    panel_changed("training", shared_parts=False)  # bulk_create sends no post_save
     created = Enrolment.objects.bulk_create(
         [
             Enrolment(

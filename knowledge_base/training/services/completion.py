@@ -87,7 +87,7 @@ def maybe_complete(enrolment: Enrolment, now: datetime | None = None) -> Complet
     Enrolment.objects.filter(pk=enrolment.pk).update(
         state=Enrolment.State.COMPLETED, completed_at=now
     )
-    panel_changed("training")  # the course leaves the dashboard's list
+    panel_changed("training", shared_parts=False)  # the course leaves the dashboard's list
     enrolment.state, enrolment.completed_at = Enrolment.State.COMPLETED, now
     do_issue_certificate(completion)
     audit.record_on_commit(

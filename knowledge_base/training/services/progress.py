@@ -49,7 +49,9 @@ def do_view_lesson(enrolment: Enrolment, lesson: LessonPage) -> LessonProgress:
             if "last_lesson" in updates:
                 enrolment.last_lesson = lesson
         if "state" in updates:
-            panel_changed("training")  # the dashboard shows the course in progress
+            panel_changed(
+                "training", shared_parts=False
+            )  # the dashboard shows the course in progress
     return progress
 
 
