@@ -84,8 +84,13 @@ class PoliciesConfig(PortalPluginConfig):
             "policies.Acknowledgement",
             "policies.LocalProcedure",
         ),
-        # A policy's version line and text: acknowledging moves the panel on, not these.
-        shared_parts_change_with=("policies.PolicyPage", "policies.PolicyVersion"),
+        # A policy's version line, text and campaigns: acknowledging moves the panel on,
+        # not these.
+        shared_parts_change_with=(
+            "policies.PolicyPage",
+            "policies.PolicyVersion",
+            "policies.AcknowledgementCampaign",
+        ),
         report_columns="knowledge_base.policies.reports.report_columns",
         # Scopes an integration API token may carry for this plugin (portal.api).
         extra={

@@ -178,23 +178,39 @@ def diff_versions(old: PolicyVersion, new: PolicyVersion) -> list[DiffLine]:
 # --- Acknowledgement campaigns --------------------------------------------------------
 
 
-def active_campaigns(policy_ids=None) -> list[AcknowledgementCampaign]:
-    """Campaigns not superseded by a later material version of their policy; two queries."""
+def _active_campaigns():
+    """Campaigns not superseded by a later material version of their policy."""
     base = (
         PolicyVersion.objects.filter(policy=OuterRef("policy"))
         .order_by("-number")
         .values("material_base")[:1]
     )
-    campaigns = (
+    return (
         AcknowledgementCampaign.objects.annotate(base=Subquery(base))
         .filter(version__number__gte=F("base"), policy__live=True)
-        .select_related("version", "policy")
         .prefetch_related("libraries")
         .order_by("due_date", "pk")
     )
+
+
+def active_campaigns(policy_ids=None) -> list[AcknowledgementCampaign]:
+    """Campaigns not superseded by a later material version of their policy; two queries."""
+    campaigns = _active_campaigns().select_related("version", "policy")
     if policy_ids is not None:
         campaigns = campaigns.filter(policy_id__in=policy_ids)
     return list(campaigns)
+
+
+def active_campaigns_of(page: PolicyPage) -> list[AcknowledgementCampaign]:
+    """The policy's active campaigns as its page keeps them (``kept_value``): small, with
+    only their version's number; the caller sets the page it read as their policy."""
+    fields = [f.attname for f in AcknowledgementCampaign._meta.concrete_fields]
+    return list(
+        _active_campaigns()
+        .filter(policy_id=page.pk)
+        .select_related("version")
+        .only(*fields, "version__number")
+    )
 
 
 def campaign_reaches(campaign: AcknowledgementCampaign, library: MemberLibrary, role: str) -> bool:
@@ -234,11 +250,12 @@ class Outstanding:
         return self.campaign.is_overdue()
 
 
-def outstanding_for(user, policy_ids=None, libraries=None) -> list[Outstanding]:
+def outstanding_for(user, policy_ids=None, libraries=None, campaigns=None) -> list[Outstanding]:
     """Policies waiting for this person's acknowledgement, earliest due first.
 
     ``libraries``: those of the person's libraries where the plugin is on, when the caller
-    knows them already (the dashboard does); otherwise two queries find out."""
+    knows them already (the dashboard does); otherwise two queries find out.
+    ``campaigns``: the active campaigns of ``policy_ids``, when the caller has them."""
     memberships = access.memberships_of(user)
     if not memberships:
         return []
@@ -248,7 +265,8 @@ def outstanding_for(user, policy_ids=None, libraries=None) -> list[Outstanding]:
     else:
         on = {lib.pk for lib in libraries}
     memberships = [m for m in memberships if m.library_id in on]
-    campaigns = active_campaigns(policy_ids)
+    if campaigns is None:
+        campaigns = active_campaigns(policy_ids)
     needed: dict[int, AcknowledgementCampaign] = {}
     for campaign in campaigns:
         if any(campaign_reaches(campaign, m.library, m.role) for m in memberships):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
 from django.core.cache import cache
 from django.utils import timezone, translation
@@ -38,6 +39,8 @@ from portal import access, per_request
 from portal.members import standing
 
 from .panels import KEPT_SECONDS, generation, seen_through_of
+
+T = TypeVar("T")
 
 # The HTML of the part and the moment it stops being true by itself (None: no such moment).
 WorkedOut = tuple[str, datetime | None]
@@ -65,6 +68,21 @@ def kept_part(
         if seconds >= 1 and standing.settled():
             cache.set(key, str(html), int(seconds))
     return mark_safe(html)  # noqa: S308 - the page's own template rendered it
+
+
+def kept_value(label: str, name: str, work_out: Callable[[], T], *, vary: tuple = ()) -> T:
+    """What everyone reads alike on plugin ``label``'s pages, kept as a shared part is but
+    as a value (pickled by the cache) rather than HTML: say, the few rows a page reads
+    with a query that costs more to build than the page to render."""
+    if not per_request.active() or not standing.shared_by_every_process():
+        return work_out()
+    key = _key(None, label, name, False, vary)
+    found = cache.get(key)
+    if found is None:
+        found = (work_out(),)  # in a tuple: an empty list is kept too
+        if standing.settled():
+            cache.set(key, found, KEPT_SECONDS)
+    return found[0]
 
 
 def _key(request, label: str, name: str, personal: bool, vary: tuple) -> str:

@@ -1,5 +1,6 @@
 """The policy page and the acknowledgement report keep a constant number of queries."""
 
+import datetime
 import re
 
 import pytest
@@ -9,9 +10,16 @@ from django.db import connection
 from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.formats import date_format
 
-from knowledge_base.policies.models import Acknowledgement, LocalProcedure, PolicyVersion
+from knowledge_base.policies.models import (
+    Acknowledgement,
+    AcknowledgementCampaign,
+    LocalProcedure,
+    PolicyVersion,
+)
 from knowledge_base.policies.services.acknowledgement import check_acknowledge, do_acknowledge
+from knowledge_base.policies.services.campaigns import do_start_campaign
 from knowledge_base.policies.services.procedures import do_save_local_procedure
 from knowledge_base.policies.views import reading
 from portal.members.models import MemberLibrary, Membership
@@ -190,3 +198,18 @@ def test_the_kept_policy_text_stays_kept_while_others_acknowledge(client, settin
     revise(page, ["Loans last five weeks."])
     _after, html = count(client, reader, url, cold=False)
     assert "Loans last five weeks." in html and "policies/_text.html" in rendered
+
+
+def test_the_kept_campaigns_follow_a_campaign_ended_and_one_started_at_once(client, setting):
+    # The policy page keeps its campaigns between visits (portal.home.kept.kept_value).
+    root, home, page = setting
+    url = reverse("policies:detail", args=[page.code])
+    reader = factories.member(home, STAFF)
+    client.force_login(reader)
+    assert "acknowledge it by" in client.get(url).content.decode()
+    AcknowledgementCampaign.objects.filter(policy=page).delete()
+    assert "acknowledge it by" not in client.get(url).content.decode()
+    due = datetime.date(2031, 3, 14)
+    do_start_campaign(None, PolicyVersion.objects.get(policy=page), roles=[STAFF], due_date=due)
+    html = client.get(url).content.decode()
+    assert "acknowledge it by" in html and date_format(due, "DATE_FORMAT") in html

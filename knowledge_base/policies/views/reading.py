@@ -11,7 +11,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from portal import access
-from portal.home.kept import kept_part
+from portal.home.kept import kept_part, kept_value
 from portal.members.models import MemberLibrary
 
 from .. import selectors
@@ -45,7 +45,14 @@ def render_policy(request, page: PolicyPage):
         return redirect(f"{settings_login_url()}?next={request.path}")
     require_reader(request)
     user = request.user
-    outstanding = selectors.outstanding_for(user, [page.pk])
+    # The policy's campaigns are kept between visits, as its text is; whether this person
+    # still owes an acknowledgement is worked out on every visit.
+    campaigns = kept_value(
+        LABEL, "campaigns", lambda: selectors.active_campaigns_of(page), vary=(page.pk,)
+    )
+    for campaign in campaigns:
+        campaign.policy = page
+    outstanding = selectors.outstanding_for(user, [page.pk], campaigns=campaigns)
     item = outstanding[0] if outstanding else None
     # The acknowledgement asked of the person reads the version here; the parts everyone
     # reads are kept (below) and read it only when they are worked out.
