@@ -97,6 +97,10 @@ class CoursePage(Page):
     def lessons(self):
         return LessonPage.objects.child_of(self).live().order_by("path")
 
+    # The route below only finds a child, as Wagtail's does: the portal may go straight
+    # to a lesson it served before (portal.home.routing).
+    routes_like_wagtail = True
+
     def route(self, request, path_components):
         """Wagtail's routing, a lesson found in one query: Wagtail finds a child page and
         then reads its lesson row (two queries a level)."""

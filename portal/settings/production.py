@@ -110,7 +110,7 @@ LOGGING = {
 # not per process (LocMemCache would give each gunicorn worker its own count).
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "portal.cache.RedisCache",  # one client per pool: see portal/cache.py
         "LOCATION": os.environ.get("REDIS_CACHE_URL") or os.environ["REDIS_URL"],
         "KEY_PREFIX": "concord",
         "TIMEOUT": 300,

@@ -4,10 +4,12 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
-from django.core.cache.backends.redis import RedisCache
+
+from portal.cache import RedisCache
 
 from .test_security import production_env
 
@@ -35,7 +37,7 @@ def production_caches(**extra) -> dict:
 @pytest.mark.slow
 def test_production_caches_in_redis_from_redis_url():
     cache = production_caches()
-    assert cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert cache["BACKEND"] == "portal.cache.RedisCache"  # Django's, its clients kept
     assert cache["LOCATION"] == "redis://redis.example.org:6379/0"
     assert production_caches(REDIS_CACHE_URL="redis://cache:6379/3")["LOCATION"] == (
         "redis://cache:6379/3"
@@ -54,3 +56,18 @@ def test_two_processes_see_one_throttle_count():
         one.set(key, (one.get(key) or 0) + 1, 60)
     assert two.get(key) == 3
     two.delete(key)
+
+
+def test_the_redis_cache_keeps_one_client_and_works_as_django_s():
+    cache = RedisCache(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"), {})
+    key = f"test-cache-{uuid.uuid4().hex}"
+    client = cache._cache.get_client(key)
+    assert cache._cache.get_client(key) is client
+    assert cache._cache.get_client(key, write=True) is client  # one server: one pool
+    assert cache.add(key, {"a": 1}, 30)
+    assert not cache.add(key, {"a": 2}, 30)
+    assert cache.get_many([key, key + "-missing"]) == {key: {"a": 1}}
+    cache.set_many({key: [1, 2]}, 30)
+    assert cache.get(key) == [1, 2]
+    cache.delete(key)
+    assert cache.get(key) is None

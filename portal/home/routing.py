@@ -1,0 +1,81 @@
+"""Wagtail's routing in one query for a page served before.
+
+Wagtail finds a page by walking the tree from the site's home page: at each level one query
+for the child by its slug and one for its specific row. A lesson, three levels down, costs
+four. For an address it has served, the portal keeps a hint in the shared cache: the
+page's content type and id. The hint is only a hint. The page is read with its address
+(``url_path``) and ``live`` in the same query, so a page since moved, renamed, unpublished
+or deleted is simply not found, and Wagtail walks the tree as before; nothing needs to
+drop a hint, and a stale one costs one query.
+
+A hint is kept only for a page that the walk reached through pages using Wagtail's own
+``route`` (or an override that declares it only finds a child the same way:
+``routes_like_wagtail = True``), with nothing left of the address for the page itself to
+route: a page that serves sub-addresses or decides something in its ``route`` is always
+walked to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.cache import cache
+from wagtail.models import Page
+
+from portal import per_request
+from portal.members.standing import shared_by_every_process
+
+# A safety net for addresses no one asks for any more: the hint itself cannot go wrong.
+HINT_SECONDS = 24 * 60 * 60
+
+
+def _key(url_path: str) -> str:
+    return "concord:route:" + hashlib.sha256(url_path.encode()).hexdigest()[:32]
+
+
+def _url_path(home: Page, path_components: list[str]) -> str:
+    return home.url_path + "".join(f"{component}/" for component in path_components)
+
+
+def _keeps() -> bool:
+    return per_request.active() and shared_by_every_process()
+
+
+def hinted_page(home: Page, path_components: list[str]) -> Page | None:
+    """The live page at this address below ``home``, in one query, if it was served
+    before and is still there; else None (the caller walks the tree)."""
+    if not _keeps():
+        return None
+    url_path = _url_path(home, path_components)
+    hint = cache.get(_key(url_path))
+    if not hint:
+        return None
+    content_type_id, page_id = hint
+    model = ContentType.objects.get_for_id(content_type_id).model_class()
+    if model is None or not issubclass(model, Page):
+        return None
+    return model.objects.filter(pk=page_id, url_path=url_path, live=True).first()
+
+
+def remember(home: Page, path_components: list[str], result) -> None:
+    """Keep a hint for the page Wagtail's walk found, when it is one that may be found
+    directly (see the module's docstring)."""
+    if not _keeps():
+        return
+    page, args, kwargs = result
+    url_path = _url_path(home, path_components)
+    if args or kwargs or page.url_path != url_path or not page.live:
+        return
+    ancestor = getattr(page, "_cached_parent_obj", None)
+    while ancestor is not None and ancestor.pk != home.pk:
+        if not _routes_like_wagtail(type(ancestor)):
+            return
+        ancestor = getattr(ancestor, "_cached_parent_obj", None)
+    if ancestor is None:
+        return  # the walk's chain of parents is not known: no hint
+    cache.set(_key(url_path), (page.content_type_id, page.pk), HINT_SECONDS)
+
+
+def _routes_like_wagtail(page_class) -> bool:
+    return page_class.route is Page.route or getattr(page_class, "routes_like_wagtail", False)
