@@ -63,24 +63,6 @@ def current_enrolment(user, course: CoursePage) -> Enrolment | None:
     )
 
 
-def current_enrolment_for_lesson(user, lesson: LessonPage) -> Enrolment | None:
-    """The person's current enrolment in the lesson's course, with its library and the
-    course, in one query whether or not the course was read yet (it is the lesson's
-    parent in the page tree); the lesson keeps the course."""
-    if not getattr(user, "is_authenticated", False):
-        return None
-    enrolment = (
-        Enrolment.objects.filter(
-            user=user, current=True, course__path=lesson.path[: -lesson.steplen]
-        )
-        .select_related("library", "course")
-        .first()
-    )
-    if enrolment is not None:
-        lesson.__dict__.setdefault("course", enrolment.course)  # LessonPage.course
-    return enrolment
-
-
 def lessons_done(enrolment: Enrolment) -> set[int]:
     return set(
         enrolment.progress.filter(completed_at__isnull=False).values_list("lesson_id", flat=True)

@@ -11,13 +11,13 @@ from portal.home.panels import panel_changed
 
 from ..models import Completion, Enrolment, LessonPage, LessonProgress
 from ..rules import TAKE
-from ..selectors import current_enrolment_for_lesson
+from ..selectors import current_enrolment
 from .completion import maybe_complete
 from .enrolment import locked
 
 
 def check_lesson(user, lesson: LessonPage) -> Enrolment:
-    enrolment = current_enrolment_for_lesson(user, lesson)
+    enrolment = current_enrolment(user, lesson.course)
     if enrolment is None:
         raise PermissionDenied
     if not access.can(user, TAKE, enrolment.library):

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal import access
-from portal.home.kept import kept_part
+from portal.home.kept import kept_part, kept_value
 
 from .. import exchange, selectors
 from ..forms import QuizSubmitForm
@@ -61,6 +61,14 @@ def serve_lesson(request, lesson: LessonPage):
     """A lesson page, reached through Wagtail's page tree (``wagtail_hooks``)."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
+    if "course" not in lesson.__dict__:
+        # A lesson found directly (portal.home.routing) has not read its course: the course
+        # is kept between visits as the lesson's text is (its page moves it on), by the
+        # lesson's path, which changes when either moves. Reached through the course, the
+        # lesson has it already, and keeps it for the next visit.
+        lesson.__dict__["course"] = kept_value(
+            "training", "course", lambda: lesson.get_parent().specific, vary=(lesson.path,)
+        )
     try:
         enrolment = check_lesson(request.user, lesson)
     except PermissionDenied:
