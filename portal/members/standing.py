@@ -38,7 +38,7 @@ from django.dispatch import receiver
 
 from portal import per_request
 
-from .models import MemberLibrary, Membership
+from .models import MemberLibrary, MemberLibraryUserObjectPermission, Membership
 from .roles import remember_stamp_with
 from .signals import memberships_rebuilt
 
@@ -184,6 +184,13 @@ def forget_user(user) -> None:
 
 @receiver([post_save, post_delete], sender=Membership)
 def _membership_changed(sender, instance, **kwargs):
+    forget_people([instance.user_id])
+
+
+@receiver([post_save, post_delete], sender=MemberLibraryUserObjectPermission)
+def _grant_changed(sender, instance, **kwargs):
+    # A grant written by hand (an exception the sync leaves alone): decisions read the
+    # kept grants (access.can), so the person's standing goes at once.
     forget_people([instance.user_id])
 
 

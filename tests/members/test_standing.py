@@ -9,13 +9,18 @@ from contextlib import contextmanager
 import pytest
 from allauth.mfa.models import Authenticator
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from portal import access, per_request
-from portal.members.models import LibraryPluginSwitch, Membership, Role
+from portal.members.models import (
+    LibraryPluginSwitch,
+    MemberLibraryUserObjectPermission,
+    Membership,
+    Role,
+)
 from portal.members.office import admin_access
 from portal.members.role_services import RoleShape, do_edit_role
 from portal.members.roles import CONSORTIUM_ADMIN, DIRECTOR, STAFF
@@ -177,3 +182,25 @@ def test_a_plugin_switched_off_where_the_grant_is_grants_nothing_anywhere():
     with a_request():
         assert not access.can(staff, "policies.view_policies", first)
         assert not access.can_anywhere(staff, "policies.view_policies")
+
+
+def test_a_grant_written_by_hand_and_revoked_is_decided_at_once():
+    tree = factories.tree(systems=2, branches=0)
+    first, second = tree["systems"]
+    staff = factories.member(first, STAFF)
+    perm = "policies.view_acknowledgements"
+    with a_request():
+        assert not access.can(staff, perm, second)  # kept: nothing held there
+    grant = MemberLibraryUserObjectPermission.objects.create(
+        user=staff,
+        content_object=second,
+        from_role=False,
+        permission=Permission.objects.get(codename=perm),
+    )
+    staff = get_user_model().objects.get(pk=staff.pk)
+    with a_request():
+        assert access.can(staff, perm, second)
+    grant.delete()
+    staff = get_user_model().objects.get(pk=staff.pk)
+    with a_request():
+        assert not access.can(staff, perm, second)
