@@ -1,8 +1,9 @@
 """A person's standing, kept between requests: what every signed-in page reads about them.
 
-Each page a signed-in person opens needs their memberships (with the libraries), the
-permissions they hold somewhere (the navigation), whether Wagtail's admin would let them in
-(the Admin link) and, for roles that require it, whether they have a second factor. These
+Each page a signed-in person opens needs their memberships (with the libraries), their
+grants (every decision of ``access.can``, and the navigation), whether Wagtail's admin
+would let them in (the Admin link) and, for roles that require it, whether they have a
+second factor. These
 change seldom, so within a request they are read from the shared cache, one round trip for
 all of them (with the roles' change stamp), and from the database only when the entry is
 missing or stale.
