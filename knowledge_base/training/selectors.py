@@ -55,12 +55,14 @@ def library_for_taking(user, course: CoursePage | None = None) -> MemberLibrary 
 def current_enrolment(user, course: CoursePage) -> Enrolment | None:
     if not getattr(user, "is_authenticated", False):
         return None
-    # The library comes along: taking a lesson checks the permission there.
-    return (
-        Enrolment.objects.filter(user=user, course=course, current=True)
-        .select_related("library")
-        .first()
-    )
+    enrolment = Enrolment.objects.filter(user=user, course=course, current=True).first()
+    if enrolment is not None:
+        # Taking a lesson checks the permission at the enrolment's library: nearly always
+        # one of the person's own, read with their standing; any other is read when asked.
+        own = {m.library_id: m.library for m in access.memberships_of(user)}
+        if enrolment.library_id in own:
+            enrolment.library = own[enrolment.library_id]
+    return enrolment
 
 
 def lessons_done(enrolment: Enrolment) -> set[int]:
