@@ -26,6 +26,7 @@ from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
+from wagtail.signals import post_page_move
 
 from portal import access, per_request
 from portal.members import standing
@@ -146,8 +147,9 @@ def generation(label: str, shared: bool = False) -> str:
 
 
 def connect_panel_changes() -> None:
-    """Hear the writes of every model a plugin's panel or shared parts declare (at
-    start-up)."""
+    """Hear the writes of every model a plugin's panel or shared parts declare, and every
+    page moved in the tree (at start-up)."""
+    post_page_move.connect(_page_moved, weak=False, dispatch_uid="panel:page-moved")
     for plugin in available_plugins():
         panel = plugin.meta.dashboard_panel_changes_with or ()
         shared = plugin.meta.shared_parts_change_with
@@ -171,6 +173,20 @@ def connect_panel_changes() -> None:
                     weak=False,
                     dispatch_uid=f"{uid}:{m2m.name}",
                 )
+
+
+def _page_moved(sender, **kwargs):
+    """A page moved in the tree (Wagtail saves nothing then): its address and its
+    descendants' changed, and so may the neighbours of a page beside it. Kept panels and
+    parts link to pages, so every plugin's are worked out again; moves are rare."""
+    _move_on(
+        [
+            (plugin.label, shared)
+            for plugin in available_plugins()
+            if plugin.meta.dashboard_panel_changes_with or plugin.meta.shared_parts_change_with
+            for shared in (False, True)
+        ]
+    )
 
 
 def _bumps(generations: list[tuple[str, bool]]):

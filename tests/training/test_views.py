@@ -122,6 +122,22 @@ def test_the_kept_lesson_stays_kept_while_others_enrol(client, world, course):
     assert after == warm  # neither the text nor the place in the course worked out again
 
 
+def test_the_kept_lesson_shows_its_new_course_at_once_after_a_move(client, world):
+    # Wagtail moves a page without saving it: the move itself drops what is kept.
+    first = make_course("Patron privacy", lessons=2)
+    second = make_course("Customer service", lessons=1)
+    client.force_login(world["staff_a"])
+    client.post(f"/training/courses/{first.pk}/enrol/")
+    lesson = first.lessons().last()
+    html = client.get(lesson.url).content.decode()
+    assert "Lesson 2 of 2" in html
+    client.post(f"/training/courses/{second.pk}/enrol/")
+    lesson.move(second, pos="last-child")
+    lesson.refresh_from_db()
+    html = client.get(lesson.url).content.decode()
+    assert "Lesson 2 of 2" in html and "Customer service" in html and "Patron privacy" not in html
+
+
 def test_lessons_need_an_enrolment_and_a_login(client, world, course):
     lesson = course.lessons().first()
     assert client.get(lesson.url).status_code == 302
