@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from knowledge_base.training.models import CoursePage
+from portal.home import routing
 
 from .conftest import make_course
 
@@ -70,3 +71,15 @@ def test_no_hint_is_kept_through_a_page_that_routes_its_own_way(client, reader, 
     monkeypatch.setattr(CoursePage, "routes_like_wagtail", True)
     visit(client, lesson.url)
     assert visit(client, lesson.url)[0] < walked_again
+
+
+def test_hints_kept_before_a_release_that_changes_how_pages_route_are_not_read(monkeypatch):
+    before = routing._key("/home/patron-privacy/lesson-1/")
+    monkeypatch.setattr(CoursePage, "routes_like_wagtail", False)
+    routing._routing_shape.cache_clear()
+    try:
+        assert routing._key("/home/patron-privacy/lesson-1/") != before
+    finally:
+        monkeypatch.undo()
+        routing._routing_shape.cache_clear()
+    assert routing._key("/home/patron-privacy/lesson-1/") == before
