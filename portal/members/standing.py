@@ -52,6 +52,9 @@ _ON_USER = "_concord_standing"
 # Set when this request changed someone's standing inside a transaction not yet committed:
 # what it reads from then on may yet be rolled back, so it is not kept.
 _UNSETTLED = "standing-unsettled"
+# Whose standing this request changed (user ids, or everyone's).
+_CHANGED_HERE = "standing-changed-here"
+_EVERYONE = "everyone"
 
 
 def _unsettled() -> None:
@@ -79,8 +82,19 @@ def shared_by_every_process() -> bool:
 
 def keeps(user) -> bool:
     """Whether ``kept`` keeps anything for ``user`` here: inside a request, for a person,
-    with a cache every process shares."""
-    return per_request.active() and bool(getattr(user, "pk", None)) and shared_by_every_process()
+    with a cache every process shares, whose standing this request has not changed (what
+    it read before the change is stale: from then on it reads the database)."""
+    return (
+        per_request.active()
+        and bool(getattr(user, "pk", None))
+        and shared_by_every_process()
+        and not _changed_here(user.pk)
+    )
+
+
+def _changed_here(user_id) -> bool:
+    changed = per_request.remember(_CHANGED_HERE, set) if per_request.active() else set()
+    return user_id in changed or _EVERYONE in changed
 
 
 def kept(user, name: str, compute: Callable[[], T]) -> T:
@@ -168,14 +182,21 @@ def move_on(*keys: str) -> None:
 
 def forget_people(user_ids: Iterable[int]) -> None:
     """Drop these people's kept standing, now and once the transaction commits."""
-    keys = [_generation_key(pk) for pk in set(user_ids) if pk is not None]
-    if keys:
-        move_on(*keys)
+    user_ids = {pk for pk in user_ids if pk is not None}
+    if user_ids:
+        _changed_in_request(user_ids)
+        move_on(*[_generation_key(pk) for pk in user_ids])
 
 
 def forget_everyone() -> None:
     """Make every kept standing stale (a library or a group's permissions changed)."""
+    _changed_in_request({_EVERYONE})
     move_on(_STAMP)
+
+
+def _changed_in_request(marks: set) -> None:
+    if per_request.active():
+        per_request.remember(_CHANGED_HERE, set).update(marks)
 
 
 def forget_user(user) -> None:

@@ -204,3 +204,17 @@ def test_a_grant_written_by_hand_and_revoked_is_decided_at_once():
     staff = get_user_model().objects.get(pk=staff.pk)
     with a_request():
         assert not access.can(staff, perm, second)
+
+
+def test_a_request_that_changes_a_person_s_grants_decides_from_the_database_after():
+    tree = factories.tree(systems=2, branches=0)
+    first, _second = tree["systems"]
+    office = factories.member(tree["root"], CONSORTIUM_ADMIN)
+    staff = factories.member(first, STAFF)
+    with a_request():
+        assert access.can(staff, "policies.view_policies", first)  # read and kept
+    staff = get_user_model().objects.get(pk=staff.pk)
+    with a_request():
+        assert access.can(staff, "policies.view_policies", first)  # from the kept grants
+        do_remove_membership(office, Membership.objects.get(user=staff, library=first))
+        assert not access.can(staff, "policies.view_policies", first)  # the same request
