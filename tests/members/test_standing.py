@@ -150,14 +150,21 @@ def grant_reads(queries) -> list[str]:
     return [q["sql"] for q in queries if "memberlibraryuserobjectpermission" in q["sql"]]
 
 
-def test_decisions_read_the_kept_grants_and_follow_a_removed_membership_at_once():
+@pytest.fixture
+def kept_staff():
+    """Two systems, the office, and a member of staff of the first whose grants a request
+    read and kept; the person as the next request reads them."""
     tree = factories.tree(systems=2, branches=0)
     first, second = tree["systems"]
     office = factories.member(tree["root"], CONSORTIUM_ADMIN)
     staff = factories.member(first, STAFF)
     with a_request():
         assert access.can(staff, "policies.view_policies", first)
-    staff = get_user_model().objects.get(pk=staff.pk)  # the next request's person
+    return first, second, office, get_user_model().objects.get(pk=staff.pk)
+
+
+def test_decisions_read_the_kept_grants_and_follow_a_removed_membership_at_once(kept_staff):
+    first, second, office, staff = kept_staff
     with a_request(), CaptureQueriesContext(connection) as queries:
         assert access.can(staff, "policies.view_policies", first)
         assert not access.can(staff, "policies.view_policies", second)
@@ -206,14 +213,8 @@ def test_a_grant_written_by_hand_and_revoked_is_decided_at_once():
         assert not access.can(staff, perm, second)
 
 
-def test_a_request_that_changes_a_person_s_grants_decides_from_the_database_after():
-    tree = factories.tree(systems=2, branches=0)
-    first, _second = tree["systems"]
-    office = factories.member(tree["root"], CONSORTIUM_ADMIN)
-    staff = factories.member(first, STAFF)
-    with a_request():
-        assert access.can(staff, "policies.view_policies", first)  # read and kept
-    staff = get_user_model().objects.get(pk=staff.pk)
+def test_a_request_that_changes_a_person_s_grants_decides_from_the_database_after(kept_staff):
+    first, _second, office, staff = kept_staff
     with a_request():
         assert access.can(staff, "policies.view_policies", first)  # from the kept grants
         do_remove_membership(office, Membership.objects.get(user=staff, library=first))
