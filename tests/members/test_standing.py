@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from portal import access, per_request
 from portal.members.models import (
     LibraryPluginSwitch,
+    MemberLibrary,
     MemberLibraryUserObjectPermission,
     Membership,
     Role,
@@ -178,23 +179,20 @@ def test_decisions_read_the_kept_grants_and_follow_a_removed_membership_at_once(
         assert not access.can_anywhere(staff, "policies.view_policies")
 
 
-def test_a_plugin_switched_off_where_the_grant_is_grants_nothing_anywhere():
-    tree = factories.tree(systems=2, branches=0)
-    first, _second = tree["systems"]
-    staff = factories.member(first, STAFF)
+def test_a_plugin_switched_off_where_the_grant_is_grants_nothing_anywhere(kept_staff):
+    first, _second, _office, staff = kept_staff
     with a_request():
         assert access.can_anywhere(staff, "policies.view_policies")
     LibraryPluginSwitch.objects.create(library=first, plugin="policies", enabled=False)
     staff = get_user_model().objects.get(pk=staff.pk)
+    first = MemberLibrary.objects.get(pk=first.pk)  # as the next request reads it
     with a_request():
         assert not access.can(staff, "policies.view_policies", first)
         assert not access.can_anywhere(staff, "policies.view_policies")
 
 
-def test_a_grant_written_by_hand_and_revoked_is_decided_at_once():
-    tree = factories.tree(systems=2, branches=0)
-    first, second = tree["systems"]
-    staff = factories.member(first, STAFF)
+def test_a_grant_written_by_hand_and_revoked_is_decided_at_once(kept_staff):
+    _first, second, _office, staff = kept_staff
     perm = "policies.view_acknowledgements"
     with a_request():
         assert not access.can(staff, perm, second)  # kept: nothing held there
