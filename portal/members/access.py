@@ -45,7 +45,6 @@ def forget(user) -> None:
     """Drop the per-request cache after the user's memberships changed."""
     user.__dict__.pop("_concord_memberships", None)
     user.__dict__.pop("_concord_permissions_anywhere", None)
-    user.__dict__.pop("_concord_grants", None)
     standing.forget_user(user)
 
 
@@ -92,20 +91,17 @@ def _kept_grants(user) -> dict[str, frozenset[int]] | None:
     cache of the process's own), and then each decision asks the database."""
     if not standing.keeps(user):
         return None
-    cached = user.__dict__.get("_concord_grants")
-    if cached is None:
 
-        def read():
-            grants: dict[str, set[int]] = {}
-            rows = MemberLibraryUserObjectPermission.objects.filter(user=user).values_list(
-                "permission__codename", "content_object_id"
-            )
-            for codename, library_id in rows:
-                grants.setdefault(codename, set()).add(library_id)
-            return {codename: frozenset(ids) for codename, ids in grants.items()}
+    def read():
+        grants: dict[str, set[int]] = {}
+        rows = MemberLibraryUserObjectPermission.objects.filter(user=user).values_list(
+            "permission__codename", "content_object_id"
+        )
+        for codename, library_id in rows:
+            grants.setdefault(codename, set()).add(library_id)
+        return {codename: frozenset(ids) for codename, ids in grants.items()}
 
-        cached = user.__dict__["_concord_grants"] = standing.kept(user, "grants", read)
-    return cached
+    return standing.kept(user, "grants", read)  # read once per request (the standing's)
 
 
 def permissions_anywhere(user) -> frozenset[str]:
