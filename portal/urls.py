@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.urls import include, path
+from django.urls import include, path, re_path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 from wagtail.documents import urls as wagtaildocs_urls
@@ -37,4 +37,9 @@ if settings.DEBUG:
 
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
-urlpatterns.append(path("", include(wagtail_urls)))
+urlpatterns += [
+    # Wagtail's own serve, through the route hints (portal.home.routing); reversing
+    # "wagtail_serve" still finds Wagtail's pattern below, which matches the same addresses.
+    re_path(wagtail_urls.serve_pattern, home_views.serve),
+    path("", include(wagtail_urls)),
+]

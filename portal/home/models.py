@@ -21,14 +21,11 @@ class HomePage(Page):
     max_count = 1
 
     def route(self, request, path_components):
-        """Wagtail's routing, with a page served before found in one query (``routing``)."""
-        if not path_components:
-            return super().route(request, path_components)
-        page = routing.hinted_page(self, path_components)
-        if page is not None:
-            return page.route(request, [])
+        """Wagtail's routing, which keeps a hint for the page it found: the next request
+        for the address finds it in one query (``routing.serve``)."""
         result = super().route(request, path_components)
-        routing.remember(self, path_components, result)
+        if path_components:
+            routing.remember(self, path_components, result)
         return result
 
     class Meta:

@@ -8,6 +8,10 @@ page's content type and id. The hint is only a hint. The page is read with its a
 or deleted is simply not found, and Wagtail walks the tree as before; nothing needs to
 drop a hint, and a stale one costs one query.
 
+The hint is read before Wagtail's own ``serve`` view (``route_by_hint``): the site's home
+page then comes from the site's own query, and its specific row, which only the walk
+needs, is not read either.
+
 A hint is kept only for a page that the walk reached through pages using Wagtail's own
 ``route`` (or an override that declares it only finds a child the same way:
 ``routes_like_wagtail = True``), with nothing left of the address for the page itself to
@@ -22,7 +26,7 @@ import hashlib
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.cache import cache
-from wagtail.models import Page, get_page_models
+from wagtail.models import Page, Site, get_page_models
 
 from portal import per_request
 from portal.members.standing import shared_by_every_process
@@ -66,6 +70,22 @@ def hinted_page(home: Page, path_components: list[str]) -> Page | None:
     if model is None or not issubclass(model, Page):
         return None
     return model.objects.filter(pk=page_id, url_path=url_path, live=True).first()
+
+
+def route_by_hint(request, path: str) -> None:
+    """Before Wagtail's ``serve`` (``portal.home.views.serve``): the route to a page served
+    before, left where Wagtail's own ``Page.route_for_request`` keeps a request's route, so
+    everything after it (view restrictions, hooks, the page's ``serve``) runs as Wagtail
+    runs it. Nothing is left when no hint holds: Wagtail then walks the tree."""
+    components = [component for component in path.split("/") if component]
+    if not components or hasattr(request, "_wagtail_route_for_request"):
+        return
+    site = Site.find_for_request(request)
+    if site is None:
+        return
+    page = hinted_page(site.root_page.localized, components)
+    if page is not None:
+        request._wagtail_route_for_request = page.route(request, [])
 
 
 def remember(home: Page, path_components: list[str], result) -> None:

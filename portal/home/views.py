@@ -1,8 +1,10 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from wagtail import views as wagtail_views
 
 from portal import access
 
+from . import routing
 from .panels import shown_panels
 
 
@@ -16,3 +18,9 @@ def dashboard(request):
             "memberships": access.memberships_of(request.user),
         },
     )
+
+
+def serve(request, path):
+    """Wagtail's own page view, with a page served before found from its hint."""
+    routing.route_by_hint(request, path)
+    return wagtail_views.serve(request, path)

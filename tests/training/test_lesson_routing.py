@@ -83,3 +83,19 @@ def test_hints_kept_before_a_release_that_changes_how_pages_route_are_not_read(m
         monkeypatch.undo()
         routing._routing_shape.cache_clear()
     assert routing._key("/home/patron-privacy/lesson-1/") == before
+
+
+def test_a_page_found_from_its_hint_is_still_behind_wagtails_view_restrictions(client, reader):
+    from wagtail.models import PageViewRestriction
+
+    lesson = reader.lessons().first()
+    visit(client, lesson.url)
+    assert visit(client, lesson.url)[1] == 200  # served from the hint
+    PageViewRestriction.objects.create(
+        page=reader, restriction_type=PageViewRestriction.PASSWORD, password="s3cret"
+    )
+    _queries, status, html = visit(client, lesson.url)
+    # Wagtail's own password form, not the lesson: the restriction on the course holds
+    # for a lesson reached without walking through the course.
+    assert status == 200 and "Part 1 of the law." not in html
+    assert 'name="password"' in html
