@@ -40,7 +40,17 @@ def production_env(**extra) -> dict:
 def test_compose_file_parses_and_every_service_is_there():
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) == {"lb", "db", "redis", "objects", "buckets", "web", "worker", "beat"}
+    assert set(services) == {
+        "lb",
+        "db",
+        "redis",
+        "cache",
+        "objects",
+        "buckets",
+        "web",
+        "worker",
+        "beat",
+    }
     assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])
     for name in ("web", "worker", "beat"):
         assert services[name]["build"]["dockerfile"] == "deploy/Dockerfile"
@@ -52,6 +62,14 @@ def test_compose_file_parses_and_every_service_is_there():
         assert services[name]["environment"]["CONCORD_STORAGE"] == "s3"
         assert not any("media" in volume for volume in services[name]["volumes"])
     assert services["beat"]["deploy"]["replicas"] == 1
+    # The broker never evicts a queued task; the cache, on a Redis of its own, may evict
+    # (what it keeps is worked out again), and every app container uses it.
+    broker, cache = services["redis"]["command"], services["cache"]["command"]
+    assert broker[broker.index("--maxmemory-policy") + 1] == "noeviction"
+    assert cache[cache.index("--maxmemory-policy") + 1] == "allkeys-lru" and "--maxmemory" in cache
+    for name in ("web", "worker", "beat"):
+        assert services[name]["environment"]["REDIS_CACHE_URL"] == "redis://cache:6379/0"
+        assert services[name]["depends_on"]["cache"]["condition"] == "service_healthy"
     assert "web:8000" in (DEPLOY / "nginx" / "lb.conf").read_text()
     assert "beat" in services["beat"]["command"]
     # The anchor file and the Dockerfile it names exist.
