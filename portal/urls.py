@@ -37,9 +37,10 @@ if settings.DEBUG:
 
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
+# Wagtail's own URLs, its page view taken through the route hints (portal.home.routing).
+# Its other URLs (the password form of a restricted page, the front-end login) come first:
+# the page view's pattern matches their addresses too.
 urlpatterns += [
-    # Wagtail's own serve, through the route hints (portal.home.routing); reversing
-    # "wagtail_serve" still finds Wagtail's pattern below, which matches the same addresses.
-    re_path(wagtail_urls.serve_pattern, home_views.serve),
-    path("", include(wagtail_urls)),
+    *(pattern for pattern in wagtail_urls.urlpatterns if pattern.name != "wagtail_serve"),
+    re_path(wagtail_urls.serve_pattern, home_views.serve, name="wagtail_serve"),
 ]

@@ -22,7 +22,7 @@ class HomePage(Page):
 
     def route(self, request, path_components):
         """Wagtail's routing, which keeps a hint for the page it found: the next request
-        for the address finds it in one query (``routing.serve``)."""
+        for the address finds it in one query (``routing.route_by_hint``)."""
         result = super().route(request, path_components)
         if path_components:
             routing.remember(self, path_components, result)

@@ -5,6 +5,7 @@ import pytest
 from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from knowledge_base.training.models import CoursePage
 from portal.home import routing
@@ -99,3 +100,18 @@ def test_a_page_found_from_its_hint_is_still_behind_wagtails_view_restrictions(c
     # for a lesson reached without walking through the course.
     assert status == 200 and "Part 1 of the law." not in html
     assert 'name="password"' in html
+
+
+def test_the_password_form_of_a_restricted_page_still_opens_it(client, reader):
+    from wagtail.models import PageViewRestriction
+
+    lesson = reader.lessons().first()
+    visit(client, lesson.url)
+    restriction = PageViewRestriction.objects.create(
+        page=reader, restriction_type=PageViewRestriction.PASSWORD, password="s3cret"
+    )
+    form = reverse("wagtailcore_authenticate_with_password", args=[restriction.pk, lesson.pk])
+    response = client.post(form, {"password": "s3cret", "return_url": lesson.url})
+    assert response.status_code == 302 and response["Location"] == lesson.url
+    status, html = visit(client, lesson.url)[1:]
+    assert status == 200 and "Part 1 of the law." in html
