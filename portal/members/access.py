@@ -60,8 +60,11 @@ def roles_of(user) -> set[str]:
 
 def requires_mfa(user) -> bool:
     """True when one of the user's roles, as the office defined it, needs a second factor."""
+    # The person's roles first: their standing is read with the roles' stamp in one round
+    # trip, which the definitions then find remembered (every signed-in page asks this).
+    held = roles_of(user)
     roles = definitions()
-    return any(roles[code].requires_mfa for code in roles_of(user) if code in roles)
+    return any(roles[code].requires_mfa for code in held if code in roles)
 
 
 def _admin_has(user, perm: str) -> bool:

@@ -55,6 +55,34 @@ def test_a_signed_in_page_reads_the_standing_once_then_keeps_it(client):
     assert b"Policies" in response.content
 
 
+def test_a_signed_in_page_reads_the_roles_stamp_with_the_standing(client, monkeypatch):
+    """The first thing every signed-in page reads from the shared cache, the person's
+    standing, comes with the roles' stamp in one round trip, not after it in two."""
+    from portal.members import roles
+
+    system = factories.tree(systems=1, branches=0)["systems"][0]
+    client.force_login(with_mfa(factories.member(system, DIRECTOR)))
+    dashboard(client)  # keeps the standing
+    reads = []
+
+    class Recording:
+        def __getattr__(self, name):
+            return getattr(cache, name)
+
+        def get(self, key, *args, **kwargs):
+            reads.append(("get", key))
+            return cache.get(key, *args, **kwargs)
+
+        def get_many(self, keys, *args, **kwargs):
+            reads.append(("get_many", tuple(keys)))
+            return cache.get_many(keys, *args, **kwargs)
+
+    monkeypatch.setattr(roles, "cache", Recording())
+    dashboard(client)
+    assert reads and reads[0][0] == "get_many" and roles._STAMP_KEY in reads[0][1]
+    assert ("get", roles._STAMP_KEY) not in reads
+
+
 def test_nothing_is_kept_outside_a_request():
     system = factories.tree(systems=1, branches=0)["systems"][0]
     user = factories.member(system, STAFF)
