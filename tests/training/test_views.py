@@ -18,7 +18,7 @@ from knowledge_base.training.selectors import quiz_of
 from knowledge_base.training.services.enrolment import check_enrol, do_enrol
 from portal.signals import periodic
 from tests import factories
-from tests.queries import get_counting_queries
+from tests.queries import get_counting_queries, record_cache_reads
 
 from .conftest import make_course
 
@@ -79,6 +79,24 @@ def test_a_lesson_reads_a_fixed_number_of_queries_and_writes_nothing_read_again(
     # consortium's name; the plugin switches, the person's grants and the lesson's text
     # and place in the course are kept.
     assert visit() == few == 9
+
+
+def test_a_lesson_reads_what_it_keeps_in_one_round_trip(client, world, monkeypatch):
+    # The lesson's course, text and pager are kept (portal.home.kept): visited again, a
+    # lesson asks the cache for the three at once, not one after another.
+    from portal.home import kept
+
+    course = make_course(lessons=2)
+    client.force_login(world["staff_a"])
+    client.post(f"/training/courses/{course.pk}/enrol/")
+    lesson = course.lessons().first()
+    client.get(lesson.url)
+    client.get(lesson.url)  # found from its hint from now on: the course is kept too
+    reads = record_cache_reads(monkeypatch, kept)
+    html = client.get(lesson.url).content.decode()
+    assert "Part 1 of the law." in html
+    assert len(reads) == 1
+    assert [key.split(":")[3] for key in reads[0]] == ["course", "lesson-text", "lesson-pager"]
 
 
 def test_the_kept_lesson_shows_a_new_lesson_an_edit_and_the_quiz_at_once(client, world):

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal import access
-from portal.home.kept import kept_part, kept_value
+from portal.home.kept import kept_part, kept_value, read_ahead
 
 from .. import exchange, selectors
 from ..forms import QuizSubmitForm
@@ -61,6 +61,16 @@ def serve_lesson(request, lesson: LessonPage):
     """A lesson page, reached through Wagtail's page tree (``wagtail_hooks``)."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
+    # What everyone reads alike of the lesson (below), in one round trip.
+    read_ahead(
+        request,
+        "training",
+        [
+            *([] if "course" in lesson.__dict__ else [("course", False, (lesson.path,))]),
+            ("lesson-text", False, (lesson.pk,)),
+            ("lesson-pager", False, (lesson.pk,)),
+        ],
+    )
     if "course" not in lesson.__dict__:
         # A lesson found directly (portal.home.routing) has not read its course: the course
         # is kept between visits as the lesson's text is (its page moves it on), by the
