@@ -70,11 +70,20 @@ def _proposal(request, pk: int) -> Proposal:
     return proposal
 
 
+def _page_number(asked: str | None) -> int:
+    """The page of the list asked for: a number from 1, anything else the first. The kept
+    table is keyed by it, so addresses that ask for the same page share one entry."""
+    try:
+        return max(int(asked), 1)
+    except (TypeError, ValueError):
+        return 1
+
+
 @login_required
 def proposal_list(request):
     _viewer(request)
     manager = can_manage(request.user)
-    number = request.GET.get("page")
+    number = _page_number(request.GET.get("page"))
     # Read only when the table is worked out (not when it was kept).
     proposals = SimpleLazyObject(
         lambda: Paginator(

@@ -11,7 +11,8 @@ from django.utils import timezone
 from governance import views
 from governance.models import Committee, Delegation, Proposal
 from governance.services.closing import close_proposal
-from tests.queries import get_counting_queries
+from portal.home import kept as kept_parts
+from tests.queries import get_counting_queries, record_cache_reads
 
 from .conftest import expire
 
@@ -152,6 +153,14 @@ def test_the_proposal_list_pages_with_constant_queries(world, client, monkeypatc
     assert 'rel="next"' in response.content.decode()
     _, response = get_counting_queries(client, url("proposals") + "?page=3")
     assert [p.title for p in response.context["proposals"]] == ["Vote 1", "Vote 0"]
+    # The table is kept by the page shown, not by what the address says: asked for as
+    # "x", "-1", "1" or not at all, the first page is one kept entry.
+    reads = record_cache_reads(monkeypatch, kept_parts)
+    for asked in ("?page=x", "?page=-1", "?page=1", ""):
+        response = client.get(url("proposals") + asked)
+        assert response.context["proposals"].number == 1
+    tables = {key for keys in reads for key in keys if ":governance:proposals:" in key}
+    assert len(tables) == 1
 
 
 def test_the_kept_proposal_list_shows_a_new_vote_and_a_ballot_at_once(world, client):
