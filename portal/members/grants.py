@@ -158,16 +158,13 @@ def sync_grants(user_ids: Iterable[int]) -> None:
         if stale:
             # Plain statements, without the per-row post_delete that a queryset's delete
             # sends once anyone listens (standing does, for grants written by hand): these
-            # people's standing was dropped above.
+            # people's standing was dropped above. In chunks within SQLite's parameters.
             table = MemberLibraryUserObjectPermission._meta.db_table
             with connection.cursor() as cursor:
-                if connection.vendor == "postgresql":
-                    cursor.execute(f"DELETE FROM {table} WHERE id = ANY(%s)", [stale])  # noqa: S608
-                else:  # SQLite: within its limit of parameters
-                    for start in range(0, len(stale), 900):
-                        chunk = stale[start : start + 900]
-                        marks = ", ".join(["%s"] * len(chunk))
-                        cursor.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk)  # noqa: S608
+                for start in range(0, len(stale), 900):
+                    chunk = stale[start : start + 900]
+                    marks = ", ".join(["%s"] * len(chunk))
+                    cursor.execute(f"DELETE FROM {table} WHERE id IN ({marks})", chunk)  # noqa: S608
         MemberLibraryUserObjectPermission.objects.bulk_create(
             [
                 MemberLibraryUserObjectPermission(

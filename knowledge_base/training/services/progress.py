@@ -49,9 +49,8 @@ def do_view_lesson(enrolment: Enrolment, lesson: LessonPage) -> LessonProgress:
             if "last_lesson" in updates:
                 enrolment.last_lesson = lesson
         if "state" in updates:
-            panel_changed(
-                "training", shared_parts=False
-            )  # the dashboard shows the course in progress
+            # The dashboard shows the course in progress; the lesson's text is unchanged.
+            panel_changed("training", shared_parts=False)
     return progress
 
 
