@@ -66,11 +66,14 @@ class TrainingConfig(PortalPluginConfig):
         ),
         dashboard_panel="knowledge_base.training.panels.dashboard_panel",
         # Bulk writes of these call portal.home.panels.panel_changed too. Lessons and
-        # quizzes for the lesson pages, which keep what everyone reads (portal.home.kept).
+        # quizzes for the lesson pages, which keep what everyone reads (portal.home.kept);
+        # progress for the lesson pages too, which keep the person's enrolment in the
+        # course and their progress on the lesson.
         dashboard_panel_changes_with=(
             "training.CoursePage",
             "training.Enrolment",
             "training.LessonPage",
+            "training.LessonProgress",
             "training.Quiz",
         ),
         # A lesson's text and pager: enrolling and progress move the panel on, not these.

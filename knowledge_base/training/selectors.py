@@ -11,7 +11,15 @@ from portal import access
 from portal.members.models import MemberLibrary, Membership
 from portal.reports import ReportPerson, report_people
 
-from .models import Certificate, CoursePage, Enrolment, LessonPage, Quiz, QuizAttempt
+from .models import (
+    Certificate,
+    CoursePage,
+    Enrolment,
+    LessonPage,
+    LessonProgress,
+    Quiz,
+    QuizAttempt,
+)
 from .rules import REPORT, TAKE
 
 COMPLETED = Enrolment.State.COMPLETED
@@ -55,14 +63,31 @@ def library_for_taking(user, course: CoursePage | None = None) -> MemberLibrary 
 def current_enrolment(user, course: CoursePage) -> Enrolment | None:
     if not getattr(user, "is_authenticated", False):
         return None
-    enrolment = Enrolment.objects.filter(user=user, course=course, current=True).first()
+    return with_own_library(
+        user, Enrolment.objects.filter(user=user, course=course, current=True).first()
+    )
+
+
+def with_own_library(user, enrolment: Enrolment | None) -> Enrolment | None:
+    """The enrolment with its library taken from the person's memberships where it is one
+    of theirs. Taking a lesson checks the permission at the enrolment's library: nearly
+    always one of the person's own, read with their standing; any other is read when
+    asked."""
     if enrolment is not None:
-        # Taking a lesson checks the permission at the enrolment's library: nearly always
-        # one of the person's own, read with their standing; any other is read when asked.
         own = {m.library_id: m.library for m in access.memberships_of(user)}
         if enrolment.library_id in own:
             enrolment.library = own[enrolment.library_id]
     return enrolment
+
+
+def taking(user, lesson: LessonPage) -> tuple[Enrolment | None, LessonProgress | None]:
+    """The person's current enrolment in the lesson's course and their progress on the
+    lesson: rows of their own only, nothing attached, so that the lesson page can keep
+    them between visits (``views.courses``)."""
+    enrolment = Enrolment.objects.filter(user=user, course=lesson.course, current=True).first()
+    if enrolment is None:
+        return None, None
+    return enrolment, LessonProgress.objects.filter(enrolment=enrolment, lesson=lesson).first()
 
 
 def lessons_done(enrolment: Enrolment) -> set[int]:

@@ -38,7 +38,13 @@ from django.utils.safestring import SafeString, mark_safe
 from portal import access, per_request
 from portal.members import standing
 
-from .panels import KEPT_SECONDS, generation, seen_through_of
+from .panels import (
+    KEPT_SECONDS,
+    generation,
+    remember_generations,
+    seen_through_of,
+    unread_generations,
+)
 
 T = TypeVar("T")
 
@@ -61,54 +67,70 @@ def kept_part(
     """Part ``name`` of plugin ``label``'s page, from the cache or ``work_out()``."""
     if not per_request.active() or not standing.shared_by_every_process():
         return mark_safe(work_out()[0])  # noqa: S308 - the page's own template rendered it
-    key = _key(request, label, name, personal, vary)
-    html = _read(key)
+    key, made_in = _key(request, label, name, personal, vary), generation(label, not personal)
+    html = _read(key, made_in)
     if html is None:
         html, fresh_until = work_out()
         seconds = KEPT_SECONDS
         if fresh_until is not None:
             seconds = min(seconds, (fresh_until - timezone.now()).total_seconds())
         if seconds >= 1 and standing.settled():
-            cache.set(key, str(html), int(seconds))
+            cache.set(key, (made_in, str(html)), int(seconds))
     return mark_safe(html)  # noqa: S308 - the page's own template rendered it
 
 
-def kept_value(label: str, name: str, work_out: Callable[[], T], *, vary: tuple = ()) -> T:
+def kept_value(
+    label: str, name: str, work_out: Callable[[], T], *, vary: tuple = (), request=None
+) -> T:
     """What everyone reads alike on plugin ``label``'s pages, kept as a shared part is but
     as a value (pickled by the cache) rather than HTML: say, the few rows a page reads
-    with a query that costs more to build than the page to render."""
+    with a query that costs more to build than the page to render. Given the ``request``,
+    the value is the person's own, kept as their own parts are (a row of theirs that the
+    page reads on every visit, such as their enrolment in a course); the decisions made
+    from it are still the page's, on every request."""
     if not per_request.active() or not standing.shared_by_every_process():
         return work_out()
-    key = _key(None, label, name, False, vary)
-    found = _read(key)
+    personal = request is not None
+    key, made_in = _key(request, label, name, personal, vary), generation(label, not personal)
+    found = _read(key, made_in)
     if found is None:
         found = (work_out(),)  # in a tuple: an empty list is kept too
         if standing.settled():
-            cache.set(key, found, KEPT_SECONDS)
+            cache.set(key, (made_in, found), KEPT_SECONDS)
     return found[0]
 
 
 def read_ahead(request, label: str, parts: list[tuple[str, bool, tuple]]) -> None:
     """The parts and values of plugin ``label`` that this page is about to ask for, each
     as ``(name, personal, vary)``, read from the cache in one round trip rather than one
-    each; ``kept_part`` and ``kept_value`` then take them from what was read."""
+    each, with the generations they must have been made in; ``kept_part`` and
+    ``kept_value`` then take them from what was read."""
     if not per_request.active() or not standing.shared_by_every_process():
         return
+    generations = unread_generations(label, [not personal for _name, personal, _v in parts])
     keys = [_key(request, label, name, personal, vary) for name, personal, vary in parts]
-    found = cache.get_many(keys)
+    found = cache.get_many([*generations, *keys])
+    remember_generations(generations, found)
     ahead = per_request.remember(_READ_AHEAD, dict)
     ahead.update({key: found.get(key) for key in keys})
 
 
-def _read(key: str):
-    """The kept entry under ``key``: as read ahead in this request, else from the cache."""
+def _read(key: str, made_in: str):
+    """What is kept under ``key`` (as read ahead in this request, else from the cache),
+    if it was made in generation ``made_in``, the plugin's current one: an entry made
+    before a write moved the generation on is stale."""
     ahead = per_request.remember(_READ_AHEAD, dict)
-    return ahead.pop(key) if key in ahead else cache.get(key)
+    entry = ahead.pop(key) if key in ahead else cache.get(key)
+    if entry is None or entry[0] != made_in:
+        return None
+    return entry[1]
 
 
 def _key(request, label: str, name: str, personal: bool, vary: tuple) -> str:
+    """One entry per part and what it is seen through; the generation it was made in is
+    kept inside it (``_read``), so the page reads the two in the same round trip."""
     seen = repr([translation.get_language(), timezone.get_current_timezone_name()])
     if personal:
         seen += seen_through_of(request, access.memberships_of(request.user))
     digest = hashlib.sha256(f"{seen}|{vary!r}".encode()).hexdigest()[:32]
-    return f"concord:kept:{label}:{name}:{generation(label, shared=not personal)}:{digest}"
+    return f"concord:kept:{label}:{name}:{'own' if personal else 'shared'}:{digest}"

@@ -142,8 +142,20 @@ def generation(label: str, shared: bool = False) -> str:
     its panels' and personal parts', or (``shared``) that of the parts everyone reads
     alike."""
     key = _generation_key(label, shared)
-
     return per_request.remember(key, lambda: cache.get(key) or standing.current_or_new(key))
+
+
+def unread_generations(label: str, shared: list[bool]) -> list[str]:
+    """The keys of plugin ``label``'s generations (panels' and personal parts', or
+    ``shared``) that this request has not read yet, for a caller to read with its own."""
+    keys = [_generation_key(label, kind) for kind in dict.fromkeys(shared)]
+    return [key for key in keys if not per_request.remembered(key)]
+
+
+def remember_generations(keys: list[str], found: dict) -> None:
+    """Generations under ``keys`` as the caller's read found them (made where missing)."""
+    for key in keys:
+        per_request.remember(key, lambda key=key: found.get(key) or standing.current_or_new(key))
 
 
 def connect_panel_changes() -> None:

@@ -65,7 +65,8 @@ def test_a_renamed_unpublished_or_deleted_lesson_is_not_served_at_its_old_addres
 def test_no_hint_is_kept_through_a_page_that_routes_its_own_way(client, reader, monkeypatch):
     monkeypatch.setattr(CoursePage, "routes_like_wagtail", False)
     lesson = reader.lessons().first()
-    visit(client, lesson.url)
+    visit(client, lesson.url)  # writes where the person is
+    visit(client, lesson.url)  # keeps their enrolment and progress (views.courses)
     again, status, _html = visit(client, lesson.url)
     walked_again, status, _html = visit(client, lesson.url)
     assert status == 200 and again == walked_again  # walked every time

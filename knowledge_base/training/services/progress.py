@@ -17,7 +17,12 @@ from .enrolment import locked
 
 
 def check_lesson(user, lesson: LessonPage) -> Enrolment:
-    enrolment = current_enrolment(user, lesson.course)
+    return check_taking(user, current_enrolment(user, lesson.course))
+
+
+def check_taking(user, enrolment: Enrolment | None) -> Enrolment:
+    """The rule of ``check_lesson`` for an enrolment already read (the lesson page keeps
+    it between visits): there is one, and the person may take courses at its library."""
     if enrolment is None:
         raise PermissionDenied
     if not access.can(user, TAKE, enrolment.library):
@@ -25,14 +30,22 @@ def check_lesson(user, lesson: LessonPage) -> Enrolment:
     return enrolment
 
 
-def do_view_lesson(enrolment: Enrolment, lesson: LessonPage) -> LessonProgress:
-    """Remember where the person is, so they resume here."""
-    progress = LessonProgress.objects.filter(enrolment=enrolment, lesson=lesson).first()
-    if (
+def viewed_before(
+    enrolment: Enrolment, lesson: LessonPage, progress: LessonProgress | None
+) -> bool:
+    """Whether reading the lesson again changes nothing: the person has seen it, it is
+    the last one they read, and their course is under way."""
+    return (
         progress is not None
         and enrolment.last_lesson_id == lesson.pk
         and enrolment.state != Enrolment.State.ENROLLED
-    ):
+    )
+
+
+def do_view_lesson(enrolment: Enrolment, lesson: LessonPage) -> LessonProgress:
+    """Remember where the person is, so they resume here."""
+    progress = LessonProgress.objects.filter(enrolment=enrolment, lesson=lesson).first()
+    if viewed_before(enrolment, lesson, progress):
         return progress  # reading the same lesson again writes nothing (no transaction)
     with transaction.atomic():
         progress, _created = LessonProgress.objects.get_or_create(
@@ -48,8 +61,9 @@ def do_view_lesson(enrolment: Enrolment, lesson: LessonPage) -> LessonProgress:
             Enrolment.objects.filter(pk=enrolment.pk).update(**updates)
             if "last_lesson" in updates:
                 enrolment.last_lesson = lesson
-        if "state" in updates:
-            # The dashboard shows the course in progress; the lesson's text is unchanged.
+            # update() sends no signal. The dashboard shows the course in progress, and
+            # the lesson pages keep the person's enrolment (views.courses); the lessons'
+            # text is unchanged.
             panel_changed("training", shared_parts=False)
     return progress
 

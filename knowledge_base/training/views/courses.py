@@ -21,7 +21,13 @@ from ..forms import QuizSubmitForm
 from ..models import CoursePage, Enrolment, LessonPage, QuizAttempt
 from ..rules import ASSIGN, MANAGE, AttemptsExhausted, TrainingError
 from ..services.enrolment import check_enrol, do_enrol
-from ..services.progress import check_lesson, do_mark_lesson_done, do_view_lesson
+from ..services.progress import (
+    check_lesson,
+    check_taking,
+    do_mark_lesson_done,
+    do_view_lesson,
+    viewed_before,
+)
 from ..services.quizzes import (
     check_start_attempt,
     check_submit_attempt,
@@ -69,6 +75,7 @@ def serve_lesson(request, lesson: LessonPage):
             *([] if "course" in lesson.__dict__ else [("course", False, (lesson.path,))]),
             ("lesson-text", False, (lesson.pk,)),
             ("lesson-pager", False, (lesson.pk,)),
+            ("taking", True, (lesson.pk,)),
         ],
     )
     if "course" not in lesson.__dict__:
@@ -79,15 +86,26 @@ def serve_lesson(request, lesson: LessonPage):
         lesson.__dict__["course"] = kept_value(
             "training", "course", lambda: lesson.get_parent().specific, vary=(lesson.path,)
         )
+    # The person's enrolment in the course and progress on the lesson, kept between visits
+    # as their dashboard panel is: enrolling, reading and finishing lessons move it on.
+    # Whether they may take the course at the enrolment's library is decided here, anew.
+    enrolment, progress = kept_value(
+        "training",
+        "taking",
+        lambda: selectors.taking(request.user, lesson),
+        vary=(lesson.pk,),
+        request=request,
+    )
     try:
-        enrolment = check_lesson(request.user, lesson)
+        enrolment = check_taking(request.user, selectors.with_own_library(request.user, enrolment))
     except PermissionDenied:
         if access.can_anywhere(request.user, MANAGE):
             enrolment = None  # authors preview their lessons without enrolling
         else:
             messages.info(request, _("Enrol in the course to take its lessons."))
             return redirect(lesson.course.url)
-    progress = do_view_lesson(enrolment, lesson) if enrolment else None
+    if enrolment is not None and not viewed_before(enrolment, lesson, progress):
+        progress = do_view_lesson(enrolment, lesson)
     context = lesson.get_context(request, place=False)
     place = {}
 
