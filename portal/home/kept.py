@@ -50,6 +50,8 @@ T = TypeVar("T")
 
 # What ``read_ahead`` read for the parts a page asks for next, in this request.
 _READ_AHEAD = "kept-read-ahead"
+# The keys of the parts asked for in this request.
+_KEYS = "kept-keys"
 
 # The HTML of the part and the moment it stops being true by itself (None: no such moment).
 WorkedOut = tuple[str, datetime | None]
@@ -128,7 +130,16 @@ def _read(key: str, made_in: str):
 
 def _key(request, label: str, name: str, personal: bool, vary: tuple) -> str:
     """One entry per part and what it is seen through; the generation it was made in is
-    kept inside it (``_read``), so the page reads the two in the same round trip."""
+    kept inside it (``_read``), so the page reads the two in the same round trip. Worked
+    out once per request (``read_ahead`` and the part itself both ask)."""
+    keys = per_request.remember(_KEYS, dict)
+    asked = (label, name, personal, vary)
+    if asked not in keys:
+        keys[asked] = _work_out_key(request, label, name, personal, vary)
+    return keys[asked]
+
+
+def _work_out_key(request, label: str, name: str, personal: bool, vary: tuple) -> str:
     seen = repr([translation.get_language(), timezone.get_current_timezone_name()])
     if personal:
         seen += seen_through_of(request, access.memberships_of(request.user))

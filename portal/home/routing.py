@@ -69,7 +69,11 @@ def hinted_page(home: Page, path_components: list[str]) -> Page | None:
     model = ContentType.objects.get_for_id(content_type_id).model_class()
     if model is None or not issubclass(model, Page):
         return None
-    return model.objects.filter(pk=page_id, url_path=url_path, live=True).first()
+    try:
+        # get(), not first(): one row by its key needs no ORDER BY (nor its compiling).
+        return model.objects.get(pk=page_id, url_path=url_path, live=True)
+    except model.DoesNotExist:
+        return None
 
 
 def route_by_hint(request, path: str) -> None:

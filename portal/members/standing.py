@@ -55,6 +55,10 @@ _UNSETTLED = "standing-unsettled"
 # Whose standing this request changed (user ids, or everyone's).
 _CHANGED_HERE = "standing-changed-here"
 _EVERYONE = "everyone"
+# Keys that most signed-in pages read besides the standing (the plugin switches), read in
+# the standing's own round trip: ``read_along`` names them, ``taken_along`` hands them out.
+_ALONG: list[str] = []
+_FOUND_ALONG = "standing-found-along"
 
 
 def _unsettled() -> None:
@@ -142,8 +146,34 @@ def settled() -> bool:
     return not per_request.remembered(_UNSETTLED)
 
 
+def read_along(*keys: str) -> None:
+    """Read ``keys`` from the shared cache with every standing (at start-up)."""
+    _ALONG.extend(key for key in keys if key not in _ALONG)
+
+
+def taken_along(keys: list[str]) -> dict | None:
+    """What this request's standing read found under ``keys`` (named by ``read_along``),
+    handed out once: None where it was not read (no one signed in, nothing kept) or was
+    handed out already, and then the caller reads the keys itself."""
+    found = per_request.remember(_FOUND_ALONG, dict)
+    if not all(key in found for key in keys):
+        return None
+    return {key: found.pop(key) for key in keys}
+
+
+def forget_along(*keys: str) -> None:
+    """What the standing's read found under ``keys`` is stale (the request changed it)."""
+    found = per_request.remember(_FOUND_ALONG, dict)
+    for key in keys:
+        found.pop(key, None)
+
+
 def _read(user_id) -> dict:
-    roles_stamp, found = remember_stamp_with(_STAMP, _generation_key(user_id), _key(user_id))
+    roles_stamp, found = remember_stamp_with(
+        _STAMP, _generation_key(user_id), _key(user_id), *_ALONG
+    )
+    if per_request.active():
+        per_request.remember(_FOUND_ALONG, dict).update({key: found.get(key) for key in _ALONG})
     stamp = found.get(_STAMP) or current_or_new(_STAMP)
     # The person's own generation, moved on by forget_people: an entry that a request read
     # from the database before a change and wrote after it carries the old one.

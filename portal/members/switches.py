@@ -31,7 +31,15 @@ from portal import per_request
 from portal.plugins import available_plugins
 
 from .models import LibraryPluginSwitch, MemberLibrary, PluginState
-from .standing import current_or_new, move_on, settled, shared_by_every_process
+from .standing import (
+    current_or_new,
+    forget_along,
+    move_on,
+    read_along,
+    settled,
+    shared_by_every_process,
+    taken_along,
+)
 
 _STATES = "plugin-states"
 _SWITCHES = "plugin-switches"
@@ -39,6 +47,8 @@ _KEPT = "concord:switches"
 _GENERATION = "concord:switches:generation"
 # A safety net: kept no longer than this, whatever happens.
 KEPT_SECONDS = 10 * 60
+# Nearly every signed-in page asks whether a plugin is on: read with the person's standing.
+read_along(_GENERATION, _KEPT)
 
 
 def _states() -> dict[str, PluginState]:
@@ -70,7 +80,7 @@ def _switches_from_database() -> list[dict]:
 def _kept_or_read() -> dict:
     """The states and the switches, from the shared cache when what is kept there is of
     the current generation, else from the database (and kept)."""
-    found = cache.get_many([_GENERATION, _KEPT])
+    found = taken_along([_GENERATION, _KEPT]) or cache.get_many([_GENERATION, _KEPT])
     generation = found.get(_GENERATION) or current_or_new(_GENERATION)
     entry = found.get(_KEPT)
     if isinstance(entry, dict) and entry.get("generation") == generation:
@@ -88,6 +98,7 @@ def _kept_or_read() -> dict:
 def _moved_on() -> None:
     """What is kept of the switches is stale: now, and once the transaction commits."""
     per_request.forget(_KEPT)
+    forget_along(_GENERATION, _KEPT)
     move_on(_GENERATION)
 
 

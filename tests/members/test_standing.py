@@ -69,6 +69,30 @@ def test_a_signed_in_page_reads_the_roles_stamp_with_the_standing(client, monkey
     assert [roles._STAMP_KEY] not in reads
 
 
+def test_a_signed_in_page_reads_the_plugin_switches_with_the_standing(client, monkeypatch):
+    """Nearly every signed-in page asks whether a plugin is on for a library: the kept
+    switches come in the standing's round trip, not in one of their own."""
+    from portal.members import roles, switches
+
+    system = factories.tree(systems=1, branches=0)["systems"][0]
+    client.force_login(factories.member(system, STAFF))
+    dashboard(client)  # keeps the standing and the switches
+    reads = record_cache_reads(monkeypatch, roles)
+    switch_reads = record_cache_reads(monkeypatch, switches)
+    assert 'data-plugin="announcements"' in dashboard(client)
+    assert switch_reads == []
+    assert {switches._GENERATION, switches._KEPT} <= set(reads[0])
+
+
+def test_a_switch_moved_during_the_request_is_not_taken_from_the_standing_s_read(kept_staff):
+    first, _second, _office, staff = kept_staff
+    with a_request():
+        assert access.memberships_of(staff)  # the standing, and the switches along with it
+        LibraryPluginSwitch.objects.create(library=first, plugin="policies", enabled=False)
+        first = MemberLibrary.objects.get(pk=first.pk)
+        assert not access.can(staff, "policies.view_policies", first)
+
+
 def test_nothing_is_kept_outside_a_request():
     system = factories.tree(systems=1, branches=0)["systems"][0]
     user = factories.member(system, STAFF)
