@@ -27,6 +27,7 @@ yet committed; the part is then worked out every time.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
@@ -52,6 +53,10 @@ T = TypeVar("T")
 _READ_AHEAD = "kept-read-ahead"
 # The keys of the parts asked for in this request.
 _KEYS = "kept-keys"
+# What the page at each address read ahead when this process last served it (read_with):
+# the most recently served addresses only.
+_ASKED_AT: OrderedDict[str, tuple[str, tuple]] = OrderedDict()
+ASKED_AT_MOST = 5_000
 
 # The HTML of the part and the moment it stops being true by itself (None: no such moment).
 WorkedOut = tuple[str, datetime | None]
@@ -106,15 +111,45 @@ def read_ahead(request, label: str, parts: list[tuple[str, bool, tuple]]) -> Non
     """The parts and values of plugin ``label`` that this page is about to ask for, each
     as ``(name, personal, vary)``, read from the cache in one round trip rather than one
     each, with the generations they must have been made in; ``kept_part`` and
-    ``kept_value`` then take them from what was read."""
+    ``kept_value`` then take them from what was read. The page's address remembers them,
+    so that its next visit reads them with its route hint (``read_with``)."""
     if not per_request.active() or not standing.shared_by_every_process():
         return
+    _remember_asked(request.path, label, parts)
+    ahead = per_request.remember(_READ_AHEAD, dict)
     generations = unread_generations(label, [not personal for _name, personal, _v in parts])
     keys = [_key(request, label, name, personal, vary) for name, personal, vary in parts]
-    found = cache.get_many([*generations, *keys])
+    unread = [key for key in keys if key not in ahead]
+    if generations or unread:
+        found = cache.get_many([*generations, *unread])
+        remember_generations(generations, found)
+        ahead.update({key: found.get(key) for key in unread})
+
+
+def read_with(request, keys: list[str]) -> dict:
+    """``keys`` from the cache (the caller's: a page's route hint), in one round trip with
+    what the page at this address read ahead when this process last served it. A page
+    that now asks for other parts reads those itself; what it no longer asks for is
+    dropped with the request."""
+    asked = _ASKED_AT.get(request.path) if per_request.active() else None
+    if asked is None:
+        return cache.get_many(keys)
+    label, parts = asked
+    if not request.user.is_authenticated:
+        parts = tuple(part for part in parts if not part[1])  # no one's own parts
+    generations = unread_generations(label, [not personal for _name, personal, _v in parts])
+    part_keys = [_key(request, label, name, personal, vary) for name, personal, vary in parts]
+    found = cache.get_many([*keys, *generations, *part_keys])
     remember_generations(generations, found)
-    ahead = per_request.remember(_READ_AHEAD, dict)
-    ahead.update({key: found.get(key) for key in keys})
+    per_request.remember(_READ_AHEAD, dict).update({key: found.get(key) for key in part_keys})
+    return {key: found[key] for key in keys if key in found}
+
+
+def _remember_asked(path: str, label: str, parts: list) -> None:
+    _ASKED_AT[path] = (label, tuple(parts))
+    _ASKED_AT.move_to_end(path)
+    while len(_ASKED_AT) > ASKED_AT_MOST:
+        _ASKED_AT.popitem(last=False)
 
 
 def _read(key: str, made_in: str):

@@ -29,6 +29,7 @@ from django.core.cache import cache
 from wagtail.models import Page, Site, get_page_models
 
 from portal import per_request
+from portal.home import kept
 from portal.members.standing import shared_by_every_process
 
 # A safety net for addresses no one asks for any more: the hint itself cannot go wrong.
@@ -56,13 +57,15 @@ def _keeps() -> bool:
     return per_request.active() and shared_by_every_process()
 
 
-def hinted_page(home: Page, path_components: list[str]) -> Page | None:
+def hinted_page(request, home: Page, path_components: list[str]) -> Page | None:
     """The live page at this address below ``home``, in one query, if it was served
-    before and is still there; else None (the caller walks the tree)."""
+    before and is still there; else None (the caller walks the tree). The hint is read
+    with the parts that the page keeps (``portal.home.kept.read_with``)."""
     if not _keeps():
         return None
     url_path = _url_path(home, path_components)
-    hint = cache.get(_key(url_path))
+    key = _key(url_path)
+    hint = kept.read_with(request, [key]).get(key)
     if not hint:
         return None
     content_type_id, page_id = hint
@@ -87,7 +90,7 @@ def route_by_hint(request, path: str) -> None:
     site = Site.find_for_request(request)
     if site is None:
         return
-    page = hinted_page(site.root_page.localized, components)
+    page = hinted_page(request, site.root_page.localized, components)
     if page is not None:
         request._wagtail_route_for_request = page.route(request, [])
 

@@ -85,8 +85,9 @@ def test_a_lesson_reads_a_fixed_number_of_queries_and_writes_nothing_read_again(
 def test_a_lesson_reads_what_it_keeps_in_one_round_trip(client, world, monkeypatch):
     # The lesson's course, text and pager, and the person's enrolment and progress, are
     # kept (portal.home.kept): visited again, a lesson asks the cache for the four at
-    # once, with the two generations they must have been made in, not one after another.
-    from portal.home import kept, panels
+    # once, with the two generations they must have been made in and the lesson's route
+    # hint (portal.home.routing), not one after another.
+    from portal.home import kept, panels, routing
 
     course = make_course(lessons=2)
     client.force_login(world["staff_a"])
@@ -95,21 +96,47 @@ def test_a_lesson_reads_what_it_keeps_in_one_round_trip(client, world, monkeypat
     client.get(lesson.url)
     client.get(lesson.url)  # found from its hint from now on: the course is kept too
     reads = record_cache_reads(monkeypatch, kept)
-    generations_read_alone = record_cache_reads(monkeypatch, panels)
+    read_alone = [
+        record_cache_reads(monkeypatch, panels),
+        record_cache_reads(monkeypatch, routing),
+    ]
     html = client.get(lesson.url).content.decode()
     assert "Part 1 of the law." in html
-    assert len(reads) == 1 and generations_read_alone == []
-    generations = [key for key in reads[0] if key.startswith("concord:panel:generation:")]
+    assert len(reads) == 1 and read_alone == [[], []]
+    hint, *generations = [key for key in reads[0] if not key.startswith("concord:kept:")]
+    assert hint.startswith("concord:route:")
     assert generations == [
         "concord:panel:generation:training:shared",
         "concord:panel:generation:training",
     ]
-    assert [key.split(":")[3] for key in reads[0] if key not in generations] == [
+    assert [key.split(":")[3] for key in reads[0] if key.startswith("concord:kept:")] == [
         "course",
         "lesson-text",
         "lesson-pager",
         "taking",
     ]
+
+
+def test_a_lesson_reads_what_it_asks_for_now_not_what_it_asked_before(client, world):
+    # The parts read with the route hint are those the address asked for the last time;
+    # a page that asks for others reads them, and what it asks for is right either way.
+    from portal.home import kept
+
+    course = make_course(lessons=2)
+    client.force_login(world["staff_a"])
+    client.post(f"/training/courses/{course.pk}/enrol/")
+    lesson = course.lessons().first()
+    client.get(lesson.url)
+    client.get(lesson.url)
+    path = lesson.url
+    label, parts = kept._ASKED_AT[path]
+    kept._ASKED_AT[path] = (label, (("lesson-text", False, (-1,)), ("gone", True, ())))
+    html = client.get(lesson.url).content.decode()
+    assert "Part 1 of the law." in html and "Mark as done and continue" in html
+    assert kept._ASKED_AT[path] == (label, parts)
+    client.logout()
+    response = client.get(lesson.url)  # a visitor: nobody's own parts are read
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
 
 
 def read_from_what_is_kept(client, url) -> str:
