@@ -27,6 +27,7 @@ yet committed; the part is then worked out every time.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
@@ -56,6 +57,7 @@ _KEYS = "kept-keys"
 # What the page at each address read ahead when this process last served it (read_with):
 # the most recently served addresses only.
 _ASKED_AT: OrderedDict[str, tuple[str, tuple]] = OrderedDict()
+_ASKED_AT_LOCK = threading.Lock()
 ASKED_AT_MOST = 5_000
 
 # The HTML of the part and the moment it stops being true by itself (None: no such moment).
@@ -146,10 +148,11 @@ def read_with(request, keys: list[str]) -> dict:
 
 
 def _remember_asked(path: str, label: str, parts: list) -> None:
-    _ASKED_AT[path] = (label, tuple(parts))
-    _ASKED_AT.move_to_end(path)
-    while len(_ASKED_AT) > ASKED_AT_MOST:
-        _ASKED_AT.popitem(last=False)
+    with _ASKED_AT_LOCK:  # a process serves several requests at once (threads)
+        _ASKED_AT[path] = (label, tuple(parts))
+        _ASKED_AT.move_to_end(path)
+        while len(_ASKED_AT) > ASKED_AT_MOST:
+            _ASKED_AT.popitem(last=False)
 
 
 def _read(key: str, made_in: str):
@@ -166,9 +169,13 @@ def _read(key: str, made_in: str):
 def _key(request, label: str, name: str, personal: bool, vary: tuple) -> str:
     """One entry per part and what it is seen through; the generation it was made in is
     kept inside it (``_read``), so the page reads the two in the same round trip. Worked
-    out once per request (``read_ahead`` and the part itself both ask)."""
+    out once per request (``read_ahead`` and the part itself both ask), again if what it
+    is seen through changed meanwhile (the language, or the person's standing)."""
     keys = per_request.remember(_KEYS, dict)
-    asked = (label, name, personal, vary)
+    seen = (translation.get_language(), timezone.get_current_timezone_name())
+    if personal:
+        seen += (standing.version(request.user),)
+    asked = (label, name, personal, vary, seen)
     if asked not in keys:
         keys[asked] = _work_out_key(request, label, name, personal, vary)
     return keys[asked]
