@@ -63,9 +63,11 @@ def library_for_taking(user, course: CoursePage | None = None) -> MemberLibrary 
 def current_enrolment(user, course: CoursePage) -> Enrolment | None:
     if not getattr(user, "is_authenticated", False):
         return None
-    return with_own_library(
-        user, Enrolment.objects.filter(user=user, course=course, current=True).first()
-    )
+    return with_own_library(user, _current_row(user, course))
+
+
+def _current_row(user, course: CoursePage) -> Enrolment | None:
+    return Enrolment.objects.filter(user=user, course=course, current=True).first()
 
 
 def with_own_library(user, enrolment: Enrolment | None) -> Enrolment | None:
@@ -84,10 +86,12 @@ def taking(user, lesson: LessonPage) -> tuple[Enrolment | None, LessonProgress |
     """The person's current enrolment in the lesson's course and their progress on the
     lesson: rows of their own only, nothing attached, so that the lesson page can keep
     them between visits (``views.courses``)."""
-    enrolment = Enrolment.objects.filter(user=user, course=lesson.course, current=True).first()
-    if enrolment is None:
-        return None, None
-    return enrolment, LessonProgress.objects.filter(enrolment=enrolment, lesson=lesson).first()
+    enrolment = _current_row(user, lesson.course)
+    return enrolment, progress_on(enrolment, lesson) if enrolment else None
+
+
+def progress_on(enrolment: Enrolment, lesson: LessonPage) -> LessonProgress | None:
+    return LessonProgress.objects.filter(enrolment=enrolment, lesson=lesson).first()
 
 
 def lessons_done(enrolment: Enrolment) -> set[int]:

@@ -11,7 +11,7 @@ from portal.home.panels import panel_changed
 
 from ..models import Completion, Enrolment, LessonPage, LessonProgress
 from ..rules import TAKE
-from ..selectors import current_enrolment
+from ..selectors import current_enrolment, progress_on
 from .completion import maybe_complete
 from .enrolment import locked
 
@@ -44,7 +44,7 @@ def viewed_before(
 
 def do_view_lesson(enrolment: Enrolment, lesson: LessonPage) -> LessonProgress:
     """Remember where the person is, so they resume here."""
-    progress = LessonProgress.objects.filter(enrolment=enrolment, lesson=lesson).first()
+    progress = progress_on(enrolment, lesson)
     if viewed_before(enrolment, lesson, progress):
         return progress  # reading the same lesson again writes nothing (no transaction)
     with transaction.atomic():
